@@ -1,0 +1,64 @@
+# The verbs of the study kit. Everything installs itself on first use.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PARAMS ?= parameters/default.yaml
+STAMP  := $(VENV)/.installed
+APT_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc fonts-dejavu poppler-utils
+
+.PHONY: setup system-deps report run test bench lab clean distclean help
+
+help:
+	@echo "make report  - run the default study (parameters/default.yaml) and build report/report.pdf"
+	@echo "make test    - the whole test suite (unit tests, notebook smoke run, report build)"
+	@echo "make bench   - training throughput and batch-1 latency of every model"
+	@echo "make lab     - JupyterLab on notebooks/ with the project's environment"
+	@echo "make clean   - remove run outputs and caches (keeps figures/ and report/)"
+	@echo "make run PARAMS=parameters/x.yaml - run the notebooks with another parameter file"
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required (or: make PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -c "import torch, torchvision.ops; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	touch $(STAMP)
+
+# System packages for the PDF route (XeLaTeX with DejaVu fonts, pandoc), installed when missing.
+system-deps:
+	@if command -v xelatex >/dev/null && command -v pandoc >/dev/null && command -v pdftotext >/dev/null \
+	    && fc-list | grep -q DejaVuSerif; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(APT_PACKAGES) (about 3 minutes)"; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES) >/dev/null; \
+	else \
+	    echo "error: the PDF report needs xelatex, pandoc, pdftotext and the DejaVu fonts."; \
+	    echo "On Debian/Ubuntu, as root: apt-get install $(APT_PACKAGES)"; \
+	    echo "With conda: conda env create -f environment.yml (then install TeX Live with XeLaTeX)"; \
+	    exit 1; \
+	fi
+
+report: setup
+	$(PY) -m helpers.run $(PARAMS) --report
+
+run: setup
+	$(PY) -m helpers.run $(PARAMS)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m helpers.bench
+
+lab: setup
+	$(PY) -m pip install --quiet -e ".[lab]"
+	cd notebooks && ../$(VENV)/bin/jupyter lab
+
+clean:
+	rm -rf runs .cache .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,1 @@
+"""Study kit for small image classifiers: data, models, training, evaluation, report."""

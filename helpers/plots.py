@@ -1,0 +1,108 @@
+"""Matplotlib figures of the study. Each function returns a Figure; notebooks save it with
+`Notebook.savefig`, the one place figures are written."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def to_hwc(image: torch.Tensor) -> np.ndarray:
+    """uint8 or [0, 1] float image [3, H, W] -> array [H, W, 3] for imshow."""
+    x = image.detach().cpu()
+    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+    return x.clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+def grouped_bars(values: dict[str, Sequence[float]], labels: Sequence[str], ylabel: str, title: str = ""):
+    """One group of bars per label, one bar per series (e.g. class counts per split)."""
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    width = 0.8 / len(values)
+    x = np.arange(len(labels))
+    for i, (name, vals) in enumerate(values.items()):
+        bars = ax.bar(x + (i - (len(values) - 1) / 2) * width, vals, width, label=name)
+        ax.bar_label(bars, fontsize=7)
+    ax.set_xticks(x, labels, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def image_grid(images: Sequence[torch.Tensor], titles: Sequence[str], ncols: int = 5,
+               size: float = 1.9, title: str = ""):
+    """Images [3, H, W] (uint8 or [0, 1] float) in a grid with a title each."""
+    nrows = max(1, -(-len(images) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.3)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, t in zip(axes.flat, images, titles):
+        ax.imshow(to_hwc(img))
+        ax.set_title(t, fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def histogram(values: dict[str, np.ndarray], xlabel: str, bins: int = 40, title: str = ""):
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for name, v in values.items():
+        ax.hist(v, bins=bins, alpha=0.5, label=name, color=name if name in ("red", "green", "blue") else None)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def training_curves(histories: dict[str, list[dict]]):
+    """Loss and accuracy per epoch, train and validation, one colour per model."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for i, (name, hist) in enumerate(histories.items()):
+        color = f"C{i}"
+        ep = [h["epoch"] for h in hist]
+        for split, style in (("train", "--"), ("val", "-")):
+            ax_loss.plot(ep, [h[f"{split}_loss"] for h in hist], style, color=color, label=f"{name} {split}")
+            ax_acc.plot(ep, [h[f"{split}_acc"] for h in hist], style, color=color, label=f"{name} {split}")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    ax_acc.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str]):
+    """Row-normalised confusion matrices side by side, with counts in the cells."""
+    n = len(matrices)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.6), squeeze=False)
+    for ax, (name, cm) in zip(axes[0], matrices.items()):
+        cm = np.asarray(cm)
+        norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                if cm[i, j]:
+                    ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=7,
+                            color="white" if norm[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.set(xlabel="predicted", ylabel="true", title=name)
+    fig.tight_layout()
+    return fig
+
+
+def predictions_panel(images: Sequence[torch.Tensor], texts: Sequence[str], ncols: int = 4,
+                      size: float = 2.6):
+    """Images with a multi-line text under each (e.g. true label, top-3 probabilities)."""
+    nrows = max(1, -(-len(images) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.9)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, t in zip(axes.flat, images, texts):
+        ax.imshow(to_hwc(img))
+        ax.set_title(t, fontsize=7, loc="left")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,199 @@
+"""Training loop: Adam(W), warm-up + cosine schedule, early stopping, bf16 autocast, resumable.
+
+Every epoch the whole training state (weights, optimizer, schedule, history, RNG) is saved
+atomically, so an interrupted run resumes where it stopped instead of starting over.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .augment import augment
+from .data import batches
+from .io import atomic_path, sha256_text
+from .runtime import autocast
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 5e-4      # decoupled (AdamW); 0 gives plain Adam
+    label_smoothing: float = 0.1
+    warmup_epochs: int = 2
+    patience: int = 10              # epochs without a better validation loss before stopping
+    amp: str = "bf16"               # "bf16" autocast or "off" (fp32)
+    seed: int = 0
+    augment: bool = True
+    rotation_deg: float = 15.0
+    jitter: float = 0.2
+
+    def key(self) -> str:
+        return sha256_text(repr(sorted(asdict(self).items())))
+
+
+@torch.no_grad()
+def evaluate_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                  device: torch.device, batch_size: int = 256) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy in eval mode, fp32; images uint8 [N, 3, H, W]."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for x, y in batches(images, labels, batch_size):
+        x, y = x.to(device), y.to(device)
+        logits = model(x)
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(1) == y).sum().item()
+    model.train(was_training)
+    return loss_sum / len(labels), correct / len(labels)
+
+
+def _lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
+        valid_images: torch.Tensor, valid_labels: torch.Tensor, cfg: TrainConfig, *,
+        device: torch.device, state_path: Path | None = None, resume_key: str = "",
+        log_dir: Path | None = None, progress: bool = False) -> dict[str, Any]:
+    """Train `model` in place and load its best weights (lowest validation loss).
+
+    images: uint8 [N, 3, H, W]; labels: int64 [N]. Returns {history: [per-epoch dicts],
+    best_epoch, stopped_early, epoch_s (mean seconds per training epoch), total_train_s}.
+    If `state_path` holds the state of an interrupted run with the same config and `resume_key`
+    (give one that also covers the data and code), training resumes from it.
+    """
+    run_key = sha256_text(cfg.key() + resume_key)
+    torch.manual_seed(cfg.seed)  # dropout draws from the global generator
+    gen = torch.Generator().manual_seed(cfg.seed)  # shuffling and augmentation
+    model.to(device).to(memory_format=torch.channels_last)
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (decay if p.ndim > 1 else no_decay).append(p)  # no weight decay on BN and biases
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    steps_per_epoch = math.ceil(len(train_labels) / cfg.batch_size)
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: _lr_factor(s, cfg.warmup_epochs * steps_per_epoch, total))
+    st: dict[str, Any] = {"epoch": 0, "history": [], "best_val_loss": float("inf"), "best_epoch": 0,
+                          "best_state": None, "bad_epochs": 0}
+    if state_path is not None and state_path.exists():
+        saved = torch.load(state_path, map_location="cpu", weights_only=True)
+        if saved.get("run_key") == run_key:
+            model.load_state_dict(saved["model"])
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            gen.set_state(saved["generator"])
+            torch.set_rng_state(saved["torch_rng"])
+            st = saved["loop"]
+    writer = None
+    if log_dir is not None:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(log_dir))
+    use_amp = cfg.amp == "bf16"
+    epochs = tqdm(range(st["epoch"], cfg.epochs), desc="epochs", disable=not progress)
+    for epoch in epochs:
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for x, y in batches(train_images, train_labels, cfg.batch_size, shuffle=True, generator=gen):
+            if cfg.augment:
+                x = augment(x, rotation_deg=cfg.rotation_deg, brightness=cfg.jitter,
+                            contrast=cfg.jitter, saturation=cfg.jitter, generator=gen)
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            y = y.to(device)
+            with autocast(device, use_amp):
+                logits = model(x)
+                loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+        epoch_s = time.perf_counter() - t0
+        val_loss, val_acc = evaluate_loss(model, valid_images, valid_labels, device)
+        row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+               "val_loss": val_loss, "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
+               "epoch_s": epoch_s}
+        st["history"].append(row)
+        if writer is not None:
+            for k in ("train_loss", "val_loss"):
+                writer.add_scalar(f"loss/{k.split('_')[0]}", row[k], epoch + 1)
+            for k in ("train_acc", "val_acc"):
+                writer.add_scalar(f"accuracy/{k.split('_')[0]}", row[k], epoch + 1)
+            writer.add_scalar("lr", row["lr"], epoch + 1)
+        if val_loss < st["best_val_loss"]:
+            st.update(best_val_loss=val_loss, best_epoch=epoch + 1, bad_epochs=0,
+                      best_state=copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()}))
+        else:
+            st["bad_epochs"] += 1
+        st["epoch"] = epoch + 1
+        stop = st["bad_epochs"] >= cfg.patience
+        st["stopped_early"] = stop and epoch + 1 < cfg.epochs
+        if state_path is not None:
+            with atomic_path(state_path) as tmp:
+                torch.save({"run_key": run_key, "model": model.state_dict(),
+                            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                            "loop": st}, tmp)
+        epochs.set_postfix(val_acc=f"{val_acc:.3f}", val_loss=f"{val_loss:.3f}")
+        if stop:
+            break
+    if writer is not None:
+        writer.close()
+    model.load_state_dict(st["best_state"])
+    model.eval()
+    times = [r["epoch_s"] for r in st["history"]]
+    return {"history": st["history"], "best_epoch": st["best_epoch"],
+            "stopped_early": bool(st.get("stopped_early", False)),
+            "epoch_s": sum(times) / len(times), "total_train_s": sum(times)}
+
+
+def train_or_load(name: str, arch_args: dict[str, Any], train_set, valid_set, cfg: TrainConfig, *,
+                  checkpoint_dir: Path, device: torch.device, data_key: str,
+                  log_dir: Path | None = None, **metadata: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Train model `name` and save `<checkpoint_dir>/<name>-original.pt`, or reuse that file when
+    it was made by the same config, data, code and model. Returns (model in eval mode, fit result).
+
+    train_set/valid_set: `data.ImageSet`. An interrupted training resumes from
+    `<name>-train-state.pt`, which is removed once the checkpoint is written.
+    """
+    from .checkpoints import CheckpointError, load_model, save_checkpoint
+    from .io import package_fingerprint
+    from .models import build_model
+
+    run_key = sha256_text("|".join([cfg.key(), package_fingerprint(), data_key, name,
+                                    repr(sorted(arch_args.items()))]))
+    ckpt_path = checkpoint_dir / f"{name}-original.pt"
+    state_path = checkpoint_dir / f"{name}-train-state.pt"
+    if ckpt_path.exists():
+        try:
+            model, ckpt = load_model(ckpt_path, name)
+            if ckpt.get("run_key") == run_key:
+                return model.to(device), ckpt["training"]
+        except CheckpointError:
+            pass  # stale or foreign file: train anew and overwrite it
+    torch.manual_seed(cfg.seed)
+    model = build_model(name, **arch_args)
+    result = fit(model, train_set.images, train_set.labels, valid_set.images, valid_set.labels, cfg,
+                 device=device, state_path=state_path, resume_key=run_key, log_dir=log_dir)
+    save_checkpoint(ckpt_path, model, name, arch_args, run_key=run_key, training=result,
+                    train_config=asdict(cfg), classes=train_set.classes, **metadata)
+    state_path.unlink(missing_ok=True)
+    return model, result

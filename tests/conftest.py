@@ -1,0 +1,42 @@
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers.io import ROOT
+
+CLASSES = ["cat", "dog", "owl"]
+
+
+def make_image_folder(root: Path, splits=("train", "valid"), per_class=4, size=40, seed=0) -> Path:
+    """A tiny ImageFolder dataset of random JPEGs and PNGs (one greyscale image, to test RGB)."""
+    rng = np.random.default_rng(seed)
+    for split in splits:
+        for c, name in enumerate(CLASSES):
+            d = root / split / name
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                arr = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+                arr[..., c] = 200  # a class colour cue, so a model can learn something
+                img = Image.fromarray(arr)
+                if i == 0 and c == 0:
+                    img.convert("L").save(d / f"{i}.png")
+                else:
+                    img.save(d / f"{i}.jpg", quality=90)
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    return make_image_folder(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def sports10() -> Path:
+    """The real dataset when present beside the project (it is, on these machines and in CI)."""
+    root = ROOT.parent / "shared" / "data" / "sports10"
+    if not (root / "train").is_dir():
+        pytest.skip("Sports-10 not found at ../shared/data/sports10")
+    return root

@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, f1_score
+
+from helpers import bench, evaluate
+from helpers.io import atomic_path
+from helpers.models import build_model
+
+
+def test_classification_metrics_match_sklearn():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (60,), generator=g)
+    logits = torch.randn(60, 4, generator=g)
+    m = evaluate.classification_metrics(labels, logits, ["a", "b", "c", "d"])
+    pred = logits.argmax(1).numpy()
+    assert m["accuracy"] == pytest.approx(accuracy_score(labels.numpy(), pred))
+    assert m["macro_f1"] == pytest.approx(f1_score(labels.numpy(), pred, average="macro"))
+    assert np.asarray(m["confusion"]).sum() == 60
+    assert np.trace(np.asarray(m["confusion"])) == round(m["accuracy"] * 60)
+
+
+def test_misclassified_most_confident_first_with_true_rank():
+    labels = torch.tensor([0, 1, 2, 0])
+    logits = torch.tensor([[5.0, 0, 0], [3.0, 0, 1], [0, 9.0, 0], [0, 0, 1.0]])
+    errs = evaluate.misclassified(labels, logits, 10)
+    assert [e["index"] for e in errs] == [2, 1, 3]
+    assert errs[0]["pred"] == 1 and errs[0]["true_rank"] >= 2 and len(errs[0]["top3"]) == 3
+    text = evaluate.reading_of_error(errs[0], ["x", "y", "z"], [[1, 0, 1], [1, 0, 0], [0, 1, 0]])
+    assert "z image" in text and "called y" in text and "isolated" in text
+
+
+def test_predict_and_latency_keep_the_model_mode():
+    m = build_model("SimpleCNN").train()
+    images = torch.randint(0, 255, (5, 3, 32, 32), dtype=torch.uint8)
+    out = evaluate.predict(m, images, torch.device("cpu"))
+    assert out.shape == (5, 10) and m.training
+    mean, std = bench.latency_ms(m, (1, 3, 32, 32), torch.device("cpu"), runs=5, warmup=1)
+    assert mean > 0 and std >= 0 and m.training
+
+
+def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
+    dest = tmp_path / "metrics.json"
+    dest.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(dest) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert dest.read_text() == "old" and list(tmp_path.iterdir()) == [dest]

@@ -1,0 +1,73 @@
+import os
+import pickle
+
+import pytest
+import torch
+
+from helpers import checkpoints
+from helpers.models import MODELS, Normalize, build_model, count_parameters
+
+
+@pytest.mark.parametrize("name, expected", [("SimpleCNN", 620_810), ("ResNetSmall", 2_777_674)])
+def test_parameter_counts(name, expected):
+    assert count_parameters(build_model(name)) == expected
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("size", [32, 64])
+def test_forward_and_normalization_first(name, size):
+    m = build_model(name, mean=[0.4, 0.5, 0.6], std=[0.2, 0.25, 0.3]).eval()
+    assert isinstance(next(m.children()), Normalize)
+    assert m(torch.rand(2, 3, size, size)).shape == (2, 10)
+    x = torch.rand(1, 3, 8, 8)
+    expected = (x - torch.tensor([0.4, 0.5, 0.6]).view(1, 3, 1, 1)) / torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)
+    assert torch.allclose(m.normalize(x), expected)
+
+
+def test_unknown_model_is_named():
+    with pytest.raises(KeyError, match="unknown model 'VGG'"):
+        build_model("VGG")
+
+
+def test_checkpoint_round_trip(tmp_path):
+    m = build_model("SimpleCNN", num_classes=3).eval()
+    path = checkpoints.save_checkpoint(tmp_path / "SimpleCNN-original.pt", m, "SimpleCNN",
+                                       {"num_classes": 3}, metrics={"val_acc": 0.5}, classes=["a", "b", "c"])
+    loaded, ckpt = checkpoints.load_model(path, "SimpleCNN")
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(loaded(x), m(x)) and ckpt["metrics"]["val_acc"] == 0.5
+
+
+def test_checkpoint_from_another_model_is_refused(tmp_path):
+    path = checkpoints.save_checkpoint(tmp_path / "m.pt", build_model("SimpleCNN"), "SimpleCNN", {})
+    with pytest.raises(checkpoints.CheckpointError, match="holds a SimpleCNN, not a ResNetSmall"):
+        checkpoints.load_model(path, "ResNetSmall")
+    forged = torch.load(path, weights_only=True)
+    forged["arch"] = "ResNetSmall"
+    torch.save(forged, tmp_path / "forged.pt")
+    with pytest.raises(checkpoints.CheckpointError, match="does not match ResNetSmall"):
+        checkpoints.load_model(tmp_path / "forged.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(checkpoints.CheckpointError, match="junk.pt"):
+        checkpoints.load_model(tmp_path / "junk.pt")
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": checkpoints.FORMAT, "arch": "SimpleCNN", "arch_args": {},
+                "state_dict": {}, "payload": _RunsCode(marker)}, path)
+    with pytest.raises(checkpoints.CheckpointError, match="refusing to load .*evil.pt"):
+        checkpoints.load_model(path)
+    assert not marker.exists()  # nothing ran
+    with pytest.raises(pickle.UnpicklingError):  # and the guard is torch's weights_only loader
+        torch.load(path, weights_only=True)
+    assert not marker.exists()

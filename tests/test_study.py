@@ -1,0 +1,98 @@
+"""End to end: every notebook through papermill with the smoke parameters, then the report."""
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from helpers import params, report, run
+from helpers.io import ROOT
+
+pytestmark = pytest.mark.slow
+NOTEBOOKS = [p.stem for p in params.notebook_paths()]
+PLACEHOLDERS = ("placeholder", "todo", "tbd", "lorem ipsum", "xxx", "to be filled", "coming soon")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, sports10):
+    base = tmp_path_factory.mktemp("smoke")
+    values = yaml.safe_load((ROOT / "parameters" / "smoke.yaml").read_text())
+    values.update(run_dir=str(base / "run"), cache_dir=str(base / "cache"), report_dir=str(base / "report"))
+    pfile = base / "smoke.yaml"
+    pfile.write_text(yaml.safe_dump(values))
+    done = run.run(str(pfile), log=lambda *_: None)
+    return base, pfile, done
+
+
+def test_every_notebook_runs_and_writes_its_outputs(smoke):
+    base, _, done = smoke
+    assert list(done) == NOTEBOOKS and all(isinstance(v, float) for v in done.values())
+    for nb in NOTEBOOKS:
+        assert (base / "run" / "notebooks" / f"{nb}.ipynb").exists()
+        metrics = json.loads((base / "run" / "metrics" / f"{nb.split('_')[0]}.json").read_text())
+        assert metrics["figures"], nb
+        for fig in metrics["figures"]:
+            assert (base / "run" / "figures" / fig).stat().st_size > 1000
+    for model in ("SimpleCNN", "ResNetSmall"):
+        assert (base / "run" / "checkpoints" / f"{model}-original.pt").exists()
+    assert not list((base / "run").rglob("*.partial*"))
+
+
+def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
+    base, pfile, _ = smoke
+    assert set(run.run(str(pfile), log=lambda *_: None).values()) == {"skipped"}
+    values = yaml.safe_load(pfile.read_text())
+    values["latency_runs"] = 3  # an A2 parameter: A1 stays, A2 reruns (and reuses its checkpoints)
+    changed = base / "changed.yaml"
+    changed.write_text(yaml.safe_dump(values))
+    done = run.run(str(changed), log=lambda *_: None)
+    assert done["A1_data"] == "skipped" and isinstance(done["A2_training"], float)
+
+
+def test_runner_validates_before_running(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"run_dir: {tmp_path / 'run'}\nimage_sise: 32\n")
+    with pytest.raises(params.ParameterError, match="image_sise.*image_size"):
+        run.run(str(bad))
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(run.RunError, match="no notebook 'Z9'"):
+        run.select_notebooks(["Z9"])
+
+
+def test_plain_papermill_run_rejects_an_unknown_parameter(smoke, tmp_path):
+    base, _, _ = smoke
+    out = tmp_path / "out.ipynb"
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "A1_data.ipynb"), str(out),
+                           "-p", "run_dir", str(tmp_path / "r"), "-p", "subset_per_class", "1",
+                           "-p", "imag_size", "32"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0
+    assert "unknown parameter 'imag_size'" in proc.stderr + proc.stdout
+
+
+def test_report_has_sections_every_figure_and_no_placeholder(smoke):
+    base, pfile, _ = smoke
+    assert report.main([str(pfile)]) == 0
+    pdf = base / "report" / "report.pdf"
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for heading in ("Problem A — The data (A1)", "Dataset overview", "Integrity",
+                    "Problem A — Training and evaluation (A2)", "Evaluation", "Misclassified examples",
+                    "Comparison"):
+        assert heading in text, heading
+    figures = sorted((base / "run" / "figures").glob("*.png"))
+    assert figures
+    for fig in figures:
+        assert fig.name in text, f"{fig.name} not in the report"
+    pages = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert len(pages.strip().splitlines()) - 2 >= len(figures)  # every figure is embedded as an image
+    assert "ε" in text or "θ" in text  # Greek survives the LaTeX route (θ in A1's augmentation text)
+    lowered = text.lower()
+    assert not [p for p in PLACEHOLDERS if p in lowered]
+    assert "Traceback" not in text and "Error" not in text
+    summary = json.loads((base / "report" / "summary.json").read_text())
+    for model in ("SimpleCNN", "ResNetSmall"):
+        for key in ("val_acc", "train_acc", "params", "size_mb", "epoch_s", "total_train_s",
+                    "latency_b1_ms", "latency_b1_std_ms"):
+            assert isinstance(summary[f"A2.{model}.{key}"], (int, float)), key
+        assert 0 <= summary[f"A2.{model}.val_acc"] <= 1
+    assert summary["run.total_s"] > 0

@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from helpers import train
+from helpers.data import ImageSet
+from helpers.train import TrainConfig, fit, train_or_load
+
+
+def tiny_data(n=24, size=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 3
+    images = torch.randint(0, 255, (n, 3, size, size), generator=g, dtype=torch.uint8)
+    images[torch.arange(n), labels] = 230  # class = the bright channel
+    return images, labels
+
+
+def small_model():
+    torch.manual_seed(0)
+    from helpers.models import build_model
+    return build_model("SimpleCNN", num_classes=3)
+
+
+CFG = TrainConfig(epochs=3, batch_size=8, lr=1e-3, warmup_epochs=1, patience=5, amp="off")
+
+
+def test_fit_logs_every_epoch_and_keeps_best_weights(tmp_path):
+    x, y = tiny_data()
+    m = small_model()
+    r = fit(m, x, y, x, y, CFG, device=torch.device("cpu"), log_dir=tmp_path / "tb")
+    assert [h["epoch"] for h in r["history"]] == [1, 2, 3]
+    assert set(r["history"][0]) >= {"train_loss", "train_acc", "val_loss", "val_acc", "epoch_s"}
+    best = min(r["history"], key=lambda h: h["val_loss"])
+    assert r["best_epoch"] == best["epoch"] and not m.training
+    assert train.evaluate_loss(m, x, y, torch.device("cpu"))[0] == pytest.approx(best["val_loss"], rel=1e-5)
+    assert any((tmp_path / "tb").iterdir())  # TensorBoard event file
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    f = [train._lr_factor(s, 4, 20) for s in range(21)]
+    assert f[0] == 0.25 and f[3] == 1.0 and f[4] == 1.0
+    assert all(a >= b for a, b in zip(f[4:], f[5:])) and f[20] == pytest.approx(0.0)
+
+
+def test_interrupted_training_resumes_where_it_stopped(tmp_path, monkeypatch):
+    x, y = tiny_data()
+    reference = small_model()
+    ref = fit(reference, x, y, x, y, CFG, device=torch.device("cpu"))
+
+    calls = {"n": 0}
+    real = train.evaluate_loss
+
+    def dies_in_epoch_2(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    state = tmp_path / "state.pt"
+    monkeypatch.setattr(train, "evaluate_loss", dies_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(small_model(), x, y, x, y, CFG, device=torch.device("cpu"), state_path=state)
+    assert state.exists()
+    monkeypatch.setattr(train, "evaluate_loss", real)
+    resumed_model = small_model()
+    resumed = fit(resumed_model, x, y, x, y, CFG, device=torch.device("cpu"), state_path=state)
+    assert len(resumed["history"]) == 3
+    for a, b in zip(ref["history"], resumed["history"]):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+    for (k, a), b in zip(reference.state_dict().items(), resumed_model.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6), k
+
+
+def test_train_or_load_reuses_a_matching_checkpoint(tmp_path, monkeypatch):
+    x, y = tiny_data()
+    s = ImageSet("train", x, y, [str(i) for i in range(len(y))], ["a", "b", "c"])
+    args = {"num_classes": 3}
+    cfg = TrainConfig(epochs=1, batch_size=8, amp="off")
+    m1, r1 = train_or_load("SimpleCNN", args, s, s, cfg, checkpoint_dir=tmp_path, device=torch.device("cpu"),
+                           data_key="k")
+    assert (tmp_path / "SimpleCNN-original.pt").exists() and not (tmp_path / "SimpleCNN-train-state.pt").exists()
+    def no_training(*a, **k):
+        raise AssertionError("retrained although up to date")
+
+    monkeypatch.setattr(train, "fit", no_training)
+    m2, r2 = train_or_load("SimpleCNN", args, s, s, cfg, checkpoint_dir=tmp_path, device=torch.device("cpu"),
+                           data_key="k")
+    assert r2 == r1 and all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    with pytest.raises(AssertionError, match="retrained"):  # other data: trains again
+        train_or_load("SimpleCNN", args, s, s, cfg, checkpoint_dir=tmp_path, device=torch.device("cpu"),
+                      data_key="other")
