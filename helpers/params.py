@@ -4,9 +4,11 @@ Each notebook has one cell tagged `parameters` of flat, annotated literal assign
 (nanoGPT-style), for example::
 
     epochs: int = 40                 # maximum epochs per model
-    amp: Literal["bf16", "off"] = "bf16"   # mixed precision for training
+    amp: str = "bf16"                # bf16 | off: mixed precision for training
 
-The annotation gives the type (and choices), the value the default, the comment the help text.
+The annotation gives the type, the value the default, the comment the help text. A comment that
+starts with `a | b | c:` lists the only values allowed. (Choices live in the comment, not in a
+`Literal[...]` annotation, because papermill's own parameter parser reads only simple types.)
 The runner validates a YAML file against the union of all notebooks' parameters before anything
 runs; each notebook validates again right after papermill's injected cell, so a plain
 `papermill ... -f file.yaml` run gets the same errors.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,8 @@ RUNNER_PARAMETERS = {
     "report_title": ("str", "title page of the PDF report"),
 }
 
+_CHOICES = re.compile(r"^([\w.-]+(?:\s*\|\s*[\w.-]+)+):")
+
 # Names IPython puts in a kernel's namespace; never parameters.
 _KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
@@ -48,6 +53,7 @@ class Param:
     annotation: str
     help: str = ""
     notebooks: list[str] = field(default_factory=list)
+    choices: list[str] | None = None
 
     def check(self, value: Any, source: str) -> None:
         if not _matches(value, ast.parse(self.annotation, mode="eval").body):
@@ -55,6 +61,9 @@ class Param:
                 f"parameter '{self.name}' in {source} is {value!r} ({type(value).__name__}); "
                 f"expected {self.annotation}  # {self.help}"
             )
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(f"parameter '{self.name}' in {source} is {value!r}; "
+                                 f"expected one of {self.choices}  # {self.help}")
 
 
 def _matches(value: Any, ann: ast.AST) -> bool:
@@ -74,14 +83,9 @@ def _matches(value: Any, ann: ast.AST) -> bool:
             return isinstance(value, str)
         if ann.id in ("list", "dict"):
             return isinstance(value, {"list": list, "dict": dict}[ann.id])
-        if ann.id == "Any":
-            return True
         raise ParameterError(f"unsupported annotation {ann.id!r} in a parameters cell")
     if isinstance(ann, ast.Subscript) and isinstance(ann.value, ast.Name):
         args = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
-        if ann.value.id == "Literal":
-            return any(value == ast.literal_eval(a) and type(value) is type(ast.literal_eval(a))
-                       for a in args)
         if ann.value.id == "list":
             return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
     raise ParameterError(f"unsupported annotation {ast.unparse(ann)!r} in a parameters cell")
@@ -101,16 +105,16 @@ def notebook_parameters(nb_path: Path) -> dict[str, Param]:
     lines = source.splitlines()
     params: dict[str, Param] = {}
     for node in ast.parse(source).body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            continue  # e.g. `from typing import Literal`, needed to evaluate the annotations
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
             raise ParameterError(
                 f"{nb_path.name}: parameters cell line {node.lineno} is not 'name: type = literal'"
             )
         line = lines[node.lineno - 1]
         help_text = line.split("#", 1)[1].strip() if "#" in line else ""
+        listed = _CHOICES.match(help_text)
+        choices = [c.strip() for c in listed.group(1).split("|")] if listed else None
         p = Param(node.target.id, ast.literal_eval(node.value), ast.unparse(node.annotation),
-                  help_text, [nb_path.stem])
+                  help_text, [nb_path.stem], choices)
         p.check(p.default, f"{nb_path.name} (its own default)")
         params[p.name] = p
     return params
@@ -183,7 +187,6 @@ def check(namespace: dict[str, Any], nb_name: str) -> dict[str, Any]:
         k: v for k, v in namespace.items()
         if not k.startswith("_") and k not in _KERNEL_NAMES
         and not isinstance(v, (types.ModuleType, types.FunctionType, type))
-        and getattr(v, "__module__", None) != "typing"  # `Literal` imported for the annotations
     }
     validate(injected, f"the parameters of {nb_name}", known)
     return {k: namespace[k] for k in own}

@@ -32,15 +32,17 @@ def grouped_bars(values: dict[str, Sequence[float]], labels: Sequence[str], ylab
 
 
 def image_grid(images: Sequence[torch.Tensor], titles: Sequence[str], ncols: int = 5,
-               size: float = 1.9, title: str = ""):
-    """Images [3, H, W] (uint8 or [0, 1] float) in a grid with a title each."""
+               size: float = 1.9, title: str = "", text_lines: int = 1):
+    """Images [3, H, W] (uint8 or [0, 1] float) in a grid, each under a title of up to
+    `text_lines` lines (several lines are left-aligned, e.g. a label and top-3 probabilities)."""
     nrows = max(1, -(-len(images) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.3)), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.2 + 0.13 * text_lines)),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, img, t in zip(axes.flat, images, titles):
         ax.imshow(to_hwc(img))
-        ax.set_title(t, fontsize=7)
+        ax.set_title(t, fontsize=7, loc="center" if text_lines == 1 else "left")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -90,19 +92,5 @@ def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str]):
         ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(len(classes)), classes, fontsize=7)
         ax.set(xlabel="predicted", ylabel="true", title=name)
-    fig.tight_layout()
-    return fig
-
-
-def predictions_panel(images: Sequence[torch.Tensor], texts: Sequence[str], ncols: int = 4,
-                      size: float = 2.6):
-    """Images with a multi-line text under each (e.g. true label, top-3 probabilities)."""
-    nrows = max(1, -(-len(images) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.9)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, t in zip(axes.flat, images, texts):
-        ax.imshow(to_hwc(img))
-        ax.set_title(t, fontsize=7, loc="left")
     fig.tight_layout()
     return fig

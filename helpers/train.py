@@ -36,6 +36,8 @@ class TrainConfig:
     seed: int = 0
     augment: bool = True
     rotation_deg: float = 15.0
+    scale: float = 0.0              # random zoom in [1 - scale, 1 + scale]
+    translate: float = 0.0          # random shift, fraction of the image size
     jitter: float = 0.2
 
     def key(self) -> str:
@@ -112,7 +114,8 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
         loss_sum, correct, seen = 0.0, 0, 0
         for x, y in batches(train_images, train_labels, cfg.batch_size, shuffle=True, generator=gen):
             if cfg.augment:
-                x = augment(x, rotation_deg=cfg.rotation_deg, brightness=cfg.jitter,
+                x = augment(x, rotation_deg=cfg.rotation_deg, scale=cfg.scale, translate=cfg.translate,
+                            brightness=cfg.jitter,
                             contrast=cfg.jitter, saturation=cfg.jitter, generator=gen)
             x = x.to(device).contiguous(memory_format=torch.channels_last)
             y = y.to(device)

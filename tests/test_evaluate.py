@@ -47,3 +47,17 @@ def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("interrupted")
     assert dest.read_text() == "old" and list(tmp_path.iterdir()) == [dest]
+
+
+def test_bench_prints_one_line_per_model_and_size(capsys):
+    assert bench.main(["--models", "SimpleCNN", "--sizes", "32", "--runs", "3", "--no-course"]) == 0
+    out = capsys.readouterr().out
+    import re
+    assert re.search(r"^SimpleCNN 32 px train: \d+ img/s", out, re.M)
+    assert re.search(r"^SimpleCNN 32 px batch-1 latency: [\d.]+ ± [\d.]+ ms", out, re.M)
+
+
+def test_course_pipeline_baseline_runs_on_an_image_folder(image_folder):
+    ips = bench.course_pipeline_throughput(build_model("SimpleCNN", num_classes=3), str(image_folder), 32,
+                                           batches_=1, batch_size=4, workers=0)
+    assert ips > 0

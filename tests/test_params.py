@@ -26,7 +26,8 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path):
 
 @pytest.mark.parametrize("text, key", [("epochs: ten\n", "epochs"), ("amp: fp16\n", "amp"),
                                        ("augment: 1\n", "augment"), ("models: SimpleCNN\n", "models"),
-                                       ("lr: true\n", "lr")])
+                                       ("lr: true\n", "lr"), ("epochs_by_model: 120\n", "epochs_by_model"),
+                                       ("device: gpu\n", "device")])
 def test_mistyped_value_is_named(tmp_path, text, key):
     f = tmp_path / "p.yaml"
     f.write_text(text)
