@@ -53,8 +53,8 @@ bench: setup
 	$(PY) -m helpers.bench
 
 lab: setup
-	$(PY) -m pip install --quiet -e ".[lab]"
-	cd notebooks && ../$(VENV)/bin/jupyter lab
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e ".[lab]"
+	cd notebooks && ../$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf runs .cache .pytest_cache

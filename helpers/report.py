@@ -47,7 +47,7 @@ def summary(run_dir: Path) -> dict[str, Any]:
     for f in sorted(metrics_dir.glob("*.json")):
         data = load_json(f)
         if f.stem == "run":
-            out.update(flatten({k: v for k, v in data.items() if k != "stages"}, "run"))
+            out.update(flatten(data, "run"))
         elif "summary" in data:
             out.update(flatten(data["summary"], f.stem))
     return out

@@ -69,12 +69,16 @@ def run(param_file: str, names: list[str] | None = None, *, force: bool = False,
     upstream = ""
     done: dict[str, Any] = {}
     os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars freeze in executed notebooks
-    for nb_path in select_notebooks(names or []):
+    selected = select_notebooks(names or [])
+    for nb_path in params_mod.notebook_paths():
         stem = nb_path.stem
         nb_params = params_mod.for_notebook(stem, values)
+        # keys chain through every stage, selected or not, so a partial run keys stages as a full one
         key = sha256_text(base_key + upstream + _code_cells_key(nb_path)
                           + json.dumps(nb_params, sort_keys=True))
         upstream = key
+        if nb_path not in selected:
+            continue
         record_path = stage_dir / f"{stem}.json"
         output = out_dir / f"{stem}.ipynb"
         record = load_json(record_path) if record_path.exists() else {}
@@ -101,8 +105,10 @@ def run(param_file: str, names: list[str] | None = None, *, force: bool = False,
         done[stem] = seconds
     stages = {p.stem: load_json(stage_dir / f"{p.stem}.json")["seconds"]
               for p in params_mod.notebook_paths() if (stage_dir / f"{p.stem}.json").exists()}
+    # total_s sums the latest execution of each stage: the wall time of a full run when every
+    # stage ran in this one (a stage that reused finished checkpoints ran shorter).
     save_json(run_dir / "metrics" / "run.json",
-              {"stages": stages, "total_s": sum(stages.values()), "param_file": str(param_file)})
+              {"stage_s": stages, "total_s": sum(stages.values()), "param_file": str(param_file)})
     return done
 
 

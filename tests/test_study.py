@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 import yaml
@@ -42,6 +43,7 @@ def test_every_notebook_runs_and_writes_its_outputs(smoke):
 def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
     base, pfile, _ = smoke
     assert set(run.run(str(pfile), log=lambda *_: None).values()) == {"skipped"}
+    assert run.run(str(pfile), ["A2"], log=lambda *_: None) == {"A2_training": "skipped"}
     values = yaml.safe_load(pfile.read_text())
     values["latency_runs"] = 3  # an A2 parameter: A1 stays, A2 reruns (and reuses its checkpoints)
     changed = base / "changed.yaml"
@@ -85,7 +87,9 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
         assert fig.name in text, f"{fig.name} not in the report"
     pages = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert len(pages.strip().splitlines()) - 2 >= len(figures)  # every figure is embedded as an image
-    assert "ε" in text or "θ" in text  # Greek survives the LaTeX route (θ in A1's augmentation text)
+    # Greek and math survive the LaTeX route (A1's preprocessing text); math italic 𝜃 reads as θ.
+    plain = unicodedata.normalize("NFKC", text)
+    assert all(ch in plain for ch in "θμσ∼"), [ch for ch in "θμσ∼" if ch not in plain]
     lowered = text.lower()
     assert not [p for p in PLACEHOLDERS if p in lowered]
     assert "Traceback" not in text
