@@ -1,0 +1,99 @@
+"""White-box evasion attacks in pixel space: FGSM and PGD (L∞), untargeted and targeted.
+
+Inputs are images x float [B, 3, H, W] in [0, 1]; normalization is the model's first layer, so
+ε, step sizes and the reported norms are in pixel units of [0, 1]. The model is put in eval mode
+for the attack and given back in the mode it was in; its parameters and buffers are untouched.
+Update rules follow torchattacks (Kim 2020) so the two can be checked against each other.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class AttackResult:
+    """x_adv: float [B, 3, H, W] in [0, 1]; first_success: int64 [B], the iteration (1-based) at
+    which the input first met the goal, 0 if it already did before the attack, -1 if never."""
+    x_adv: torch.Tensor
+    first_success: torch.Tensor
+
+
+def _goal_met(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+    pred = logits.argmax(1)
+    return pred == target if target is not None else pred != y
+
+
+def _loss_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None):
+    """Gradient of the attack objective w.r.t. x (ascend it) and the logits at x."""
+    x = x.detach().requires_grad_(True)
+    logits = model(x)
+    # untargeted: increase the loss of the true label; targeted: decrease the loss of the target
+    loss = -F.cross_entropy(logits, target) if target is not None else F.cross_entropy(logits, y)
+    (grad,) = torch.autograd.grad(loss, x)
+    return grad, logits.detach()
+
+
+class _EvalMode:
+    def __init__(self, model: nn.Module):
+        self.model, self.was_training = model, model.training
+
+    def __enter__(self):
+        self.model.eval()
+        return self.model
+
+    def __exit__(self, *exc):
+        self.model.train(self.was_training)
+
+
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
+         target: torch.Tensor | None = None) -> AttackResult:
+    """Fast Gradient Sign Method (Goodfellow, Shlens & Szegedy, "Explaining and Harnessing
+    Adversarial Examples", ICLR 2015).
+
+    Untargeted: x' = clip[0,1](x + ε·sign(∇ₓ CE(f(x), y))); targeted at t:
+    x' = clip[0,1](x − ε·sign(∇ₓ CE(f(x), t))). x [B, 3, H, W] in [0, 1]; y, target int64 [B];
+    ε in pixel units. One step, so first_success is 1 where the adversarial input meets the goal.
+    """
+    with _EvalMode(model):
+        grad, logits = _loss_grad(model, x, y, target)
+        x_adv = (x + eps * grad.sign()).clamp(0, 1).detach()
+        with torch.no_grad():
+            met_before = _goal_met(logits, y, target)
+            met_after = _goal_met(model(x_adv), y, target)
+    first = torch.where(met_before, 0, torch.where(met_after, 1, -1))
+    return AttackResult(x_adv, first)
+
+
+def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int, *,
+        target: torch.Tensor | None = None, random_start: bool = True,
+        generator: torch.Generator | None = None) -> AttackResult:
+    """Projected Gradient Descent under an L∞ bound (Madry et al., "Towards Deep Learning Models
+    Resistant to Adversarial Attacks", ICLR 2018).
+
+    Start at x + U[−ε, ε] (clipped to [0, 1]) when random_start, then `steps` times:
+    x' ← clip[0,1](x + clip[−ε,ε](x' + α·sign(∇ₓ' objective) − x)), the objective as in `fgsm`.
+    x [B, 3, H, W] in [0, 1]; ε and α (step) in pixel units; the random start draws from
+    `generator` (the global generator when None). Returns the last iterate; first_success records
+    the first iteration whose iterate met the goal (iterates may leave success again).
+    """
+    with _EvalMode(model):
+        x = x.detach()
+        x_adv = x.clone()
+        if random_start:
+            noise = torch.empty_like(x).uniform_(-eps, eps, generator=generator) if generator is not None \
+                else torch.empty_like(x).uniform_(-eps, eps)
+            x_adv = (x_adv + noise).clamp(0, 1)
+        with torch.no_grad():
+            first = torch.where(_goal_met(model(x), y, target), 0, -1)
+        for step in range(1, steps + 1):
+            grad, _ = _loss_grad(model, x_adv, y, target)
+            x_adv = x_adv + alpha * grad.sign()
+            x_adv = (x + (x_adv - x).clamp(-eps, eps)).clamp(0, 1).detach()
+            with torch.no_grad():
+                met = _goal_met(model(x_adv), y, target)
+            first = torch.where((first < 0) & met, step, first)
+    return AttackResult(x_adv, first)
