@@ -88,7 +88,10 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def package_fingerprint() -> str:
-    """Hash of the helpers package source: results computed by other code are not reused."""
+def package_fingerprint(*modules: str) -> str:
+    """Hash of the helpers package source (or of the named modules only): results computed by
+    other code are not reused."""
     files = sorted((ROOT / "helpers").glob("*.py"))
+    if modules:
+        files = [f for f in files if f.stem in modules]
     return sha256_text("".join(f"{f.name}:{sha256_file(f)}" for f in files))

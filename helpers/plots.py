@@ -94,3 +94,26 @@ def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str]):
         ax.set(xlabel="predicted", ylabel="true", title=name)
     fig.tight_layout()
     return fig
+
+
+def explanation_rows(rows: Sequence[dict], size: float = 1.7):
+    """One row per example: the image, then (title, map, kind) panels; kind 'saliency' is shown
+    as a heat map, 'gradcam' as an overlay on the image. rows: {'image', 'title', 'maps'}."""
+    ncols = 1 + max(len(r["maps"]) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * size, len(rows) * (size + 0.45)), squeeze=False)
+    for ax_row, r in zip(axes, rows):
+        for ax in ax_row:
+            ax.axis("off")
+        img = to_hwc(r["image"])
+        ax_row[0].imshow(img)
+        ax_row[0].set_title(r["title"], fontsize=7, loc="left")
+        for ax, (title, m, kind) in zip(ax_row[1:], r["maps"]):
+            m = m.detach().cpu().numpy()
+            if kind == "gradcam":
+                ax.imshow(img)
+                ax.imshow(m, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            else:
+                ax.imshow(m, cmap="hot")
+            ax.set_title(title, fontsize=6.5)
+    fig.tight_layout()
+    return fig

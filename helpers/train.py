@@ -181,7 +181,9 @@ def train_or_load(name: str, arch_args: dict[str, Any], train_set, valid_set, cf
     from .io import package_fingerprint
     from .models import build_model
 
-    run_key = sha256_text("|".join([cfg.key(), package_fingerprint(), data_key, name,
+    # only the code that shapes a trained model invalidates its checkpoint
+    code = package_fingerprint("augment", "data", "models", "runtime", "train")
+    run_key = sha256_text("|".join([cfg.key(), code, data_key, name,
                                     repr(sorted(arch_args.items()))]))
     ckpt_path = checkpoint_dir / f"{name}-original.pt"
     state_path = checkpoint_dir / f"{name}-train-state.pt"

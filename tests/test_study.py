@@ -79,7 +79,8 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for heading in ("Problem A — The data (A1)", "Dataset overview", "Integrity",
                     "Problem A — Training and evaluation (A2)", "Evaluation", "Misclassified examples",
-                    "Comparison"):
+                    "Comparison", "Problem A — Interpretability (A3)", "Where Grad-CAM looks",
+                    "What the models look at"):
         assert heading in text, heading
     figures = sorted((base / "run" / "figures").glob("*.png"))
     assert figures
@@ -100,3 +101,5 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
             assert isinstance(summary[f"A2.{model}.{key}"], (int, float)), key
         assert 0 <= summary[f"A2.{model}.val_acc"] <= 1
     assert summary["run.total_s"] > 0
+    for model in ("SimpleCNN", "ResNetSmall"):
+        assert 0 <= summary[f"A3.{model}.gradcam_centre_fraction"] <= 1
