@@ -1,0 +1,103 @@
+"""Attacks over a whole split, and the statistics the study reports for them.
+
+Denominators (the science-hygiene rule that a success rate names what it divides by):
+- untargeted: among inputs the model classifies correctly, the fraction whose adversarial
+  prediction differs from the label;
+- targeted at class t: among correctly classified inputs whose label is not t, the fraction whose
+  adversarial prediction is t;
+- robust accuracy: over all inputs, the fraction whose adversarial prediction is the label.
+Perturbation norms, confidences and iterations are means over the eligible inputs (norms, in
+pixel units of [0, 1]) or over the successful ones (iterations to success).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .attacks import fgsm, pgd
+from .data import batches
+
+
+@dataclass
+class AttackRun:
+    """Per-input results of one attack on a split; tensors are on the CPU.
+
+    x_adv float [N, 3, H, W] in [0, 1]; clean_logits, adv_logits float [N, C];
+    first_success int64 [N] (see attacks.AttackResult); target int or None.
+    """
+    attack: str
+    eps: float
+    target: int | None
+    x_adv: torch.Tensor
+    clean_logits: torch.Tensor
+    adv_logits: torch.Tensor
+    first_success: torch.Tensor
+
+
+def run_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str, eps: float, *,
+               target: int | None = None, alpha: float = 0.01, steps: int = 40, seed: int = 0,
+               device: torch.device = torch.device("cpu"), batch_size: int = 128) -> AttackRun:
+    """Attack every image of a split. images uint8 [N, 3, H, W]; labels int64 [N].
+
+    attack: "fgsm" or "pgd" (L∞, `steps` steps of size `alpha`, random start drawn from a
+    generator seeded with `seed`); target: class index for a targeted attack, None for untargeted.
+    """
+    if attack not in ("fgsm", "pgd"):
+        raise ValueError(f"attack must be 'fgsm' or 'pgd', not {attack!r}")
+    gen = torch.Generator(device=device).manual_seed(seed)
+    outs: dict[str, list[torch.Tensor]] = {"x": [], "clean": [], "adv": [], "first": []}
+    for x, y in batches(images, labels, batch_size):
+        x, y = x.to(device), y.to(device)
+        t = torch.full_like(y, target) if target is not None else None
+        if attack == "fgsm":
+            r = fgsm(model, x, y, eps, target=t)
+        else:
+            r = pgd(model, x, y, eps, alpha, steps, target=t, generator=gen)
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            outs["clean"].append(model(x).float().cpu())
+            outs["adv"].append(model(r.x_adv).float().cpu())
+        model.train(was_training)
+        outs["x"].append(r.x_adv.cpu())
+        outs["first"].append(r.first_success.cpu())
+    return AttackRun(attack, eps, target, torch.cat(outs["x"]), torch.cat(outs["clean"]),
+                     torch.cat(outs["adv"]), torch.cat(outs["first"]))
+
+
+def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> dict[str, Any]:
+    """The reported figures of one attack run; images uint8 [N, 3, H, W] (the clean inputs)."""
+    x = images.float().div(255)
+    clean_pred, adv_pred = run.clean_logits.argmax(1), run.adv_logits.argmax(1)
+    eligible = clean_pred == labels
+    if run.target is not None:
+        eligible &= labels != run.target
+        success = adv_pred == run.target
+    else:
+        success = adv_pred != labels
+    delta = (run.x_adv - x).flatten(1)
+    probs = run.adv_logits.softmax(1)
+    n_eligible = int(eligible.sum())
+    won = eligible & success
+    iters = run.first_success[won & (run.first_success > 0)]
+
+    def mean(v: torch.Tensor) -> float | None:
+        return float(v.float().mean()) if len(v) else None
+
+    out = {
+        "n": len(labels), "n_eligible": n_eligible, "n_success": int(won.sum()),
+        "success_rate": int(won.sum()) / n_eligible if n_eligible else None,
+        "robust_acc": int((adv_pred == labels).sum()) / len(labels),
+        "clean_acc": int((clean_pred == labels).sum()) / len(labels),
+        "l2": mean(delta.norm(dim=1)[eligible]), "linf": mean(delta.abs().amax(dim=1)[eligible]),
+        "confidence": mean(probs.gather(1, adv_pred.view(-1, 1)).flatten()[eligible]),
+    }
+    if run.target is not None:
+        out["target_confidence"] = mean(probs[:, run.target][eligible])
+    if run.attack == "pgd":
+        out["iterations_mean"] = mean(iters)
+        out["iterations"] = iters.tolist()
+    return out
