@@ -13,13 +13,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .runtime import eval_mode
+
 
 @dataclass
 class AttackResult:
     """x_adv: float [B, 3, H, W] in [0, 1]; first_success: int64 [B], the iteration (1-based) at
-    which the input first met the goal, 0 if it already did before the attack, -1 if never."""
+    which the input first met the goal, 0 if it already did before the attack, -1 if never;
+    clean_logits, adv_logits: float [B, C], the model's outputs on x and on x_adv (eval mode)."""
     x_adv: torch.Tensor
     first_success: torch.Tensor
+    clean_logits: torch.Tensor
+    adv_logits: torch.Tensor
 
 
 def _goal_met(logits: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
@@ -37,18 +42,6 @@ def _loss_grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor, target: torch
     return grad, logits.detach()
 
 
-class _EvalMode:
-    def __init__(self, model: nn.Module):
-        self.model, self.was_training = model, model.training
-
-    def __enter__(self):
-        self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc):
-        self.model.train(self.was_training)
-
-
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
          target: torch.Tensor | None = None) -> AttackResult:
     """Fast Gradient Sign Method (Goodfellow, Shlens & Szegedy, "Explaining and Harnessing
@@ -58,14 +51,14 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, *,
     x' = clip[0,1](x − ε·sign(∇ₓ CE(f(x), t))). x [B, 3, H, W] in [0, 1]; y, target int64 [B];
     ε in pixel units. One step, so first_success is 1 where the adversarial input meets the goal.
     """
-    with _EvalMode(model):
-        grad, logits = _loss_grad(model, x, y, target)
+    with eval_mode(model):
+        grad, clean_logits = _loss_grad(model, x, y, target)
         x_adv = (x + eps * grad.sign()).clamp(0, 1).detach()
         with torch.no_grad():
-            met_before = _goal_met(logits, y, target)
-            met_after = _goal_met(model(x_adv), y, target)
+            adv_logits = model(x_adv)
+    met_before, met_after = _goal_met(clean_logits, y, target), _goal_met(adv_logits, y, target)
     first = torch.where(met_before, 0, torch.where(met_after, 1, -1))
-    return AttackResult(x_adv, first)
+    return AttackResult(x_adv, first, clean_logits, adv_logits)
 
 
 def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int, *,
@@ -80,20 +73,20 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: f
     `generator` (the global generator when None). Returns the last iterate; first_success records
     the first iteration whose iterate met the goal (iterates may leave success again).
     """
-    with _EvalMode(model):
+    with eval_mode(model):
         x = x.detach()
         x_adv = x.clone()
         if random_start:
-            noise = torch.empty_like(x).uniform_(-eps, eps, generator=generator) if generator is not None \
-                else torch.empty_like(x).uniform_(-eps, eps)
-            x_adv = (x_adv + noise).clamp(0, 1)
+            x_adv = (x_adv + torch.empty_like(x).uniform_(-eps, eps, generator=generator)).clamp(0, 1)
         with torch.no_grad():
-            first = torch.where(_goal_met(model(x), y, target), 0, -1)
+            clean_logits = model(x)
+            adv_logits = model(x_adv) if steps == 0 else None
+        first = torch.where(_goal_met(clean_logits, y, target), 0, -1)
         for step in range(1, steps + 1):
             grad, _ = _loss_grad(model, x_adv, y, target)
             x_adv = x_adv + alpha * grad.sign()
             x_adv = (x + (x_adv - x).clamp(-eps, eps)).clamp(0, 1).detach()
             with torch.no_grad():
-                met = _goal_met(model(x_adv), y, target)
-            first = torch.where((first < 0) & met, step, first)
-    return AttackResult(x_adv, first)
+                adv_logits = model(x_adv)
+            first = torch.where((first < 0) & _goal_met(adv_logits, y, target), step, first)
+    return AttackResult(x_adv, first, clean_logits, adv_logits)

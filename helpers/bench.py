@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import MODELS, build_model
-from .runtime import autocast, pick_device, set_threads, synchronize
+from .runtime import autocast, eval_mode, pick_device, set_threads, synchronize
 
 
 @torch.no_grad()
@@ -25,19 +25,17 @@ def latency_ms(model: nn.Module, shape: tuple[int, ...], device: torch.device, *
     Eval mode, fp32, `warmup` untimed passes first, time.perf_counter around each pass,
     synchronised on GPU.
     """
-    was_training = model.training
-    model.eval()
     x = torch.rand(shape, device=device)
-    for _ in range(warmup):
-        model(x)
-    synchronize(device)
     times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        model(x)
+    with eval_mode(model):
+        for _ in range(warmup):
+            model(x)
         synchronize(device)
-        times.append((time.perf_counter() - t0) * 1e3)
-    model.train(was_training)
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            model(x)
+            synchronize(device)
+            times.append((time.perf_counter() - t0) * 1e3)
     return statistics.fmean(times), statistics.stdev(times) if runs > 1 else 0.0
 
 

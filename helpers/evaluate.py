@@ -9,6 +9,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from torch import nn
 
 from .data import batches
+from .runtime import eval_mode
 
 
 @torch.no_grad()
@@ -18,11 +19,9 @@ def predict(model: nn.Module, images: torch.Tensor, device: torch.device,
 
     The model's previous mode is restored afterwards.
     """
-    was_training = model.training
-    model.eval()
-    out = [model(x.to(device)).float().cpu()
-           for x, _ in batches(images, torch.zeros(len(images), dtype=torch.int64), batch_size)]
-    model.train(was_training)
+    with eval_mode(model):
+        out = [model(x.to(device)).float().cpu()
+               for x, _ in batches(images, torch.zeros(len(images), dtype=torch.int64), batch_size)]
     return torch.cat(out)
 
 

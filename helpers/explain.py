@@ -11,6 +11,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .runtime import eval_mode
+
 # Grad-CAM layer per model: the last convolutional feature map that is still at least 4×4 at
 # 32 px input. SimpleCNN: block 3's ReLU before its pooling (8×8 at 32 px; the pooled map would be
 # 4×4). ResNetSmall: the last residual block (8×8 at 32 px).
@@ -33,12 +35,10 @@ def saliency(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.T
 
     x [B, 3, H, W] in [0, 1]; target int64 [B]; returns [B, H, W], in logit units per pixel unit.
     """
-    was_training = model.training
-    model.eval()
     x = x.detach().clone().requires_grad_(True)
-    logits = model(x)
-    (grad,) = torch.autograd.grad(logits.gather(1, target.view(-1, 1)).sum(), x)
-    model.train(was_training)
+    with eval_mode(model):
+        logits = model(x)
+        (grad,) = torch.autograd.grad(logits.gather(1, target.view(-1, 1)).sum(), x)
     return grad.abs().amax(dim=1)
 
 
@@ -55,11 +55,8 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    was_training = model.training
     layer = gradcam_layer(model) if layer is None else layer
-    try:
-        with GradCAM(model=model, target_layers=[layer]) as cam:  # it switches the model to eval
-            maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in target])
-    finally:
-        model.train(was_training)
+    # GradCAM switches the model to eval and leaves it there; eval_mode restores the mode
+    with eval_mode(model), GradCAM(model=model, target_layers=[layer]) as cam:
+        maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(t)) for t in target])
     return torch.from_numpy(maps)

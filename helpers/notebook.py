@@ -67,6 +67,14 @@ class Notebook:
         text = df.to_markdown(index=index, floatfmt=floatfmt)
         display(Markdown((f"**Table**: {caption}\n\n" if caption else "") + text))
 
+    def load_data(self):
+        """The dataset as this run's data parameters say (data_dir, image_size, on_bad_image,
+        subset_per_class, cache_dir)."""
+        from .data import load_data
+        p = self.params
+        return load_data(p["data_dir"], p["image_size"], on_bad_image=p["on_bad_image"],
+                         subset_per_class=p["subset_per_class"], cache_dir=p["cache_dir"])
+
     def read_metrics(self, tag: str) -> dict[str, Any]:
         """Metrics an earlier notebook wrote, e.g. read_metrics('A2')."""
         return load_json(self.run_dir / "metrics" / f"{tag}.json")

@@ -56,12 +56,8 @@ def run_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, att
             r = fgsm(model, x, y, eps, target=t)
         else:
             r = pgd(model, x, y, eps, alpha, steps, target=t, generator=gen)
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            outs["clean"].append(model(x).float().cpu())
-            outs["adv"].append(model(r.x_adv).float().cpu())
-        model.train(was_training)
+        outs["clean"].append(r.clean_logits.float().cpu())
+        outs["adv"].append(r.adv_logits.float().cpu())
         outs["x"].append(r.x_adv.cpu())
         outs["first"].append(r.first_success.cpu())
     return AttackRun(attack, eps, target, torch.cat(outs["x"]), torch.cat(outs["clean"]),

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Iterator
 
 import torch
+from torch import nn
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -22,6 +24,17 @@ def autocast(device: torch.device, enabled: bool):
     if not enabled:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put `model` in eval mode for the block and give it back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def set_threads(n: int) -> int:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .augment import augment
 from .data import batches
 from .io import atomic_path, sha256_text
-from .runtime import autocast
+from .runtime import autocast, eval_mode
 
 
 @dataclass
@@ -48,15 +48,13 @@ class TrainConfig:
 def evaluate_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                   device: torch.device, batch_size: int = 256) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode, fp32; images uint8 [N, 3, H, W]."""
-    was_training = model.training
-    model.eval()
     loss_sum, correct = 0.0, 0
-    for x, y in batches(images, labels, batch_size):
-        x, y = x.to(device), y.to(device)
-        logits = model(x)
-        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(1) == y).sum().item()
-    model.train(was_training)
+    with eval_mode(model):
+        for x, y in batches(images, labels, batch_size):
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+            correct += (logits.argmax(1) == y).sum().item()
     return loss_sum / len(labels), correct / len(labels)
 
 

@@ -62,6 +62,7 @@ def test_pgd_first_success_is_consistent(model_and_data):
     with torch.no_grad():
         fooled = model.eval()(r.x_adv).argmax(1) != y
         clean_wrong = model(x).argmax(1) != y
+        assert torch.allclose(r.adv_logits, model(r.x_adv)) and torch.allclose(r.clean_logits, model(x))
     model.train()
     assert torch.equal(r.first_success == 0, clean_wrong)
     assert bool(((r.first_success > 0) | (r.first_success == 0))[fooled].all())  # fooled => it succeeded at some step

@@ -1,20 +1,7 @@
 import torch
-from torch import nn
 
 from helpers import robustness
 from helpers.models import build_model
-
-
-class Fixed(nn.Module):
-    """A 'model' whose logits are fixed per image index, read from a marker pixel."""
-
-    def __init__(self, table):
-        super().__init__()
-        self.table = table
-
-    def forward(self, x):
-        idx = (x[:, 0, 0, 0] * 255).round().long()
-        return self.table[idx]
 
 
 def test_denominators_follow_the_definitions():
