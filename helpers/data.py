@@ -216,12 +216,14 @@ def load_data(data_dir: str | None, image_size: int, *, on_bad_image: str = "err
 
 def batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, shuffle: bool = False,
             generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (x float32 [B, 3, H, W] in [0, 1], y int64 [B]) from uint8 images."""
+    """Yield (x float32 [B, 3, H, W] in [0, 1], y int64 [B]) from uint8 images (scaled by 1/255)
+    or from float images already in [0, 1] (e.g. adversarial inputs)."""
     n = len(labels)
     order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size]
-        yield images[idx].float().div_(255), labels[idx]
+        x = images[idx]
+        yield (x.float().div_(255) if x.dtype == torch.uint8 else x.float()), labels[idx]
 
 
 # --- building the Sports-10 layout from the Kaggle archive -------------------------------------

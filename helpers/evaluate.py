@@ -15,7 +15,7 @@ from .runtime import eval_mode
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, device: torch.device,
             batch_size: int = 256) -> torch.Tensor:
-    """Logits float32 [N, C] of uint8 images [N, 3, H, W], model in eval mode, fp32.
+    """Logits float32 [N, C] of images [N, 3, H, W] (uint8, or float in [0, 1]), model in eval mode, fp32.
 
     The model's previous mode is restored afterwards.
     """

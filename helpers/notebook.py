@@ -64,7 +64,8 @@ class Notebook:
     def table(df, caption: str = "", floatfmt: str = ".3f", index: bool = False) -> None:
         """Show a pandas DataFrame as a markdown table (a real table in the PDF, too)."""
         from IPython.display import Markdown, display
-        text = df.to_markdown(index=index, floatfmt=floatfmt)
+        df = df.astype(object).where(df.notna(), None)  # missing values print as a dash, not 'nan'
+        text = df.to_markdown(index=index, floatfmt=floatfmt, missingval="–")
         display(Markdown((f"**Table**: {caption}\n\n" if caption else "") + text))
 
     def load_data(self):

@@ -117,3 +117,77 @@ def explanation_rows(rows: Sequence[dict], size: float = 1.7):
             ax.set_title(title, fontsize=6.5)
     fig.tight_layout()
     return fig
+
+
+def eps_curves(df, y: str, panel: str, color: str, style: str | None, ylabel: str, ylim=(-0.02, 1.02)):
+    """`y` against the column 'eps' (e.g. attack success rate vs ε): one panel per value of column
+    `panel`, line colour by column `color`, line style by column `style`. df: a pandas DataFrame."""
+    panels = list(dict.fromkeys(df[panel]))
+    colors = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(df[color]))}
+    styles = {v: s for v, s in zip(dict.fromkeys(df[style]) if style else [None], ["-o", "--s", ":^", "-.v"])}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False, sharey=True)
+    for ax, p in zip(axes[0], panels):
+        sub = df[df[panel] == p]
+        for c in colors:
+            for st, fmt in styles.items():
+                g = sub[(sub[color] == c) & ((sub[style] == st) if style else True)].sort_values("eps")
+                if len(g):
+                    ax.plot(g["eps"], g[y].astype(float), fmt, color=colors[c],
+                            label=f"{c} {st}" if style else str(c))
+        ax.set_title(str(p))
+        ax.set_xlabel("ε (L∞, pixel units of [0, 1])")
+        ax.set_ylim(*ylim)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def adversarial_rows(rows: Sequence[dict], size: float = 1.45):
+    """One adversarial example per row: a text column (labels, top-3 before and after, norms,
+    outcome), then image panels (title, array, kind) with kind 'image' ([3, H, W] in [0, 1]),
+    'delta' (a perturbation [3, H, W], shown amplified around grey), 'saliency' [H, W] (heat) or
+    'gradcam' ([H, W] map, drawn over the row's image of the same side, given as 'base')."""
+    ncols = 1 + max(len(r["panels"]) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * size + 1.2, len(rows) * (size + 0.35)),
+                             squeeze=False, gridspec_kw={"width_ratios": [1.9] + [1] * (ncols - 1)})
+    for ax_row, r in zip(axes, rows):
+        for ax in ax_row:
+            ax.axis("off")
+        ax_row[0].text(0, 1, r["text"], fontsize=5.6, va="top", ha="left", family="monospace",
+                       transform=ax_row[0].transAxes)
+        for ax, panel in zip(ax_row[1:], r["panels"]):
+            title, arr, kind = panel[:3]
+            arr = arr.detach().cpu()
+            if kind == "image":
+                ax.imshow(to_hwc(arr))
+            elif kind == "delta":
+                scale = float(arr.abs().max()) or 1.0
+                ax.imshow(to_hwc(0.5 + arr / (2 * scale)))
+            elif kind == "gradcam":
+                ax.imshow(to_hwc(panel[3]))
+                ax.imshow(arr.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            else:
+                ax.imshow(arr.numpy(), cmap="hot")
+            ax.set_title(title, fontsize=5.8)
+    fig.tight_layout()
+    return fig
+
+
+def history_lines(history: Sequence[dict], series: dict[str, str], ylabel: str, mark_epoch: int | None = None):
+    """Per-epoch values of a training history: series maps history keys to legend labels;
+    `mark_epoch` draws a vertical line at the kept epoch."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    epochs = [h["epoch"] for h in history]
+    for key, label in series.items():
+        ax.plot(epochs, [h[key] for h in history], "-o", ms=3, label=label)
+    if mark_epoch:
+        ax.axvline(mark_epoch, color="grey", ls=":", label=f"kept epoch {mark_epoch}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -39,7 +39,8 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def summary(run_dir: Path) -> dict[str, Any]:
-    """Flat headline numbers: '<tag>.<...>' from each metrics file's 'summary', plus run.*."""
+    """Flat headline numbers: '<tag>.<...>' from each metrics file's 'summary' (a file may name
+    another prefix in 'summary_prefix', e.g. B3's defense figures as 'B1.defense'), plus run.*."""
     metrics_dir = run_dir / "metrics"
     if not metrics_dir.is_dir():
         raise ReportError(f"{metrics_dir} does not exist: run the notebooks first")
@@ -49,7 +50,7 @@ def summary(run_dir: Path) -> dict[str, Any]:
         if f.stem == "run":
             out.update(flatten(data, "run"))
         elif "summary" in data:
-            out.update(flatten(data["summary"], f.stem))
+            out.update(flatten(data["summary"], data.get("summary_prefix", f.stem)))
     return out
 
 

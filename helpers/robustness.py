@@ -97,3 +97,85 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
         out["iterations_mean"] = mean(iters)
         out["iterations"] = iters.tolist()
     return out
+
+
+def worst_case_pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float, *,
+                   alpha: float, steps: int, restarts: int, seed: int = 0,
+                   device: torch.device = torch.device("cpu"), batch_size: int = 128) -> torch.Tensor:
+    """Robustness under untargeted L∞ PGD with random restarts, counted as the worst case.
+
+    Each restart (random start seeded with seed + restart) attacks only the inputs no earlier
+    restart has fooled, and an input counts as fooled at the first iterate the model gets wrong
+    (`attacks.pgd(stop_on_success=True)`), the criterion of robustness benchmarks such as
+    AutoAttack. images uint8 [N, 3, H, W], labels int64 [N]; returns bool [N], True where the
+    model classifies the input correctly and no iterate of any restart changes that.
+    """
+    robust = torch.ones(len(labels), dtype=torch.bool)
+    for r in range(restarts):
+        idx = robust.nonzero().flatten()
+        if len(idx) == 0:
+            break
+        gen = torch.Generator(device=device).manual_seed(seed + r)
+        for start in range(0, len(idx), batch_size):
+            i = idx[start:start + batch_size]
+            x, y = images[i].float().div(255).to(device), labels[i].to(device)
+            res = pgd(model, x, y, eps, alpha, steps, generator=gen, stop_on_success=True)
+            robust[i] = (res.first_success < 0).cpu()
+    return robust
+
+
+def transfer_statistics(source: AttackRun, target_clean_logits: torch.Tensor, target_adv_logits: torch.Tensor,
+                        labels: torch.Tensor) -> dict[str, Any]:
+    """Adversarial inputs crafted on a source model, fed unchanged to a target model.
+
+    Eligible inputs: both models classify the clean input correctly (and, for a targeted attack,
+    its label is not the target). source_success_rate and target_success_rate are over the
+    eligible inputs; transfer_rate = target successes / source successes (None when the source
+    has none); transfer_given_source is the fraction of the source's successes that also fool the
+    target. Logits float [N, C] on the CPU.
+    """
+    eligible = (source.clean_logits.argmax(1) == labels) & (target_clean_logits.argmax(1) == labels)
+    if source.target is not None:
+        eligible &= labels != source.target
+
+    def succeeded(logits: torch.Tensor) -> torch.Tensor:
+        pred = logits.argmax(1)
+        return (pred == source.target if source.target is not None else pred != labels) & eligible
+
+    src, dst = succeeded(source.adv_logits), succeeded(target_adv_logits)
+    n, n_src, n_dst = int(eligible.sum()), int(src.sum()), int(dst.sum())
+    return {"n_eligible": n, "n_source_success": n_src, "n_target_success": n_dst,
+            "source_success_rate": n_src / n if n else None,
+            "target_success_rate": n_dst / n if n else None,
+            "transfer_rate": n_dst / n_src if n_src else None,
+            "transfer_given_source": int((src & dst).sum()) / n_src if n_src else None}
+
+
+def save_adversarial_set(path, images: torch.Tensor, labels: torch.Tensor, classes: list[str],
+                         runs: dict[str, AttackRun], **metadata: Any) -> None:
+    """Write the fixed adversarial set: clean images uint8 [N, 3, H, W], labels [N], and per
+    attack key (e.g. 'pgd.targeted.eps0.03') its x_adv float [N, 3, H, W], eps and target."""
+    from .io import atomic_path
+
+    blob = {"images": images, "labels": labels, "classes": list(classes), "metadata": metadata,
+            "attacks": {k: {"attack": r.attack, "eps": r.eps, "target": r.target, "x_adv": r.x_adv}
+                        for k, r in runs.items()}}
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def load_adversarial_set(path) -> dict[str, Any]:
+    """Read a set written by `save_adversarial_set` (weights_only: a file cannot run code)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"adversarial set {path} does not exist; run the B1_attacks notebook first")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated file, or pickled objects weights_only refuses
+        raise ValueError(f"adversarial set {path} cannot be read safely: {e}") from e
+    missing = {"images", "labels", "classes", "attacks"} - set(blob) if isinstance(blob, dict) else {"images"}
+    if missing:
+        raise ValueError(f"{path} is not an adversarial set: missing {sorted(missing)}")
+    return blob

@@ -10,7 +10,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -68,8 +68,15 @@ def _lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
 def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
         valid_images: torch.Tensor, valid_labels: torch.Tensor, cfg: TrainConfig, *,
         device: torch.device, state_path: Path | None = None, resume_key: str = "",
-        log_dir: Path | None = None, progress: bool = False) -> dict[str, Any]:
+        log_dir: Path | None = None, progress: bool = False,
+        perturb: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        select_by: Callable[[nn.Module], float] | None = None) -> dict[str, Any]:
     """Train `model` in place and load its best weights (lowest validation loss).
+
+    Adversarial training hooks: `perturb(model, x, y)` replaces each augmented batch x float
+    [B, 3, H, W] in [0, 1] by the inputs to train on (under the same autocast); `select_by(model)`
+    scores the model after each epoch (higher is better, e.g. robust validation accuracy) and then
+    chooses the kept epoch and drives early stopping instead of the validation loss.
 
     images: uint8 [N, 3, H, W]; labels: int64 [N]. Returns {history: [per-epoch dicts],
     best_epoch, stopped_early, epoch_s (mean seconds per training epoch), total_train_s}.
@@ -89,7 +96,7 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
     total = cfg.epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: _lr_factor(s, cfg.warmup_epochs * steps_per_epoch, total))
-    st: dict[str, Any] = {"epoch": 0, "history": [], "best_val_loss": float("inf"), "best_epoch": 0,
+    st: dict[str, Any] = {"epoch": 0, "history": [], "best_score": -float("inf"), "best_epoch": 0,
                           "best_state": None, "bad_epochs": 0}
     if state_path is not None and state_path.exists():
         saved = torch.load(state_path, map_location="cpu", weights_only=True)
@@ -117,6 +124,9 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
                             contrast=cfg.jitter, saturation=cfg.jitter, generator=gen)
             x = x.to(device).contiguous(memory_format=torch.channels_last)
             y = y.to(device)
+            if perturb is not None:
+                with autocast(device, use_amp):
+                    x = perturb(model, x, y).detach()
             with autocast(device, use_amp):
                 logits = model(x)
                 loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
@@ -132,6 +142,8 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
         row = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                "val_loss": val_loss, "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
                "epoch_s": epoch_s}
+        if select_by is not None:
+            row["val_selection_score"] = select_by(model)
         st["history"].append(row)
         if writer is not None:
             for k in ("train_loss", "val_loss"):
@@ -139,8 +151,9 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
             for k in ("train_acc", "val_acc"):
                 writer.add_scalar(f"accuracy/{k.split('_')[0]}", row[k], epoch + 1)
             writer.add_scalar("lr", row["lr"], epoch + 1)
-        if val_loss < st["best_val_loss"]:
-            st.update(best_val_loss=val_loss, best_epoch=epoch + 1, bad_epochs=0,
+        score = row["val_selection_score"] if select_by is not None else -val_loss
+        if score > st["best_score"]:
+            st.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0,
                       best_state=copy.deepcopy({k: v.cpu() for k, v in model.state_dict().items()}))
         else:
             st["bad_epochs"] += 1

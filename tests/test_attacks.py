@@ -67,3 +67,28 @@ def test_pgd_first_success_is_consistent(model_and_data):
     assert torch.equal(r.first_success == 0, clean_wrong)
     assert bool(((r.first_success > 0) | (r.first_success == 0))[fooled].all())  # fooled => it succeeded at some step
     assert int(r.first_success.max()) <= 20
+
+
+@pytest.mark.parametrize("targeted", [False, True])
+def test_pgd_stopping_on_success_keeps_each_first_success(model_and_data, targeted):
+    model, x, _, _ = model_and_data
+    with torch.no_grad():
+        y = model.eval()(x).argmax(1)  # labels the model gets right, so every input can be attacked
+    model.train()
+    t = (y + 1) % 4 if targeted else None
+    kw = dict(target=t, generator=torch.Generator().manual_seed(1))
+    full = pgd(model, x, y, 0.01, 0.0025, 15, **kw)
+    stop = pgd(model, x, y, 0.01, 0.0025, 15, **kw | {"generator": torch.Generator().manual_seed(1)},
+               stop_on_success=True)
+    assert model.training
+    assert torch.equal(full.first_success, stop.first_success)
+    never, won = full.first_success < 0, full.first_success > 0
+    assert never.any() and won.any()  # both branches are exercised
+    assert torch.allclose(stop.x_adv[never], full.x_adv[never], atol=1e-6)  # same trajectory when never met
+    with torch.no_grad():
+        logits = model.eval()(stop.x_adv)
+    model.train()
+    assert torch.allclose(stop.adv_logits, logits, atol=1e-5)
+    pred = logits.argmax(1)
+    assert bool((pred[won] == t[won]).all() if targeted else (pred[won] != y[won]).all())
+    assert (stop.x_adv - x).abs().max() <= 0.01 + 1e-6

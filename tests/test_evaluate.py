@@ -35,6 +35,8 @@ def test_predict_and_latency_keep_the_model_mode():
     images = torch.randint(0, 255, (5, 3, 32, 32), dtype=torch.uint8)
     out = evaluate.predict(m, images, torch.device("cpu"))
     assert out.shape == (5, 10) and m.training
+    # float images in [0, 1] (adversarial inputs) are taken as they are, uint8 ones are scaled
+    assert torch.allclose(evaluate.predict(m, images.float() / 255, torch.device("cpu")), out, atol=1e-5)
     mean, std = bench.latency_ms(m, (1, 3, 32, 32), torch.device("cpu"), runs=5, warmup=1)
     assert mean > 0 and std >= 0 and m.training
 

@@ -54,3 +54,13 @@ def test_check_rejects_an_injected_unknown_name():
     ns.pop("epocs")
     ns.update({k: p.default for k, p in params.notebook_parameters(params.NOTEBOOK_DIR / "A1_data.ipynb").items()})
     assert set(params.check(ns, "A1_data")) == set(params.notebook_parameters(params.NOTEBOOK_DIR / "A1_data.ipynb"))
+
+
+@pytest.mark.parametrize("path", params.notebook_paths(), ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter_we_declare(path):
+    """papermill's own parser (used by `papermill --help-notebook` and JupyterLab extensions) gives up
+    on some lines, e.g. a comment containing '='; every declared parameter must survive it."""
+    import papermill
+
+    theirs = set(papermill.inspect_notebook(str(path)))
+    assert theirs == set(params.notebook_parameters(path))

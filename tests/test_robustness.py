@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from helpers import robustness
@@ -35,3 +36,50 @@ def test_run_attack_over_a_split_respects_the_budget():
     assert s["linf"] is None or s["linf"] <= 0.05 + 1e-6
     again = robustness.run_attack(model, images, labels, "pgd", 0.05, alpha=0.01, steps=5, batch_size=4)
     assert torch.equal(run.x_adv, again.x_adv)  # the seeded random start makes it reproducible
+
+
+def test_transfer_counts_only_inputs_both_models_get_right():
+    labels = torch.tensor([0, 1, 2, 1, 0])
+    onehot = lambda p: torch.eye(3)[torch.tensor(p)] * 5  # noqa: E731
+    src = robustness.AttackRun("pgd", 0.03, None, torch.zeros(5, 3, 4, 4), onehot([0, 1, 2, 1, 1]),
+                               onehot([1, 2, 0, 1, 2]), torch.zeros(5).long())
+    # target model: clean correct on 0, 1, 2, 4 (wrong on 3) -> eligible 0, 1, 2, 4 (input 3 is wrong on target)
+    s = robustness.transfer_statistics(src, onehot([0, 1, 2, 0, 0]), onehot([0, 2, 1, 2, 0]), labels)
+    # source fools 0, 1, 2, and 4 is already wrong on source -> not eligible; eligible = 0, 1, 2
+    assert s["n_eligible"] == 3 and s["n_source_success"] == 3 and s["n_target_success"] == 2
+    assert s["transfer_rate"] == 2 / 3 and s["transfer_given_source"] == 2 / 3
+    tgt = robustness.AttackRun("pgd", 0.03, 2, src.x_adv, src.clean_logits, onehot([2, 2, 0, 1, 2]), src.first_success)
+    t = robustness.transfer_statistics(tgt, onehot([0, 1, 2, 0, 0]), onehot([2, 0, 2, 2, 0]), labels)
+    # eligible: 0 and 1 (2 has the target label); source hits the target on both, the target model on 0
+    assert t["n_eligible"] == 2 and t["n_source_success"] == 2 and t["n_target_success"] == 1
+    assert t["transfer_rate"] == 0.5
+
+
+def test_worst_case_pgd_is_never_more_robust_than_one_restart():
+    torch.manual_seed(0)
+    model = build_model("SimpleCNN", num_classes=3).eval()
+    images = torch.randint(0, 255, (12, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        labels = model(images.float() / 255).argmax(1)  # all correct before the attack
+    one = robustness.worst_case_pgd(model, images, labels, 0.004, alpha=0.001, steps=5, restarts=1)
+    three = robustness.worst_case_pgd(model, images, labels, 0.004, alpha=0.001, steps=5, restarts=3)
+    assert bool((three <= one).all())
+    big = robustness.worst_case_pgd(model, images, labels, 0.2, alpha=0.05, steps=10, restarts=1)
+    assert int(big.sum()) < len(labels)
+
+
+def test_adversarial_set_round_trips_and_refuses_other_files(tmp_path):
+    images = torch.randint(0, 255, (4, 3, 8, 8), dtype=torch.uint8)
+    run = robustness.AttackRun("fgsm", 0.03, 2, torch.rand(4, 3, 8, 8), torch.zeros(4, 3), torch.zeros(4, 3),
+                               torch.zeros(4).long())
+    path = tmp_path / "set.pt"
+    robustness.save_adversarial_set(path, images, torch.arange(4), ["a", "b", "c"], {"fgsm.targeted.eps0.03": run},
+                                    model="SimpleCNN")
+    blob = robustness.load_adversarial_set(path)
+    assert torch.equal(blob["attacks"]["fgsm.targeted.eps0.03"]["x_adv"], run.x_adv)
+    assert blob["metadata"]["model"] == "SimpleCNN" and blob["attacks"]["fgsm.targeted.eps0.03"]["target"] == 2
+    with pytest.raises(FileNotFoundError, match="B1_attacks"):
+        robustness.load_adversarial_set(tmp_path / "missing.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="other.pt is not an adversarial set"):
+        robustness.load_adversarial_set(tmp_path / "other.pt")

@@ -37,6 +37,7 @@ def test_every_notebook_runs_and_writes_its_outputs(smoke):
             assert (base / "run" / "figures" / fig).stat().st_size > 1000
     for model in ("SimpleCNN", "ResNetSmall"):
         assert (base / "run" / "checkpoints" / f"{model}-original.pt").exists()
+        assert (base / "run" / "adversarial" / f"{model}.pt").exists()  # B1's fixed set, for B2 and C2
     assert not list((base / "run").rglob("*.partial*"))
 
 
@@ -80,7 +81,11 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     for heading in ("Problem A — The data (A1)", "Dataset overview", "Integrity",
                     "Problem A — Training and evaluation (A2)", "Evaluation", "Misclassified examples",
                     "Comparison", "Problem A — Interpretability (A3)", "Where Grad-CAM looks",
-                    "What the models look at"):
+                    "What the models look at", "Problem B — Adversarial attacks (B1)", "Settings", "Sanity checks",
+                    "Success against ε", "Iterations to success", "Adversarial examples", "The fixed adversarial set",
+                    "Problem B — Transferability (B2)", "Transfer between the models",
+                    "Problem B — A defense: adversarial fine-tuning (B3)", "Clean against robust accuracy",
+                    "What the robust model looks at"):
         assert heading in text, heading
     figures = sorted((base / "run" / "figures").glob("*.png"))
     assert figures
@@ -90,7 +95,7 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     assert len(pages.strip().splitlines()) - 2 >= len(figures)  # every figure is embedded as an image
     # Greek and math survive the LaTeX route (A1's preprocessing text); math italic 𝜃 reads as θ.
     plain = unicodedata.normalize("NFKC", text)
-    assert all(ch in plain for ch in "θμσ∼"), [ch for ch in "θμσ∼" if ch not in plain]
+    assert all(ch in plain for ch in "θμσ∼ε∞"), [ch for ch in "θμσ∼ε∞" if ch not in plain]
     lowered = text.lower()
     assert not [p for p in PLACEHOLDERS if p in lowered]
     assert "Traceback" not in text
@@ -103,3 +108,22 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     assert summary["run.total_s"] > 0
     for model in ("SimpleCNN", "ResNetSmall"):
         assert 0 <= summary[f"A3.{model}.gradcam_centre_fraction"] <= 1
+    values = yaml.safe_load(pfile.read_text())
+    eps_grid = [f"eps{e:g}" for e in values.get("attack_eps", [0.01, 0.03, 0.05, 0.1])]
+    models = ("SimpleCNN", "ResNetSmall")
+    for m in models:
+        for attack in ("fgsm", "pgd"):
+            for goal in ("untargeted", "targeted"):
+                for eps in eps_grid:
+                    key = f"B1.{m}.{attack}.{goal}.{eps}"
+                    assert 0 <= summary[f"{key}.robust_acc"] <= 1, key
+                    assert 0 <= summary[f"{key}.linf"] <= float(eps[3:]) + 1e-6, key
+                    for stat in ("success_rate", "l2", "confidence"):
+                        assert f"{key}.{stat}" in summary, f"{key}.{stat}"
+                    for src, dst in ((m, n) for n in models if n != m):
+                        assert f"B2.{src}_to_{dst}.{attack}.{goal}.{eps}.transfer_rate" in summary
+    hardened = [m for m in models if f"B1.defense.{m}.clean_acc" in summary]
+    assert len(hardened) == 1
+    for eps in eps_grid:
+        assert 0 <= summary[f"B1.defense.{hardened[0]}.pgd_robust_acc.{eps}"] <= 1
+        assert 0 <= summary[f"B1.defense.standard.{hardened[0]}.pgd_robust_acc.{eps}"] <= 1

@@ -1,0 +1,88 @@
+"""Adversarial fine-tuning: the defense of Problem B.
+
+FGSM with random start ("FGSM-RS", Wong, Rice & Kolter, "Fast is better than free: Revisiting
+adversarial training", ICLR 2020): each training batch is replaced by x + δ, with δ drawn from
+U[−ε, ε]^d and then moved one step α·sign(∇ₓ CE) and projected back to the ε-ball and [0, 1].
+It costs one extra forward and backward pass per batch. Its known failure is catastrophic
+overfitting: the model suddenly becomes robust to FGSM but not to PGD. The kept epoch is therefore
+chosen by PGD robust accuracy on the validation split (Rice, Wong & Kolter, "Overfitting in
+adversarially robust deep learning", ICML 2020), which also reveals the failure in the history.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .attacks import pgd
+from .checkpoints import CheckpointError, load_model, save_checkpoint
+from .io import package_fingerprint, sha256_file, sha256_text
+from .robustness import worst_case_pgd
+from .train import TrainConfig, fit
+
+
+@dataclass
+class DefenseConfig:
+    eps: float = 0.03            # L∞ training budget, pixel units of [0, 1]
+    alpha_ratio: float = 1.25    # FGSM-RS step α = alpha_ratio · ε (Wong et al.)
+    select_steps: int = 10       # PGD steps of the per-epoch robust validation check
+    select_alpha_ratio: float = 0.25
+
+
+def fgsm_rs(eps: float, alpha: float):
+    """The batch perturbation of FGSM-RS for `fit(perturb=...)`: x float [B, 3, H, W] in [0, 1] ->
+    x + δ with ‖δ‖∞ ≤ ε. The random start draws from the global generator, which `fit` seeds and
+    saves with its resumable state."""
+    def perturb(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return pgd(model, x, y, eps, alpha, 1, random_start=True).x_adv
+    return perturb
+
+
+def robust_accuracy_check(images: torch.Tensor, labels: torch.Tensor, cfg: DefenseConfig, device: torch.device,
+                          seed: int = 0):
+    """`fit(select_by=...)`: accuracy under untargeted PGD at the training ε (one restart)."""
+    def score(model: nn.Module) -> float:
+        robust = worst_case_pgd(model, images, labels, cfg.eps, alpha=cfg.select_alpha_ratio * cfg.eps,
+                                steps=cfg.select_steps, restarts=1, seed=seed, device=device)
+        return float(robust.float().mean())
+    return score
+
+
+def adversarial_finetune_or_load(base_checkpoint: Path, train_set, valid_set, train_cfg: TrainConfig,
+                                 defense: DefenseConfig, *, out_path: Path, device: torch.device,
+                                 ) -> tuple[nn.Module, dict[str, Any]]:
+    """Fine-tune the model of `base_checkpoint` with FGSM-RS and save it to `out_path`, or reuse
+    `out_path` when it was made from the same base checkpoint, configs, data and code.
+
+    train_set/valid_set: `data.ImageSet`. Returns (model in eval mode, fit result with history,
+    each epoch's `val_selection_score` being PGD robust validation accuracy).
+    """
+    code = package_fingerprint("attacks", "augment", "data", "defense", "models", "robustness",
+                               "runtime", "train")
+    data_key = hashlib.sha256(b"".join(t.numpy().tobytes() for t in (
+        train_set.images, train_set.labels, valid_set.images, valid_set.labels))).hexdigest()
+    run_key = sha256_text("|".join([sha256_file(base_checkpoint), train_cfg.key(), repr(asdict(defense)),
+                                    code, data_key]))
+    if out_path.exists():
+        try:
+            model, ckpt = load_model(out_path)
+            if ckpt.get("run_key") == run_key:
+                return model.to(device), ckpt["training"]
+        except CheckpointError:
+            pass  # stale or foreign file: fine-tune anew and overwrite it
+    model, base = load_model(base_checkpoint)
+    state_path = out_path.with_name(out_path.stem + "-train-state.pt")
+    result = fit(model, train_set.images, train_set.labels, valid_set.images, valid_set.labels, train_cfg,
+                 device=device, state_path=state_path, resume_key=run_key,
+                 perturb=fgsm_rs(defense.eps, defense.alpha_ratio * defense.eps),
+                 select_by=robust_accuracy_check(valid_set.images, valid_set.labels, defense, device,
+                                                 train_cfg.seed))
+    save_checkpoint(out_path, model, base["arch"], base["arch_args"], run_key=run_key, training=result,
+                    train_config=asdict(train_cfg), defense=asdict(defense), base=str(base_checkpoint),
+                    classes=base.get("classes"))
+    state_path.unlink(missing_ok=True)
+    return model.eval(), result
