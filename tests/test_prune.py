@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from helpers import prune
+from helpers.checkpoints import CheckpointError, save_checkpoint
+from helpers.models import build_model
+from helpers.train import TrainConfig, fit
+
+
+def _model(name="SimpleCNN"):
+    torch.manual_seed(0)
+    return build_model(name, num_classes=3)
+
+
+def test_layerwise_prunes_each_layer_alike_and_global_uses_one_threshold():
+    lw = prune.prune_magnitude(_model(), 0.5, "layerwise")
+    s = prune.sparsity(lw)
+    assert all(abs(v - 0.5) < 0.01 for v in s["per_layer"].values())
+    gl = prune.prune_magnitude(_model(), 0.5, "global")
+    g = prune.sparsity(gl)
+    assert abs(g["sparsity"] - 0.5) < 1e-3
+    assert max(g["per_layer"].values()) - min(g["per_layer"].values()) > 0.05  # layers differ under one threshold
+    kept = torch.cat([m.weight[m.weight != 0].abs().flatten() for _, m in prune.prunable(gl)])
+    pruned = torch.cat([m.weight_orig[m.weight_mask == 0].abs().flatten() for _, m in prune.prunable(gl)])
+    assert kept.min() >= pruned.max()
+    assert g["nonzero"] < g["params"] and 0 < g["sparsity_all"] < g["sparsity"]
+
+
+def test_pruning_one_layer_and_bad_arguments():
+    names = [n for n, _ in prune.prunable(_model())]
+    m = prune.prune_magnitude(_model(), 0.8, "layerwise", only=[names[0]])
+    per = prune.sparsity(m)["per_layer"]
+    assert per[names[0]] == pytest.approx(0.8, abs=0.02) and all(per[n] == 0 for n in names[1:])
+    with pytest.raises(ValueError, match="unknown layers"):
+        prune.prune_magnitude(_model(), 0.5, "global", only=["nope"])
+    with pytest.raises(ValueError, match="pruning method"):
+        prune.prune_magnitude(_model(), 0.5, "random")
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        prune.prune_magnitude(_model(), 1.0, "global")
+
+
+def test_pruned_weights_stay_exactly_zero_through_finetuning():
+    model = prune.prune_magnitude(_model(), 0.8, "global")
+    masks = {n: m.weight_mask.clone() for n, m in prune.prunable(model)}
+    before = {n: m.weight.detach().clone() for n, m in prune.prunable(model)}
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 255, (32, 3, 32, 32), dtype=torch.uint8, generator=g)
+    y = torch.arange(32) % 3
+    fit(model, x, y, x[:8], y[:8], TrainConfig(epochs=2, batch_size=8, warmup_epochs=0, amp="off"),
+        device=torch.device("cpu"))
+    for n, m in prune.prunable(model):
+        assert torch.equal(m.weight[masks[n] == 0], torch.zeros_like(m.weight[masks[n] == 0])), n
+        assert not torch.equal(m.weight[masks[n] == 1], before[n][masks[n] == 1]), f"{n} did not train"
+    prune.make_permanent(model)
+    assert prune.sparsity(model)["sparsity"] >= 0.8 - 1e-6
+    assert not any(k.endswith("_mask") for k in model.state_dict())
+
+
+def test_sparse_checkpoint_round_trips_and_is_smaller(tmp_path):
+    model = prune.make_permanent(prune.prune_magnitude(_model("ResNetSmall"), 0.8, "global")).eval()
+    dense = save_checkpoint(tmp_path / "dense.pt", model, "ResNetSmall", {"num_classes": 3})
+    sparse = prune.save_sparse(tmp_path / "sparse.pt", model, "ResNetSmall", {"num_classes": 3})
+    assert dense.stat().st_size / sparse.stat().st_size >= 3
+    back, _ = prune.load_sparse(sparse, "ResNetSmall")
+    theirs = back.state_dict()
+    assert set(theirs) == set(model.state_dict())
+    for k, a in model.state_dict().items():
+        assert torch.equal(a, theirs[k]), k
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), back(x))
+    with pytest.raises(CheckpointError, match="not a sparse checkpoint"):
+        prune.load_sparse(dense)
+    with pytest.raises(CheckpointError, match="not a SimpleCNN"):
+        prune.load_sparse(sparse, "SimpleCNN")
+    masked = prune.prune_magnitude(_model(), 0.5, "global")
+    with pytest.raises(ValueError, match="make_permanent"):
+        prune.save_sparse(tmp_path / "x.pt", masked, "SimpleCNN", {"num_classes": 3})
