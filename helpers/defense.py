@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from .attacks import pgd
-from .checkpoints import CheckpointError, load_model, save_checkpoint
+from .checkpoints import load_model
 from .io import package_fingerprint, sha256_file, sha256_text
 from .robustness import worst_case_pgd
-from .train import TrainConfig, fit
+from .train import TrainConfig, fit_or_reuse
 
 
 @dataclass
@@ -67,22 +67,10 @@ def adversarial_finetune_or_load(base_checkpoint: Path, train_set, valid_set, tr
         train_set.images, train_set.labels, valid_set.images, valid_set.labels))).hexdigest()
     run_key = sha256_text("|".join([sha256_file(base_checkpoint), train_cfg.key(), repr(asdict(defense)),
                                     code, data_key]))
-    if out_path.exists():
-        try:
-            model, ckpt = load_model(out_path)
-            if ckpt.get("run_key") == run_key:
-                return model.to(device), ckpt["training"]
-        except CheckpointError:
-            pass  # stale or foreign file: fine-tune anew and overwrite it
     model, base = load_model(base_checkpoint)
-    state_path = out_path.with_name(out_path.stem + "-train-state.pt")
-    result = fit(model, train_set.images, train_set.labels, valid_set.images, valid_set.labels, train_cfg,
-                 device=device, state_path=state_path, resume_key=run_key,
-                 perturb=fgsm_rs(defense.eps, defense.alpha_ratio * defense.eps),
-                 select_by=robust_accuracy_check(valid_set.images, valid_set.labels, defense, device,
-                                                 train_cfg.seed))
-    save_checkpoint(out_path, model, base["arch"], base["arch_args"], run_key=run_key, training=result,
-                    train_config=asdict(train_cfg), defense=asdict(defense), base=str(base_checkpoint),
-                    classes=base.get("classes"))
-    state_path.unlink(missing_ok=True)
-    return model.eval(), result
+    return fit_or_reuse(out_path, run_key, lambda: (model, base["arch"], base["arch_args"]), train_set, valid_set, train_cfg, device=device,
+                        state_path=out_path.with_name(out_path.stem + "-train-state.pt"),
+                        perturb=fgsm_rs(defense.eps, defense.alpha_ratio * defense.eps),
+                        select_by=robust_accuracy_check(valid_set.images, valid_set.labels, defense, device,
+                                                        train_cfg.seed),
+                        defense=asdict(defense), base=str(base_checkpoint), classes=base.get("classes"))

@@ -96,6 +96,21 @@ def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str]):
     return fig
 
 
+def _draw_panel(ax, arr: torch.Tensor, kind: str, base: torch.Tensor | None = None) -> None:
+    """kind 'image': arr [3, H, W] in [0, 1]; 'delta': a perturbation [3, H, W], amplified around
+    grey; 'saliency': [H, W] as a heat map; 'gradcam': [H, W] in [0, 1] over the image `base`."""
+    arr = arr.detach().cpu()
+    if kind == "image":
+        ax.imshow(to_hwc(arr))
+    elif kind == "delta":
+        ax.imshow(to_hwc(0.5 + arr / (2 * (float(arr.abs().max()) or 1.0))))
+    elif kind == "gradcam":
+        ax.imshow(to_hwc(base))
+        ax.imshow(arr.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+    else:
+        ax.imshow(arr.numpy(), cmap="hot")
+
+
 def explanation_rows(rows: Sequence[dict], size: float = 1.7):
     """One row per example: the image, then (title, map, kind) panels; kind 'saliency' is shown
     as a heat map, 'gradcam' as an overlay on the image. rows: {'image', 'title', 'maps'}."""
@@ -104,16 +119,10 @@ def explanation_rows(rows: Sequence[dict], size: float = 1.7):
     for ax_row, r in zip(axes, rows):
         for ax in ax_row:
             ax.axis("off")
-        img = to_hwc(r["image"])
-        ax_row[0].imshow(img)
+        ax_row[0].imshow(to_hwc(r["image"]))
         ax_row[0].set_title(r["title"], fontsize=7, loc="left")
         for ax, (title, m, kind) in zip(ax_row[1:], r["maps"]):
-            m = m.detach().cpu().numpy()
-            if kind == "gradcam":
-                ax.imshow(img)
-                ax.imshow(m, cmap="jet", alpha=0.45, vmin=0, vmax=1)
-            else:
-                ax.imshow(m, cmap="hot")
+            _draw_panel(ax, m, kind, r["image"])
             ax.set_title(title, fontsize=6.5)
     fig.tight_layout()
     return fig
@@ -157,19 +166,8 @@ def adversarial_rows(rows: Sequence[dict], size: float = 1.45):
             ax.axis("off")
         ax_row[0].text(0, 1, r["text"], fontsize=5.6, va="top", ha="left", family="monospace",
                        transform=ax_row[0].transAxes)
-        for ax, panel in zip(ax_row[1:], r["panels"]):
-            title, arr, kind = panel[:3]
-            arr = arr.detach().cpu()
-            if kind == "image":
-                ax.imshow(to_hwc(arr))
-            elif kind == "delta":
-                scale = float(arr.abs().max()) or 1.0
-                ax.imshow(to_hwc(0.5 + arr / (2 * scale)))
-            elif kind == "gradcam":
-                ax.imshow(to_hwc(panel[3]))
-                ax.imshow(arr.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
-            else:
-                ax.imshow(arr.numpy(), cmap="hot")
+        for ax, (title, arr, kind, *base) in zip(ax_row[1:], r["panels"]):
+            _draw_panel(ax, arr, kind, base[0] if base else None)
             ax.set_title(title, fontsize=5.8)
     fig.tight_layout()
     return fig

@@ -21,6 +21,11 @@ from .attacks import fgsm, pgd
 from .data import batches
 
 
+def eps_key(eps: float) -> str:
+    """How an ε appears in metrics and summary keys: 0.03 -> 'eps0.03', 0.1 -> 'eps0.1'."""
+    return f"eps{eps:g}"
+
+
 @dataclass
 class AttackRun:
     """Per-input results of one attack on a split; tensors are on the CPU.

@@ -124,10 +124,9 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
                             contrast=cfg.jitter, saturation=cfg.jitter, generator=gen)
             x = x.to(device).contiguous(memory_format=torch.channels_last)
             y = y.to(device)
-            if perturb is not None:
-                with autocast(device, use_amp):
-                    x = perturb(model, x, y).detach()
             with autocast(device, use_amp):
+                if perturb is not None:
+                    x = perturb(model, x, y).detach()
                 logits = model(x)
                 loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
@@ -179,6 +178,36 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
             "epoch_s": sum(times) / len(times), "total_train_s": sum(times)}
 
 
+def fit_or_reuse(ckpt_path: Path, run_key: str, start: Callable[[], tuple[nn.Module, str, dict[str, Any]]],
+                 train_set, valid_set, cfg: TrainConfig, *, device: torch.device, state_path: Path,
+                 expected_arch: str | None = None, log_dir: Path | None = None,
+                 perturb: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                 select_by: Callable[[nn.Module], float] | None = None,
+                 **metadata: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """The checkpoint at `ckpt_path` when it was saved with `run_key`; otherwise `start()` gives
+    (model, arch, arch_args), `fit` trains it (resuming from `state_path`, which is removed once
+    the checkpoint is written) and it is saved with run_key, the fit result, the config and
+    `metadata`. train_set/valid_set: `data.ImageSet`. Returns (model in eval mode, fit result).
+    """
+    from .checkpoints import CheckpointError, load_model, save_checkpoint
+
+    if ckpt_path.exists():
+        try:
+            model, ckpt = load_model(ckpt_path, expected_arch)
+            if ckpt.get("run_key") == run_key:
+                return model.to(device), ckpt["training"]
+        except CheckpointError:
+            pass  # stale or foreign file: train anew and overwrite it
+    model, arch, arch_args = start()
+    result = fit(model, train_set.images, train_set.labels, valid_set.images, valid_set.labels, cfg,
+                 device=device, state_path=state_path, resume_key=run_key, log_dir=log_dir,
+                 perturb=perturb, select_by=select_by)
+    save_checkpoint(ckpt_path, model, arch, arch_args, run_key=run_key, training=result,
+                    train_config=asdict(cfg), **metadata)
+    state_path.unlink(missing_ok=True)
+    return model.eval(), result
+
+
 def train_or_load(name: str, arch_args: dict[str, Any], train_set, valid_set, cfg: TrainConfig, *,
                   checkpoint_dir: Path, device: torch.device, data_key: str,
                   log_dir: Path | None = None, **metadata: Any) -> tuple[nn.Module, dict[str, Any]]:
@@ -188,7 +217,6 @@ def train_or_load(name: str, arch_args: dict[str, Any], train_set, valid_set, cf
     train_set/valid_set: `data.ImageSet`. An interrupted training resumes from
     `<name>-train-state.pt`, which is removed once the checkpoint is written.
     """
-    from .checkpoints import CheckpointError, load_model, save_checkpoint
     from .io import package_fingerprint
     from .models import build_model
 
@@ -196,20 +224,11 @@ def train_or_load(name: str, arch_args: dict[str, Any], train_set, valid_set, cf
     code = package_fingerprint("augment", "data", "models", "runtime", "train")
     run_key = sha256_text("|".join([cfg.key(), code, data_key, name,
                                     repr(sorted(arch_args.items()))]))
-    ckpt_path = checkpoint_dir / f"{name}-original.pt"
-    state_path = checkpoint_dir / f"{name}-train-state.pt"
-    if ckpt_path.exists():
-        try:
-            model, ckpt = load_model(ckpt_path, name)
-            if ckpt.get("run_key") == run_key:
-                return model.to(device), ckpt["training"]
-        except CheckpointError:
-            pass  # stale or foreign file: train anew and overwrite it
-    torch.manual_seed(cfg.seed)
-    model = build_model(name, **arch_args)
-    result = fit(model, train_set.images, train_set.labels, valid_set.images, valid_set.labels, cfg,
-                 device=device, state_path=state_path, resume_key=run_key, log_dir=log_dir)
-    save_checkpoint(ckpt_path, model, name, arch_args, run_key=run_key, training=result,
-                    train_config=asdict(cfg), classes=train_set.classes, **metadata)
-    state_path.unlink(missing_ok=True)
-    return model, result
+
+    def start():
+        torch.manual_seed(cfg.seed)
+        return build_model(name, **arch_args), name, arch_args
+
+    return fit_or_reuse(checkpoint_dir / f"{name}-original.pt", run_key, start, train_set, valid_set, cfg,
+                        device=device, state_path=checkpoint_dir / f"{name}-train-state.pt", expected_arch=name,
+                        log_dir=log_dir, classes=train_set.classes, **metadata)
