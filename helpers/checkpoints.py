@@ -13,9 +13,12 @@ import torch
 from torch import nn
 
 from .io import atomic_path
-from .models import build_model
+from .models import build_model, resize_to
 
 FORMAT = "study-kit-checkpoint/1"
+# metadata `structure` of a checkpoint whose layers have fewer channels than the registered
+# architecture (structured pruning): load_model resizes the layers to the saved tensors first
+CHANNEL_PRUNED = "channel-pruned"
 
 
 class CheckpointError(RuntimeError):
@@ -63,8 +66,10 @@ def load_model(path: str | Path, expected_arch: str | None = None) -> tuple[nn.M
         raise CheckpointError(f"{path} holds a {ckpt['arch']}, not a {expected_arch}")
     model = build_model(ckpt["arch"], **ckpt["arch_args"])
     try:
+        if ckpt.get("structure") == CHANNEL_PRUNED:
+            resize_to(model, ckpt["state_dict"])
         model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as e:
+    except (RuntimeError, KeyError, ValueError) as e:
         raise CheckpointError(f"{path} does not match {ckpt['arch']}({ckpt['arch_args']}): {e}") from None
     return model.eval(), ckpt
 

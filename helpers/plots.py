@@ -16,14 +16,16 @@ def to_hwc(image: torch.Tensor) -> np.ndarray:
     return x.clamp(0, 1).permute(1, 2, 0).numpy()
 
 
-def grouped_bars(values: dict[str, Sequence[float]], labels: Sequence[str], ylabel: str, title: str = ""):
-    """One group of bars per label, one bar per series (e.g. class counts per split)."""
+def grouped_bars(values: dict[str, Sequence[float]], labels: Sequence[str], ylabel: str, title: str = "",
+                 fmt: str = "%g"):
+    """One group of bars per label, one bar per series (e.g. class counts per split); `fmt`
+    formats the value printed on each bar."""
     fig, ax = plt.subplots(figsize=(9, 3.2))
     width = 0.8 / len(values)
     x = np.arange(len(labels))
     for i, (name, vals) in enumerate(values.items()):
         bars = ax.bar(x + (i - (len(values) - 1) / 2) * width, vals, width, label=name)
-        ax.bar_label(bars, fontsize=7)
+        ax.bar_label(bars, fmt=fmt, fontsize=7)
     ax.set_xticks(x, labels, rotation=30, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -128,9 +130,11 @@ def explanation_rows(rows: Sequence[dict], size: float = 1.7):
     return fig
 
 
-def eps_curves(df, y: str, panel: str, color: str, style: str | None, ylabel: str, ylim=(-0.02, 1.02)):
-    """`y` against the column 'eps' (e.g. attack success rate vs ε): one panel per value of column
-    `panel`, line colour by column `color`, line style by column `style`. df: a pandas DataFrame."""
+def curves(df, y: str, panel: str, color: str, style: str | None, ylabel: str, ylim=(-0.02, 1.02), *,
+           x: str = "eps", xlabel: str = "ε (L∞, pixel units of [0, 1])"):
+    """`y` against column `x` (by default 'eps', e.g. attack success rate vs ε): one panel per value
+    of column `panel`, line colour by column `color`, line style by column `style`.
+    df: a pandas DataFrame; ylim None lets matplotlib choose."""
     panels = list(dict.fromkeys(df[panel]))
     colors = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(df[color]))}
     styles = {v: s for v, s in zip(dict.fromkeys(df[style]) if style else [None], ["-o", "--s", ":^", "-.v"])}
@@ -139,13 +143,14 @@ def eps_curves(df, y: str, panel: str, color: str, style: str | None, ylabel: st
         sub = df[df[panel] == p]
         for c in colors:
             for st, fmt in styles.items():
-                g = sub[(sub[color] == c) & ((sub[style] == st) if style else True)].sort_values("eps")
+                g = sub[(sub[color] == c) & ((sub[style] == st) if style else True)].sort_values(x)
                 if len(g):
-                    ax.plot(g["eps"], g[y].astype(float), fmt, color=colors[c],
+                    ax.plot(g[x], g[y].astype(float), fmt, color=colors[c],
                             label=f"{c} {st}" if style else str(c))
         ax.set_title(str(p))
-        ax.set_xlabel("ε (L∞, pixel units of [0, 1])")
-        ax.set_ylim(*ylim)
+        ax.set_xlabel(xlabel)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel(ylabel)

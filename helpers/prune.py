@@ -59,6 +59,30 @@ def make_permanent(model: nn.Module) -> nn.Module:
     return model
 
 
+def finetune_or_load(out_path: Path, pruned: nn.Module, base_ckpt: dict[str, Any], recipe: dict[str, Any],
+                     train_set, valid_set, cfg, *, device: torch.device, log_dir: Path | None = None,
+                     **metadata: Any) -> tuple[nn.Module, dict[str, Any]]:
+    """Fine-tune a pruned model and save it at `out_path` with its masks folded in, or reuse that
+    file when it was made from the same base checkpoint, recipe, config and code.
+
+    Masks stay on during fine-tuning, so pruned weights stay exactly zero. `recipe` (plain data,
+    e.g. {"method": "global", "amount": 0.8}) says how `pruned` was made from the base model whose
+    checkpoint dict is `base_ckpt`; it is stored in the checkpoint. cfg: `train.TrainConfig`.
+    Returns (model in eval mode, fit result).
+    """
+    from .io import package_fingerprint, sha256_text
+    from .train import fit_or_reuse
+
+    code = package_fingerprint("augment", "data", "models", "runtime", "train", "prune", "structured")
+    run_key = sha256_text("|".join([str(base_ckpt.get("run_key")), repr(sorted(recipe.items())), cfg.key(), code]))
+    arch, arch_args = base_ckpt["arch"], base_ckpt["arch_args"]
+    out_path = Path(out_path)
+    return fit_or_reuse(out_path, run_key, lambda: (pruned, arch, arch_args), train_set, valid_set, cfg,
+                        device=device, state_path=out_path.with_name(f"{out_path.stem}-train-state.pt"),
+                        expected_arch=arch, log_dir=log_dir, finish=make_permanent, recipe=recipe,
+                        classes=base_ckpt.get("classes"), **metadata)
+
+
 def sparsity(model: nn.Module) -> dict[str, Any]:
     """Zeros of the pruned layers' weights and of all parameters, and per-layer sparsity.
 

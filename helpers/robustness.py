@@ -7,7 +7,8 @@ Denominators (the science-hygiene rule that a success rate names what it divides
   adversarial prediction is t;
 - robust accuracy: over all inputs, the fraction whose adversarial prediction is the label.
 Perturbation norms, confidences and iterations are means over the eligible inputs (norms, in
-pixel units of [0, 1]) or over the successful ones (iterations to success).
+pixel units of [0, 1]), over the successful ones (iterations to success, `l2_success`), or over
+the eligible inputs the model gets wrong (`confidence_wrong`).
 """
 from __future__ import annotations
 
@@ -44,11 +45,13 @@ class AttackRun:
 
 def run_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str, eps: float, *,
                target: int | None = None, alpha: float = 0.01, steps: int = 40, seed: int = 0,
-               device: torch.device = torch.device("cpu"), batch_size: int = 128) -> AttackRun:
+               device: torch.device = torch.device("cpu"), batch_size: int = 128,
+               stop_on_success: bool = False) -> AttackRun:
     """Attack every image of a split. images uint8 [N, 3, H, W]; labels int64 [N].
 
     attack: "fgsm" or "pgd" (L∞, `steps` steps of size `alpha`, random start drawn from a
     generator seeded with `seed`); target: class index for a targeted attack, None for untargeted.
+    stop_on_success: PGD keeps each input's first iterate that meets the goal (see attacks.pgd).
     """
     if attack not in ("fgsm", "pgd"):
         raise ValueError(f"attack must be 'fgsm' or 'pgd', not {attack!r}")
@@ -60,7 +63,7 @@ def run_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, att
         if attack == "fgsm":
             r = fgsm(model, x, y, eps, target=t)
         else:
-            r = pgd(model, x, y, eps, alpha, steps, target=t, generator=gen)
+            r = pgd(model, x, y, eps, alpha, steps, target=t, generator=gen, stop_on_success=stop_on_success)
         outs["clean"].append(r.clean_logits.float().cpu())
         outs["adv"].append(r.adv_logits.float().cpu())
         outs["x"].append(r.x_adv.cpu())
@@ -83,6 +86,7 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
     probs = run.adv_logits.softmax(1)
     n_eligible = int(eligible.sum())
     won = eligible & success
+    wrong = eligible & (adv_pred != labels)
     iters = run.first_success[won & (run.first_success > 0)]
 
     def mean(v: torch.Tensor) -> float | None:
@@ -95,6 +99,8 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
         "clean_acc": int((clean_pred == labels).sum()) / len(labels),
         "l2": mean(delta.norm(dim=1)[eligible]), "linf": mean(delta.abs().amax(dim=1)[eligible]),
         "confidence": mean(probs.gather(1, adv_pred.view(-1, 1)).flatten()[eligible]),
+        "l2_success": mean(delta.norm(dim=1)[won]),
+        "confidence_wrong": mean(probs.gather(1, adv_pred.view(-1, 1)).flatten()[wrong]),
     }
     if run.target is not None:
         out["target_confidence"] = mean(probs[:, run.target][eligible])
@@ -154,6 +160,21 @@ def transfer_statistics(source: AttackRun, target_clean_logits: torch.Tensor, ta
             "target_success_rate": n_dst / n if n else None,
             "transfer_rate": n_dst / n_src if n_src else None,
             "transfer_given_source": int((src & dst).sum()) / n_src if n_src else None}
+
+
+def replay(model: nn.Module, blob: dict[str, Any], device: torch.device) -> dict[str, AttackRun]:
+    """Feed a fixed adversarial set (`load_adversarial_set`) unchanged to `model`: per attack key,
+    an AttackRun whose logits are `model`'s on the clean and on the stored adversarial inputs (so
+    `statistics` gives this model's success rates; first_success is −1, as nothing was iterated)."""
+    from .evaluate import predict
+
+    clean = predict(model, blob["images"], device).float().cpu()
+    out = {}
+    for key, a in blob["attacks"].items():
+        adv = predict(model, a["x_adv"], device).float().cpu()
+        out[key] = AttackRun(a["attack"], a["eps"], a["target"], a["x_adv"], clean, adv,
+                             torch.full((len(clean),), -1, dtype=torch.int64))
+    return out
 
 
 def save_adversarial_set(path, images: torch.Tensor, labels: torch.Tensor, classes: list[str],

@@ -68,17 +68,26 @@ def run(param_file: str, names: list[str] | None = None, *, force: bool = False,
     base_key = sha256_text(package_fingerprint() + _data_key(values.get("data_dir")))
     upstream = ""
     done: dict[str, Any] = {}
+    stale: list[str] = []
     os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars freeze in executed notebooks
     selected = select_notebooks(names or [])
     for nb_path in params_mod.notebook_paths():
         stem = nb_path.stem
         nb_params = params_mod.for_notebook(stem, values)
-        # keys chain through every stage, selected or not, so a partial run keys stages as a full one
         key = sha256_text(base_key + upstream + _code_cells_key(nb_path)
                           + json.dumps(nb_params, sort_keys=True))
-        upstream = key
         if nb_path not in selected:
+            # a stage that is not run keeps the outputs it made under its recorded key: later stages
+            # are keyed on what they will read, so they rerun once it is brought up to date
+            made_under = (load_json(stage_dir / f"{stem}.json") if (stage_dir / f"{stem}.json").exists() else {}).get("key")
+            if made_under != key:
+                stale.append(stem)
+            upstream = sha256_text(upstream + (made_under or key))
             continue
+        upstream = sha256_text(upstream + key)
+        if stale:
+            log(f"warning: {', '.join(stale)} not up to date; {stem} reads their last outputs")
+            stale = []
         record_path = stage_dir / f"{stem}.json"
         output = out_dir / f"{stem}.ipynb"
         record = load_json(record_path) if record_path.exists() else {}

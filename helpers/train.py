@@ -183,11 +183,13 @@ def fit_or_reuse(ckpt_path: Path, run_key: str, start: Callable[[], tuple[nn.Mod
                  expected_arch: str | None = None, log_dir: Path | None = None,
                  perturb: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
                  select_by: Callable[[nn.Module], float] | None = None,
+                 finish: Callable[[nn.Module], nn.Module] | None = None,
                  **metadata: Any) -> tuple[nn.Module, dict[str, Any]]:
     """The checkpoint at `ckpt_path` when it was saved with `run_key`; otherwise `start()` gives
     (model, arch, arch_args), `fit` trains it (resuming from `state_path`, which is removed once
-    the checkpoint is written) and it is saved with run_key, the fit result, the config and
-    `metadata`. train_set/valid_set: `data.ImageSet`. Returns (model in eval mode, fit result).
+    the checkpoint is written), `finish` (e.g. folding pruning masks in) prepares it for saving,
+    and it is saved with run_key, the fit result, the config and `metadata`.
+    train_set/valid_set: `data.ImageSet`. Returns (model in eval mode, fit result).
     """
     from .checkpoints import CheckpointError, load_model, save_checkpoint
 
@@ -202,6 +204,8 @@ def fit_or_reuse(ckpt_path: Path, run_key: str, start: Callable[[], tuple[nn.Mod
     result = fit(model, train_set.images, train_set.labels, valid_set.images, valid_set.labels, cfg,
                  device=device, state_path=state_path, resume_key=run_key, log_dir=log_dir,
                  perturb=perturb, select_by=select_by)
+    if finish is not None:
+        model = finish(model)
     save_checkpoint(ckpt_path, model, arch, arch_args, run_key=run_key, training=result,
                     train_config=asdict(cfg), **metadata)
     state_path.unlink(missing_ok=True)

@@ -76,3 +76,34 @@ def test_sparse_checkpoint_round_trips_and_is_smaller(tmp_path):
     masked = prune.prune_magnitude(_model(), 0.5, "global")
     with pytest.raises(ValueError, match="make_permanent"):
         prune.save_sparse(tmp_path / "x.pt", masked, "SimpleCNN", {"num_classes": 3})
+
+
+
+def test_finetune_or_load_saves_a_permanent_model_and_reuses_it(tmp_path):
+    from helpers.checkpoints import load_model
+    from helpers.data import ImageSet
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 255, (24, 3, 32, 32), dtype=torch.uint8, generator=g)
+    y = torch.arange(24) % 3
+    data = ImageSet("train", x, y, [f"f{i}" for i in range(24)], ["a", "b", "c"])
+    ckpt = {"arch": "SimpleCNN", "arch_args": {"num_classes": 3}, "run_key": "base", "classes": data.classes}
+    cfg = TrainConfig(epochs=1, batch_size=8, warmup_epochs=0, amp="off")
+    cpu = torch.device("cpu")
+    path = tmp_path / "SimpleCNN-pruned-0.8.pt"
+    recipe = {"method": "global", "amount": 0.8}
+    model, result = prune.finetune_or_load(path, prune.prune_magnitude(_model(), 0.8, "global"), ckpt, recipe,
+                                           data, data, cfg, device=cpu)
+    assert prune.sparsity(model)["sparsity"] >= 0.8 - 1e-6
+    assert not list(tmp_path.glob("*state*"))  # the resume state is removed once the checkpoint is written
+    saved = load_model(path, "SimpleCNN")[0]
+    assert prune.sparsity(saved)["sparsity"] >= 0.8 - 1e-6 and saved.state_dict().keys() == _model().state_dict().keys()
+    # same recipe: the file is reused, and the unpruned model passed in is never trained
+    again, result2 = prune.finetune_or_load(path, _model(), ckpt, recipe, data, data, cfg, device=cpu)
+    assert result2 == result
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k]), k
+    # another recipe: trained anew and overwritten
+    prune.finetune_or_load(path, prune.prune_magnitude(_model(), 0.5, "global"), ckpt,
+                           {"method": "global", "amount": 0.5}, data, data, cfg, device=cpu)
+    assert prune.sparsity(load_model(path)[0])["sparsity"] == pytest.approx(0.5, abs=1e-3)

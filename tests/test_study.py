@@ -51,6 +51,15 @@ def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
     changed.write_text(yaml.safe_dump(values))
     done = run.run(str(changed), log=lambda *_: None)
     assert done["A1_data"] == "skipped" and isinstance(done["A2_training"], float)
+    # a partial run keys a stage on the outputs it reads: while A2 is stale B2 stays up to date,
+    # and once A2 reruns, B2 (which reads A2's checkpoints, not only B1's outputs) reruns too
+    values["latency_runs"] = 4
+    changed.write_text(yaml.safe_dump(values))
+    warnings = []
+    assert run.run(str(changed), ["B2"], log=warnings.append) == {"B2_transfer": "skipped"}
+    assert any("A2_training" in w and "not up to date" in w for w in warnings)
+    assert isinstance(run.run(str(changed), ["A2"], log=lambda *_: None)["A2_training"], float)
+    assert isinstance(run.run(str(changed), ["B2"], log=lambda *_: None)["B2_transfer"], float)
 
 
 def test_runner_validates_before_running(tmp_path):
@@ -85,7 +94,11 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
                     "Success against ε", "Iterations to success", "Adversarial examples", "The fixed adversarial set",
                     "Problem B — Transferability (B2)", "Transfer between the models",
                     "Problem B — A defense: adversarial fine-tuning (B3)", "Clean against robust accuracy",
-                    "What the robust model looks at"):
+                    "What the robust model looks at", "Problem C — Pruning (C1)", "Unstructured pruning",
+                    "Which layers are most sensitive", "Structured pruning: fewer channels, real speed",
+                    "Unstructured and structured side by side", "Problem C — Robustness of pruned models (C2)",
+                    "White-box attacks on the pruned models", "What pruning did to robustness",
+                    "Deployment recommendation"):
         assert heading in text, heading
     figures = sorted((base / "run" / "figures").glob("*.png"))
     assert figures
@@ -127,3 +140,22 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     for eps in eps_grid:
         assert 0 <= summary[f"B1.defense.{hardened[0]}.pgd_robust_acc.{eps}"] <= 1
         assert 0 <= summary[f"B1.defense.standard.{hardened[0]}.pgd_robust_acc.{eps}"] <= 1
+    for m in models:
+        for method in ("global", "layerwise"):
+            for ratio in values["prune_ratios"]:
+                key = f"C1.{m}.{method}.s{ratio:g}"
+                assert abs(summary[f"{key}.sparsity"] - ratio) < 0.01, key
+                assert summary[f"{key}.nonzero"] < summary[f"A2.{m}.params"]
+                assert summary[f"{key}.size_compressed_mb"] < summary[f"{key}.size_mb"]
+                for stat in ("acc_pre_ft", "acc_post_ft"):
+                    assert 0 <= summary[f"{key}.{stat}"] <= 1, key
+                assert summary[f"{key}.latency_b1_ms"] > 0
+                for attack in ("fgsm", "pgd"):
+                    for goal in ("untargeted", "targeted"):
+                        assert f"C2.{m}.{method}.s{ratio:g}.{attack}.{goal}.success_rate" in summary
+        for red in values["structured_reductions"]:
+            key = f"C1.{m}.structured.{red:g}x"
+            assert summary[f"{key}.macs"] < summary[f"C1.{m}.dense.macs"], key
+            assert 0 <= summary[f"{key}.acc"] <= 1 and summary[f"{key}.latency_b1_ms"] > 0 and summary[f"{key}.speedup"] > 0
+        assert isinstance(summary[f"C2.{m}.recommended"], str)
+        assert 0 <= summary[f"C2.{m}.dense.s0.whitebox.pgd.untargeted.{eps_grid[-1]}.success_rate"] <= 1
