@@ -17,6 +17,8 @@ def test_denominators_follow_the_definitions():
     assert s["n_eligible"] == 4 and s["n_success"] == 3 and s["success_rate"] == 0.75
     assert s["robust_acc"] == 0.2 and s["clean_acc"] == 0.8
     assert s["iterations"] == [3, 7, 1] and s["l2"] == 0.0
+    # confidence of the wrong predictions: eligible inputs 0, 2, 4 are wrong, each at softmax([5, 0, 0])
+    assert s["confidence_wrong"] == pytest.approx(torch.softmax(torch.tensor([5.0, 0, 0]), 0)[0].item())
     targeted = robustness.AttackRun("fgsm", 0.03, 2, images.float() / 255, clean, adv, torch.zeros(5).long())
     t = robustness.statistics(targeted, images, labels)
     # eligible: correct and label != 2 -> images 0, 1, 4; success = predicted 2 -> images 0 and 4
@@ -83,3 +85,23 @@ def test_adversarial_set_round_trips_and_refuses_other_files(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt is not an adversarial set"):
         robustness.load_adversarial_set(tmp_path / "other.pt")
+
+
+def test_replay_gives_the_crafting_model_its_own_results_and_stops_pgd_at_success(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("SimpleCNN", num_classes=3).eval()
+    images = torch.randint(0, 255, (12, 3, 32, 32), dtype=torch.uint8)
+    labels = model(images.float() / 255).argmax(1)  # every input correctly classified
+    runs = {"fgsm.untargeted.eps0.05": robustness.run_attack(model, images, labels, "fgsm", 0.05),
+            "pgd.targeted.eps0.05": robustness.run_attack(model, images, labels, "pgd", 0.05, target=1, steps=5)}
+    robustness.save_adversarial_set(tmp_path / "set.pt", images, labels, ["a", "b", "c"], runs)
+    replayed = robustness.replay(model, robustness.load_adversarial_set(tmp_path / "set.pt"), torch.device("cpu"))
+    for key, run in runs.items():
+        mine, again = robustness.statistics(run, images, labels), robustness.statistics(replayed[key], images, labels)
+        assert again["n_success"] == mine["n_success"] and again["n_eligible"] == mine["n_eligible"], key
+        assert replayed[key].target == run.target and (replayed[key].first_success == -1).all()
+    stopped = robustness.run_attack(model, images, labels, "pgd", 0.05, steps=5, stop_on_success=True)
+    last = robustness.run_attack(model, images, labels, "pgd", 0.05, steps=5)
+    won = stopped.first_success > 0
+    assert torch.equal(won, last.first_success > 0)  # the same trajectories until success
+    assert (stopped.adv_logits.argmax(1)[won] != labels[won]).all()  # each kept iterate is a success
