@@ -6,6 +6,7 @@ other (same machine load); compare ratios, not absolute numbers from different r
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -23,9 +24,15 @@ def latency_ms(model: nn.Module, shape: tuple[int, ...], device: torch.device, *
     """Mean and standard deviation in ms of one forward pass on a random input of `shape`.
 
     Eval mode, fp32, `warmup` untimed passes first, time.perf_counter around each pass,
-    synchronised on GPU.
+    synchronised on GPU. Images ([B, C, H, W]) are timed in channels-last memory format on a copy
+    of the model: a freshly trained model is channels-last (`train.fit`) and one loaded from a
+    checkpoint is not, and the kernels' speed differs, so a comparison would measure the format.
     """
-    x = torch.rand(shape, device=device)
+    if len(shape) == 4:
+        model = copy.deepcopy(model).to(memory_format=torch.channels_last)
+        x = torch.rand(shape, device=device).contiguous(memory_format=torch.channels_last)
+    else:
+        x = torch.rand(shape, device=device)
     times = []
     with eval_mode(model):
         for _ in range(warmup):
