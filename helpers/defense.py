@@ -22,7 +22,7 @@ from .attacks import pgd
 from .checkpoints import load_model
 from .io import package_fingerprint, sha256_file, sha256_text
 from .robustness import worst_case_pgd
-from .train import TrainConfig, fit_or_reuse
+from .train import TRAINING_CODE, TrainConfig, fit_or_reuse
 
 
 @dataclass
@@ -61,8 +61,7 @@ def adversarial_finetune_or_load(base_checkpoint: Path, train_set, valid_set, tr
     train_set/valid_set: `data.ImageSet`. Returns (model in eval mode, fit result with history,
     each epoch's `val_selection_score` being PGD robust validation accuracy).
     """
-    code = package_fingerprint("attacks", "augment", "data", "defense", "models", "robustness",
-                               "runtime", "train")
+    code = package_fingerprint(*TRAINING_CODE, "attacks", "defense", "robustness")
     data_key = hashlib.sha256(b"".join(t.numpy().tobytes() for t in (
         train_set.images, train_set.labels, valid_set.images, valid_set.labels))).hexdigest()
     run_key = sha256_text("|".join([sha256_file(base_checkpoint), train_cfg.key(), repr(asdict(defense)),

@@ -71,9 +71,9 @@ def finetune_or_load(out_path: Path, pruned: nn.Module, base_ckpt: dict[str, Any
     Returns (model in eval mode, fit result).
     """
     from .io import package_fingerprint, sha256_text
-    from .train import fit_or_reuse
+    from .train import TRAINING_CODE, fit_or_reuse
 
-    code = package_fingerprint("augment", "data", "models", "runtime", "train", "prune", "structured")
+    code = package_fingerprint(*TRAINING_CODE, "prune", "structured")
     run_key = sha256_text("|".join([str(base_ckpt.get("run_key")), repr(sorted(recipe.items())), cfg.key(), code]))
     arch, arch_args = base_ckpt["arch"], base_ckpt["arch_args"]
     out_path = Path(out_path)

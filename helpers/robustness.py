@@ -87,6 +87,8 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
     n_eligible = int(eligible.sum())
     won = eligible & success
     wrong = eligible & (adv_pred != labels)
+    l2 = delta.norm(dim=1)
+    p_pred = probs.gather(1, adv_pred.view(-1, 1)).flatten()  # confidence of the adversarial prediction
     iters = run.first_success[won & (run.first_success > 0)]
 
     def mean(v: torch.Tensor) -> float | None:
@@ -97,10 +99,8 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
         "success_rate": int(won.sum()) / n_eligible if n_eligible else None,
         "robust_acc": int((adv_pred == labels).sum()) / len(labels),
         "clean_acc": int((clean_pred == labels).sum()) / len(labels),
-        "l2": mean(delta.norm(dim=1)[eligible]), "linf": mean(delta.abs().amax(dim=1)[eligible]),
-        "confidence": mean(probs.gather(1, adv_pred.view(-1, 1)).flatten()[eligible]),
-        "l2_success": mean(delta.norm(dim=1)[won]),
-        "confidence_wrong": mean(probs.gather(1, adv_pred.view(-1, 1)).flatten()[wrong]),
+        "l2": mean(l2[eligible]), "linf": mean(delta.abs().amax(dim=1)[eligible]),
+        "confidence": mean(p_pred[eligible]), "l2_success": mean(l2[won]), "confidence_wrong": mean(p_pred[wrong]),
     }
     if run.target is not None:
         out["target_confidence"] = mean(probs[:, run.target][eligible])

@@ -76,10 +76,12 @@ def run(param_file: str, names: list[str] | None = None, *, force: bool = False,
         nb_params = params_mod.for_notebook(stem, values)
         key = sha256_text(base_key + upstream + _code_cells_key(nb_path)
                           + json.dumps(nb_params, sort_keys=True))
+        record_path = stage_dir / f"{stem}.json"
+        record = load_json(record_path) if record_path.exists() else {}
         if nb_path not in selected:
             # a stage that is not run keeps the outputs it made under its recorded key: later stages
             # are keyed on what they will read, so they rerun once it is brought up to date
-            made_under = (load_json(stage_dir / f"{stem}.json") if (stage_dir / f"{stem}.json").exists() else {}).get("key")
+            made_under = record.get("key")
             if made_under != key:
                 stale.append(stem)
             upstream = sha256_text(upstream + (made_under or key))
@@ -88,9 +90,7 @@ def run(param_file: str, names: list[str] | None = None, *, force: bool = False,
         if stale:
             log(f"warning: {', '.join(stale)} not up to date; {stem} reads their last outputs")
             stale = []
-        record_path = stage_dir / f"{stem}.json"
         output = out_dir / f"{stem}.ipynb"
-        record = load_json(record_path) if record_path.exists() else {}
         if not force and record.get("key") == key and output.exists():
             log(f"{stem}: up to date, skipped")
             done[stem] = "skipped"

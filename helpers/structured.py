@@ -6,10 +6,10 @@ next layers, BatchNorm entries and, across a residual connection, every layer th
 added to. Torch-Pruning finds these coupled groups with its dependency graph (Fang et al.,
 "DepGraph: Towards Any Structural Pruning", CVPR 2023) and ranks a group's channels by the L2 norm
 of all its weights (the group version of Li et al., "Pruning Filters for Efficient ConvNets",
-ICLR 2017). Every layer loses the same fraction of channels, with widths rounded to multiples of `round_to` (default 8: on the
-CPU, a ResNetSmall with widths such as 76 and 152 ran slower than one with fewer MACs and widths
-that are multiples of 8; the price is coarser MAC steps on SimpleCNN's narrow layers). The
-classifier's outputs are never pruned.
+ICLR 2017). Every layer loses the same fraction of channels, with widths rounded to multiples
+of `round_to` (default 8: on the CPU, a ResNetSmall with widths such as 76 and 152 ran slower
+than one with fewer MACs and widths that are multiples of 8; the price is coarser MAC steps on
+SimpleCNN's narrow layers). The classifier's outputs are never pruned.
 
 A pruned model is saved as a plain state_dict with checkpoint metadata `structure:
 channel-pruned`; `checkpoints.load_model` rebuilds the registered architecture and resizes its
@@ -22,6 +22,8 @@ import copy
 import torch
 from torch import nn
 
+from .runtime import eval_mode
+
 ROUND_TO = 8
 
 
@@ -29,11 +31,9 @@ def macs_and_params(model: nn.Module, image_size: int) -> tuple[int, int]:
     """Multiply-accumulates of one forward pass on a 3×image_size×image_size input, and parameters."""
     import torch_pruning as tp
 
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    macs, params = tp.utils.count_ops_and_params(model, torch.rand(1, 3, image_size, image_size, device=device))
-    model.train(was_training)
+    with eval_mode(model):
+        macs, params = tp.utils.count_ops_and_params(model, torch.rand(1, 3, image_size, image_size, device=device))
     return int(macs), int(params)
 
 
@@ -47,13 +47,11 @@ def prune_channels(model: nn.Module, ratio: float, image_size: int, round_to: in
         raise ValueError(f"channel pruning ratio must be in [0, 1), not {ratio}")
     classifier = [m for m in model.modules() if isinstance(m, nn.Linear)][-1:]
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    pruner = tp.pruner.MetaPruner(model, torch.rand(1, 3, image_size, image_size, device=device),
-                                  importance=tp.importance.GroupMagnitudeImportance(p=2), pruning_ratio=ratio,
-                                  ignored_layers=classifier, round_to=round_to)
-    pruner.step()
-    model.train(was_training)
+    with eval_mode(model):
+        pruner = tp.pruner.MetaPruner(model, torch.rand(1, 3, image_size, image_size, device=device),
+                                      importance=tp.importance.GroupMagnitudeImportance(p=2), pruning_ratio=ratio,
+                                      ignored_layers=classifier, round_to=round_to)
+        pruner.step()
     return model
 
 

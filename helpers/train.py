@@ -23,6 +23,10 @@ from .io import atomic_path, sha256_text
 from .runtime import autocast, eval_mode
 
 
+# the modules whose code shapes a trained model: a change to any of them invalidates cached checkpoints
+TRAINING_CODE = ("augment", "data", "models", "runtime", "train")
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 40
@@ -224,8 +228,7 @@ def train_or_load(name: str, arch_args: dict[str, Any], train_set, valid_set, cf
     from .io import package_fingerprint
     from .models import build_model
 
-    # only the code that shapes a trained model invalidates its checkpoint
-    code = package_fingerprint("augment", "data", "models", "runtime", "train")
+    code = package_fingerprint(*TRAINING_CODE)
     run_key = sha256_text("|".join([cfg.key(), code, data_key, name,
                                     repr(sorted(arch_args.items()))]))
 
