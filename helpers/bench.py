@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 import statistics
 import time
 
@@ -15,35 +16,53 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import MODELS, build_model
-from .runtime import autocast, eval_mode, pick_device, set_threads, synchronize
+from .runtime import autocast, pick_device, set_threads, synchronize
 
 
 @torch.no_grad()
-def latency_ms(model: nn.Module, shape: tuple[int, ...], device: torch.device, *, runs: int = 100,
-               warmup: int = 10) -> tuple[float, float]:
-    """Mean and standard deviation in ms of one forward pass on a random input of `shape`.
+def latencies_ms(models: dict[str, nn.Module], shape: tuple[int, ...], device: torch.device, *, runs: int = 100,
+                 warmup: int = 10, rounds: int = 10) -> dict[str, tuple[float, float]]:
+    """Mean and standard deviation in ms of one forward pass of each model on a random input of
+    `shape`, timed round-robin so that they can be compared.
 
-    Eval mode, fp32, `warmup` untimed passes first, time.perf_counter around each pass,
-    synchronised on GPU. Images ([B, C, H, W]) are timed in channels-last memory format on a copy
-    of the model: a freshly trained model is channels-last (`train.fit`) and one loaded from a
-    checkpoint is not, and the kernels' speed differs, so a comparison would measure the format.
+    A shared machine's speed drifts by tens of percent within a minute, so timing one model after
+    another would compare moments, not models. Here each model runs `warmup` untimed passes, then
+    `rounds` rounds each time every model for runs / rounds passes (the order rotating from round to
+    round), and every model's statistics pool its passes (at least `runs`).
+    Eval mode, fp32, time.perf_counter around each pass, synchronised on GPU. Images
+    ([B, C, H, W]) are timed in channels-last memory format on copies of the models: a freshly
+    trained model is channels-last (`train.fit`) and one loaded from a checkpoint is not, and the
+    kernels' speed differs, so a comparison would measure the format.
     """
+    if not models:
+        return {}
     if len(shape) == 4:
-        model = copy.deepcopy(model).to(memory_format=torch.channels_last)
+        copies = {k: copy.deepcopy(m).to(memory_format=torch.channels_last).eval() for k, m in models.items()}
         x = torch.rand(shape, device=device).contiguous(memory_format=torch.channels_last)
     else:
+        copies = {k: copy.deepcopy(m).eval() for k, m in models.items()}
         x = torch.rand(shape, device=device)
-    times = []
-    with eval_mode(model):
+    per_round = max(1, runs // rounds)
+    names = list(copies)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    for k in names:
         for _ in range(warmup):
-            model(x)
-        synchronize(device)
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            model(x)
-            synchronize(device)
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.fmean(times), statistics.stdev(times) if runs > 1 else 0.0
+            copies[k](x)
+    synchronize(device)
+    for r in range(math.ceil(runs / per_round)):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                copies[k](x)
+                synchronize(device)
+                times[k].append((time.perf_counter() - t0) * 1e3)
+    return {k: (statistics.fmean(t), statistics.stdev(t) if len(t) > 1 else 0.0) for k, t in times.items()}
+
+
+def latency_ms(model: nn.Module, shape: tuple[int, ...], device: torch.device, *, runs: int = 100,
+               warmup: int = 10) -> tuple[float, float]:
+    """Mean and standard deviation in ms of one forward pass of one model (see `latencies_ms`)."""
+    return latencies_ms({"model": model}, shape, device, runs=runs, warmup=warmup, rounds=1)["model"]
 
 
 def train_throughput(model: nn.Module, image_size: int, device: torch.device, *, batch_size: int = 64,
@@ -120,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             steps = 20 if name == "SimpleCNN" else 4
             ips = train_throughput(build_model(name), px, device, steps=steps)
             print(f"{name} {px} px train: {ips:.0f} img/s ({1593 / ips:.2f} s per Sports-10 epoch)", flush=True)
-    for name in args.models:
-        for px in args.sizes:
-            mean, std = latency_ms(build_model(name).to(device), (1, 3, px, px), device, runs=args.runs)
+    for px in args.sizes:  # the models timed round-robin, so their ratio is not the machine's drift
+        timed = latencies_ms({name: build_model(name).to(device) for name in args.models}, (1, 3, px, px), device,
+                             runs=args.runs)
+        for name, (mean, std) in timed.items():
             print(f"{name} {px} px batch-1 latency: {mean:.2f} ± {std:.2f} ms", flush=True)
     if not args.no_course:
         from .data import DataError, find_data_dir

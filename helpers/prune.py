@@ -61,6 +61,7 @@ def make_permanent(model: nn.Module) -> nn.Module:
 
 def finetune_or_load(out_path: Path, pruned: nn.Module, base_ckpt: dict[str, Any], recipe: dict[str, Any],
                      train_set, valid_set, cfg, *, device: torch.device, log_dir: Path | None = None,
+                     teacher: nn.Module | None = None, temperature: float = 4.0, alpha: float = 0.9,
                      **metadata: Any) -> tuple[nn.Module, dict[str, Any]]:
     """Fine-tune a pruned model and save it at `out_path` with its masks folded in, or reuse that
     file when it was made from the same base checkpoint, recipe, config and code.
@@ -68,18 +69,24 @@ def finetune_or_load(out_path: Path, pruned: nn.Module, base_ckpt: dict[str, Any
     Masks stay on during fine-tuning, so pruned weights stay exactly zero. `recipe` (plain data,
     e.g. {"method": "global", "amount": 0.8}) says how `pruned` was made from the base model whose
     checkpoint dict is `base_ckpt`; it is stored in the checkpoint. cfg: `train.TrainConfig`.
-    Returns (model in eval mode, fit result).
+    With a `teacher` (the dense model of `base_ckpt`), the loss is `train.distillation_loss` with
+    `temperature` and `alpha`, which then join the recipe. Returns (model in eval mode, fit result).
     """
     from .io import package_fingerprint, sha256_text
-    from .train import TRAINING_CODE, fit_or_reuse
+    from .train import TRAINING_CODE, distillation_loss, fit_or_reuse
 
+    loss_fn = None
+    if teacher is not None:
+        recipe = {**recipe, "distill_temperature": temperature, "distill_alpha": alpha}
+        loss_fn = distillation_loss(teacher, temperature=temperature, alpha=alpha,
+                                    label_smoothing=cfg.label_smoothing)
     code = package_fingerprint(*TRAINING_CODE, "prune", "structured")
     run_key = sha256_text("|".join([str(base_ckpt.get("run_key")), repr(sorted(recipe.items())), cfg.key(), code]))
     arch, arch_args = base_ckpt["arch"], base_ckpt["arch_args"]
     out_path = Path(out_path)
     return fit_or_reuse(out_path, run_key, lambda: (pruned, arch, arch_args), train_set, valid_set, cfg,
                         device=device, state_path=out_path.with_name(f"{out_path.stem}-train-state.pt"),
-                        expected_arch=arch, log_dir=log_dir, finish=make_permanent, recipe=recipe,
+                        expected_arch=arch, log_dir=log_dir, finish=make_permanent, loss_fn=loss_fn, recipe=recipe,
                         classes=base_ckpt.get("classes"), **metadata)
 
 

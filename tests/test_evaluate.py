@@ -41,6 +41,22 @@ def test_predict_and_latency_keep_the_model_mode():
     assert mean > 0 and std >= 0 and m.training
 
 
+def test_latencies_are_timed_round_robin():
+    calls = []
+    models = {}
+    for name in ("a", "b", "c"):
+        m = build_model("SimpleCNN").train()
+        m.register_forward_hook(lambda mod, inp, out, name=name: calls.append(name))  # copied with the model
+        models[name] = m
+    timed = bench.latencies_ms(models, (1, 3, 32, 32), torch.device("cpu"), runs=6, warmup=2, rounds=3)
+    assert set(timed) == {"a", "b", "c"} and all(mean > 0 and std >= 0 for mean, std in timed.values())
+    assert all(m.training for m in models.values())
+    warm, timed_calls = calls[:6], calls[6:]
+    assert warm == ["a", "a", "b", "b", "c", "c"]
+    # three rounds of two passes per model, the starting model rotating: drift falls on all alike
+    assert timed_calls == ["a", "a", "b", "b", "c", "c", "b", "b", "c", "c", "a", "a", "c", "c", "a", "a", "b", "b"]
+
+
 def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
     dest = tmp_path / "metrics.json"
     dest.write_text("old")

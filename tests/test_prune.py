@@ -107,3 +107,9 @@ def test_finetune_or_load_saves_a_permanent_model_and_reuses_it(tmp_path):
     prune.finetune_or_load(path, prune.prune_magnitude(_model(), 0.5, "global"), ckpt,
                            {"method": "global", "amount": 0.5}, data, data, cfg, device=cpu)
     assert prune.sparsity(load_model(path)[0])["sparsity"] == pytest.approx(0.5, abs=1e-3)
+    # distilled from a teacher: a recipe of its own, stored with the checkpoint
+    prune.finetune_or_load(path, prune.prune_magnitude(_model(), 0.5, "global"), ckpt,
+                           {"method": "global", "amount": 0.5}, data, data, cfg, device=cpu, teacher=_model(),
+                           temperature=2.0, alpha=0.5)
+    assert load_model(path)[1]["recipe"] == {"method": "global", "amount": 0.5, "distill_temperature": 2.0,
+                                            "distill_alpha": 0.5}

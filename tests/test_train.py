@@ -88,3 +88,55 @@ def test_train_or_load_reuses_a_matching_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="retrained"):  # other data: trains again
         train_or_load("SimpleCNN", args, s, s, cfg, checkpoint_dir=tmp_path, device=torch.device("cpu"),
                       data_key="other")
+
+
+class _FixedLogits(torch.nn.Module):
+    """A teacher whose logits are given; records the mode it was called in."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits, self.modes = torch.nn.Parameter(logits), []
+
+    def forward(self, x):
+        self.modes.append(self.training)
+        return self.logits[: len(x)]
+
+
+def test_distillation_loss_is_hintons_soft_and_hard_mix():
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(0)
+    student, y = torch.randn(4, 3, generator=g, requires_grad=True), torch.tensor([0, 1, 2, 0])
+    teacher = _FixedLogits(torch.randn(4, 3, generator=g)).train()
+    x = torch.rand(4, 3, 8, 8)
+    T = 3.0
+    p_t = F.softmax(teacher.logits.detach() / T, 1)
+    kl = (p_t * (p_t.log() - F.log_softmax(student / T, 1))).sum(1).mean()
+    soft = train.distillation_loss(teacher, temperature=T, alpha=1.0)(student, x, y)
+    assert soft.item() == pytest.approx(T * T * kl.item(), rel=1e-5)
+    hard = train.distillation_loss(teacher, temperature=T, alpha=0.0, label_smoothing=0.1)(student, x, y)
+    assert hard.item() == pytest.approx(F.cross_entropy(student, y, label_smoothing=0.1).item(), rel=1e-6)
+    mix = train.distillation_loss(teacher, temperature=T, alpha=0.25)(student, x, y)
+    mix.backward()
+    assert mix.item() == pytest.approx(0.25 * soft.item() + 0.75 * F.cross_entropy(student, y).item(), rel=1e-5)
+    # the teacher runs in eval mode, is given back in its mode, and gets no gradient
+    assert teacher.modes == [False] * 3 and teacher.training and teacher.logits.grad is None
+    assert student.grad is not None
+    # a student equal to its teacher has nothing left to learn from it
+    same = train.distillation_loss(teacher, temperature=T, alpha=1.0)(teacher.logits.detach(), x, y)
+    assert same.item() == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="alpha"):
+        train.distillation_loss(teacher, alpha=1.5)
+
+
+def test_fit_trains_on_the_given_loss():
+    x, y = tiny_data()
+    calls = []
+
+    def loss_fn(logits, xb, yb):
+        calls.append((tuple(logits.shape), tuple(xb.shape), len(yb)))
+        return torch.nn.functional.cross_entropy(logits, yb)
+
+    fit(small_model(), x, y, x, y, CFG, device=torch.device("cpu"), loss_fn=loss_fn)
+    assert len(calls) == 3 * 3  # 3 epochs of 3 batches
+    assert calls[0] == ((8, 3), (8, 3, 16, 16), 8)
