@@ -28,7 +28,9 @@ def latencies_ms(models: dict[str, nn.Module], shape: tuple[int, ...], device: t
     A shared machine's speed drifts by tens of percent within a minute, so timing one model after
     another would compare moments, not models. Here each model runs `warmup` untimed passes, then
     `rounds` rounds each time every model for runs / rounds passes (the order rotating from round to
-    round), and every model's statistics pool its passes (at least `runs`).
+    round), and every model's statistics pool its passes (at least `runs`). Each model's block in a
+    round starts with one untimed pass: the model timed before it has evicted its weights from the
+    caches, and a larger predecessor evicts more, which would bias the comparison.
     Eval mode, fp32, time.perf_counter around each pass, synchronised on GPU. Images
     ([B, C, H, W]) are timed in channels-last memory format on copies of the models: a freshly
     trained model is channels-last (`train.fit`) and one loaded from a checkpoint is not, and the
@@ -51,6 +53,7 @@ def latencies_ms(models: dict[str, nn.Module], shape: tuple[int, ...], device: t
     synchronize(device)
     for r in range(math.ceil(runs / per_round)):
         for k in names[r % len(names):] + names[:r % len(names)]:
+            copies[k](x)  # untimed: brings the model's weights back into the caches
             for _ in range(per_round):
                 t0 = time.perf_counter()
                 copies[k](x)
