@@ -38,12 +38,12 @@ def latencies_ms(models: dict[str, nn.Module], shape: tuple[int, ...], device: t
     """
     if not models:
         return {}
-    if len(shape) == 4:
-        copies = {k: copy.deepcopy(m).to(memory_format=torch.channels_last).eval() for k, m in models.items()}
-        x = torch.rand(shape, device=device).contiguous(memory_format=torch.channels_last)
-    else:
-        copies = {k: copy.deepcopy(m).eval() for k, m in models.items()}
-        x = torch.rand(shape, device=device)
+    copies = {k: copy.deepcopy(m).eval() for k, m in models.items()}
+    x = torch.rand(shape, device=device)
+    if x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+        for m in copies.values():
+            m.to(memory_format=torch.channels_last)
     per_round = max(1, runs // rounds)
     names = list(copies)
     times: dict[str, list[float]] = {k: [] for k in names}
