@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.io import ROOT
+from helpers.core.files import ROOT
 
 CLASSES = ["cat", "dog", "owl"]
 

@@ -3,28 +3,29 @@ import zipfile
 import pytest
 import torch
 
-from helpers import data
-from helpers.augment import augment
+from helpers.data import image_folder as data
+from helpers.data import sports10
+from helpers.data.augment import augment
 from tests.conftest import CLASSES, make_image_folder
 
 
 def test_load_data_decodes_resizes_and_caches(image_folder, tmp_path):
     cache = tmp_path / "cache"
-    d = data.load_data(str(image_folder), 16, cache_dir=cache)
+    d = data.load(str(image_folder), 16, cache_dir=cache)
     assert d.classes == CLASSES and d.test is None
     assert d.train.images.shape == (12, 3, 16, 16) and d.train.images.dtype == torch.uint8
     assert d.train.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     assert len(d.mean) == 3 and all(0 < s < 1 for s in d.std)
     files = sorted(cache.glob("*.pt"))
     assert len(files) == 2  # train and valid
-    again = data.load_data(str(image_folder), 16, cache_dir=cache)
+    again = data.load(str(image_folder), 16, cache_dir=cache)
     assert torch.equal(again.train.images, d.train.images)
     assert sorted(cache.glob("*.pt")) == files  # served from the cache
 
 
 def test_optional_test_split_and_subset(tmp_path):
     root = make_image_folder(tmp_path / "d", splits=("train", "valid", "test"))
-    d = data.load_data(str(root), 8, subset_per_class=2)
+    d = data.load(str(root), 8, subset_per_class=2)
     assert d.test is not None and len(d.test) == 6 and len(d.train) == 6
 
 
@@ -38,7 +39,7 @@ def test_missing_split_is_named(image_folder):
     import shutil
     shutil.rmtree(image_folder / "valid")
     with pytest.raises(data.DataError, match="split 'valid' not found"):
-        data.load_data(str(image_folder), 8)
+        data.load(str(image_folder), 8)
 
 
 def test_undecodable_file_is_an_error_naming_it_or_skipped_and_listed(image_folder):
@@ -46,8 +47,8 @@ def test_undecodable_file_is_an_error_naming_it_or_skipped_and_listed(image_fold
     bad.write_bytes(b"\xff\xd8\xff this is not a jpeg")
     (image_folder / "train" / "owl" / "notes.txt").write_text("not an image")
     with pytest.raises(data.DataError, match="broken.jpg"):
-        data.load_data(str(image_folder), 8)
-    d = data.load_data(str(image_folder), 8, on_bad_image="skip")
+        data.load(str(image_folder), 8)
+    d = data.load(str(image_folder), 8, on_bad_image="skip")
     assert sorted(f for f, _ in d.train.bad) == ["train/dog/broken.jpg", "train/owl/notes.txt"]
     assert len(d.train) == 12  # the broken files are left out, never replaced by a blank image
 
@@ -56,18 +57,18 @@ def test_build_sports10_from_a_kaggle_like_zip(tmp_path):
     archive = tmp_path / "sports.zip"
     with zipfile.ZipFile(archive, "w") as z:
         for split in ("train", "valid", "test"):
-            for cls in data.SPORTS10_CLASSES + ("archery",):
+            for cls in sports10.SPORTS10_CLASSES + ("archery",):
                 for i in range(2):
                     z.writestr(f"{split}/{cls}/{i}.jpg", f"{split}{cls}{i}".encode())
         z.writestr("train/volleyball/leak.jpg", b"validvolleyball1")  # byte-identical to a valid image
     out = tmp_path / "sports10"
-    counts = data.build_sports10(archive, out)
+    counts = sports10.build_sports10(archive, out)
     assert counts == {"train": 20, "valid": 20}
-    assert sorted(p.name for p in (out / "train").iterdir()) == sorted(data.SPORTS10_CLASSES)
+    assert sorted(p.name for p in (out / "train").iterdir()) == sorted(sports10.SPORTS10_CLASSES)
     assert not (out / "train" / "volleyball" / "leak.jpg").exists()
     assert len((out / "SHA256SUMS").read_text().splitlines()) == 40
     with pytest.raises(data.DataError, match="already exists"):
-        data.build_sports10(archive, out)
+        sports10.build_sports10(archive, out)
 
 
 def test_augment_is_per_image_bounded_and_seeded():
@@ -84,5 +85,5 @@ def test_augment_is_per_image_bounded_and_seeded():
 
 
 def test_real_dataset_loads(sports10, tmp_path):
-    d = data.load_data(str(sports10), 32, subset_per_class=2)
+    d = data.load(str(sports10), 32, subset_per_class=2)
     assert len(d.classes) == 10 and "basketball" in d.classes

@@ -1,10 +1,10 @@
 import torch
 
-from helpers import defense
-from helpers.checkpoints import save_checkpoint
-from helpers.data import ImageSet
+from helpers.data import ImageSet, StudyData
+from helpers.defense import fgsm_rs as defense
 from helpers.models import build_model
-from helpers.train import TrainConfig
+from helpers.models.checkpoints import save_checkpoint
+from helpers.training.config import TrainConfig
 
 
 def _split(n, seed):
@@ -27,19 +27,23 @@ def test_adversarial_finetuning_trains_selects_by_robust_accuracy_and_is_reused(
     torch.manual_seed(0)
     base = build_model("SimpleCNN", num_classes=3)
     save_checkpoint(tmp_path / "base.pt", base, "SimpleCNN", {"num_classes": 3}, classes=["a", "b", "c"])
-    train, valid = _split(24, 0), _split(9, 1)
+    data = StudyData(tmp_path, _split(24, 0), _split(9, 1), None, [0.5] * 3, [0.25] * 3)
     cfg = TrainConfig(epochs=2, batch_size=8, warmup_epochs=0, augment=False, amp="off")
     dcfg = defense.DefenseConfig(eps=0.02, select_steps=2)
     out = tmp_path / "adv.pt"
-    model, result = defense.adversarial_finetune_or_load(tmp_path / "base.pt", train, valid, cfg, dcfg,
-                                                         out_path=out, device=torch.device("cpu"))
+    hardened = defense.adversarial_finetune_or_load(tmp_path / "base.pt", data, cfg, dcfg, out_path=out,
+                                                    device=torch.device("cpu"))
+    model, result = hardened.model, hardened.result
+    assert not hardened.reused
     scores = [r["val_selection_score"] for r in result["history"]]
     assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
     assert result["best_epoch"] == 1 + scores.index(max(scores))
     assert not any(torch.equal(a, b) for a, b in zip(model.parameters(), base.parameters()))  # all trained
     assert out.exists() and not (tmp_path / "adv-train-state.pt").exists()
     stamp = out.stat().st_mtime_ns
-    again, _ = defense.adversarial_finetune_or_load(tmp_path / "base.pt", train, valid, cfg, dcfg,
-                                                    out_path=out, device=torch.device("cpu"))
+    reloaded = defense.adversarial_finetune_or_load(tmp_path / "base.pt", data, cfg, dcfg, out_path=out,
+                                                    device=torch.device("cpu"))
+    again = reloaded.model
     assert out.stat().st_mtime_ns == stamp  # reused, not retrained
+    assert reloaded.reused and reloaded.created_at == hardened.created_at
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

@@ -3,8 +3,10 @@ import pytest
 import torch
 from sklearn.metrics import accuracy_score, f1_score
 
-from helpers import bench, evaluate
-from helpers.io import atomic_path
+from helpers import bench
+from helpers.core.files import atomic_path
+from helpers.evaluation import latency, metrics as evaluate, throughput
+from helpers.evaluation.predict import predict
 from helpers.models import build_model
 
 
@@ -33,11 +35,11 @@ def test_misclassified_most_confident_first_with_true_rank():
 def test_predict_and_latency_keep_the_model_mode():
     m = build_model("SimpleCNN").train()
     images = torch.randint(0, 255, (5, 3, 32, 32), dtype=torch.uint8)
-    out = evaluate.predict(m, images, torch.device("cpu"))
+    out = predict(m, images, torch.device("cpu"))
     assert out.shape == (5, 10) and m.training
     # float images in [0, 1] (adversarial inputs) are taken as they are, uint8 ones are scaled
-    assert torch.allclose(evaluate.predict(m, images.float() / 255, torch.device("cpu")), out, atol=1e-5)
-    mean, std = bench.latency_ms(m, (1, 3, 32, 32), torch.device("cpu"), runs=5, warmup=1)
+    assert torch.allclose(predict(m, images.float() / 255, torch.device("cpu")), out, atol=1e-5)
+    mean, std = latency.latency_ms(m, (1, 3, 32, 32), torch.device("cpu"), runs=5, warmup=1)
     assert mean > 0 and std >= 0 and m.training
 
 
@@ -48,7 +50,7 @@ def test_latencies_are_timed_round_robin():
         m = build_model("SimpleCNN").train()
         m.register_forward_hook(lambda mod, inp, out, name=name: calls.append(name))  # copied with the model
         models[name] = m
-    timed = bench.latencies_ms(models, (1, 3, 32, 32), torch.device("cpu"), runs=6, warmup=2, rounds=3)
+    timed = latency.latencies_ms(models, (1, 3, 32, 32), torch.device("cpu"), runs=6, warmup=2, rounds=3)
     assert set(timed) == {"a", "b", "c"} and all(mean > 0 and std >= 0 for mean, std in timed.values())
     assert all(m.training for m in models.values())
     warm, timed_calls = calls[:6], calls[6:]
@@ -77,6 +79,6 @@ def test_bench_prints_one_line_per_model_and_size(capsys):
 
 
 def test_course_pipeline_baseline_runs_on_an_image_folder(image_folder):
-    ips = bench.course_pipeline_throughput(build_model("SimpleCNN", num_classes=3), str(image_folder), 32,
-                                           batches_=1, batch_size=4, workers=0)
+    ips = throughput.course_pipeline_throughput(build_model("SimpleCNN", num_classes=3), str(image_folder), 32,
+                                           min_seconds=0, batch_size=4, workers=0)
     assert ips > 0

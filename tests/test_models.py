@@ -4,8 +4,8 @@ import pickle
 import pytest
 import torch
 
-from helpers import checkpoints
-from helpers.models import MODELS, Normalize, build_model, count_parameters
+from helpers.models import build_model, checkpoints, count_parameters, model_names
+from helpers.models.layers import Normalize
 
 
 @pytest.mark.parametrize("name, expected", [("SimpleCNN", 620_810), ("ResNetSmall", 2_777_674)])
@@ -13,7 +13,7 @@ def test_parameter_counts(name, expected):
     assert count_parameters(build_model(name)) == expected
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", model_names())
 @pytest.mark.parametrize("size", [32, 64])
 def test_forward_and_normalization_first(name, size):
     m = build_model(name, mean=[0.4, 0.5, 0.6], std=[0.2, 0.25, 0.3]).eval()

@@ -2,6 +2,10 @@ import pytest
 import torch
 
 from helpers import robustness
+from helpers.attacks.fgsm import FGSM
+from helpers.attacks.pgd import PGD
+
+PGD5 = PGD(steps=5, step_divisor=5.0)  # α = 0.01 at ε = 0.05
 from helpers.models import build_model
 
 
@@ -31,12 +35,12 @@ def test_run_attack_over_a_split_respects_the_budget():
     model = build_model("SimpleCNN", num_classes=3).eval()
     images = torch.randint(0, 255, (10, 3, 32, 32), dtype=torch.uint8)
     labels = torch.randint(0, 3, (10,))
-    run = robustness.run_attack(model, images, labels, "pgd", 0.05, alpha=0.01, steps=5, batch_size=4)
+    run = robustness.run_attack(model, images, labels, PGD5, 0.05, batch_size=4)
     assert run.x_adv.shape == (10, 3, 32, 32) and run.adv_logits.shape == (10, 3)
     assert (run.x_adv - images.float() / 255).abs().max() <= 0.05 + 1e-6
     s = robustness.statistics(run, images, labels)
     assert s["linf"] is None or s["linf"] <= 0.05 + 1e-6
-    again = robustness.run_attack(model, images, labels, "pgd", 0.05, alpha=0.01, steps=5, batch_size=4)
+    again = robustness.run_attack(model, images, labels, PGD5, 0.05, batch_size=4)
     assert torch.equal(run.x_adv, again.x_adv)  # the seeded random start makes it reproducible
 
 
@@ -92,16 +96,16 @@ def test_replay_gives_the_crafting_model_its_own_results_and_stops_pgd_at_succes
     model = build_model("SimpleCNN", num_classes=3).eval()
     images = torch.randint(0, 255, (12, 3, 32, 32), dtype=torch.uint8)
     labels = model(images.float() / 255).argmax(1)  # every input correctly classified
-    runs = {"fgsm.untargeted.eps0.05": robustness.run_attack(model, images, labels, "fgsm", 0.05),
-            "pgd.targeted.eps0.05": robustness.run_attack(model, images, labels, "pgd", 0.05, target=1, steps=5)}
+    runs = {"fgsm.untargeted.eps0.05": robustness.run_attack(model, images, labels, FGSM(), 0.05),
+            "pgd.targeted.eps0.05": robustness.run_attack(model, images, labels, PGD5, 0.05, target=1)}
     robustness.save_adversarial_set(tmp_path / "set.pt", images, labels, ["a", "b", "c"], runs)
     replayed = robustness.replay(model, robustness.load_adversarial_set(tmp_path / "set.pt"), torch.device("cpu"))
     for key, run in runs.items():
         mine, again = robustness.statistics(run, images, labels), robustness.statistics(replayed[key], images, labels)
         assert again["n_success"] == mine["n_success"] and again["n_eligible"] == mine["n_eligible"], key
         assert replayed[key].target == run.target and (replayed[key].first_success == -1).all()
-    stopped = robustness.run_attack(model, images, labels, "pgd", 0.05, steps=5, stop_on_success=True)
-    last = robustness.run_attack(model, images, labels, "pgd", 0.05, steps=5)
+    stopped = robustness.run_attack(model, images, labels, PGD5, 0.05, stop_on_success=True)
+    last = robustness.run_attack(model, images, labels, PGD5, 0.05)
     won = stopped.first_success > 0
     assert torch.equal(won, last.first_success > 0)  # the same trajectories until success
     assert (stopped.adv_logits.argmax(1)[won] != labels[won]).all()  # each kept iterate is a success

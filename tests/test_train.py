@@ -1,9 +1,12 @@
 import pytest
 import torch
 
-from helpers import train
-from helpers.data import ImageSet
-from helpers.train import TrainConfig, fit, train_or_load
+from helpers.data import ImageSet, StudyData
+from helpers.training import loop as train
+from helpers.training.cached import train_or_load
+from helpers.training.config import TrainConfig
+from helpers.training.losses import distillation_loss
+from helpers.training.loop import fit
 
 
 def tiny_data(n=24, size=16, seed=0):
@@ -71,23 +74,31 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path, monkeypatch):
 
 
 def test_train_or_load_reuses_a_matching_checkpoint(tmp_path, monkeypatch):
+    from helpers.training import cached
+
     x, y = tiny_data()
     s = ImageSet("train", x, y, [str(i) for i in range(len(y))], ["a", "b", "c"])
+    data = StudyData(tmp_path, s, s, None, [0.5] * 3, [0.25] * 3)
     args = {"num_classes": 3}
     cfg = TrainConfig(epochs=1, batch_size=8, amp="off")
-    m1, r1 = train_or_load("SimpleCNN", args, s, s, cfg, checkpoint_dir=tmp_path, device=torch.device("cpu"),
-                           data_key="k")
-    assert (tmp_path / "SimpleCNN-original.pt").exists() and not (tmp_path / "SimpleCNN-train-state.pt").exists()
+    path = tmp_path / "SimpleCNN-original.pt"
+    first = train_or_load("SimpleCNN", args, data, cfg, path=path, device=torch.device("cpu"))
+    m1, r1 = first.model, first.result
+    assert path.exists() and not (tmp_path / "SimpleCNN-original-train-state.pt").exists() and not first.reused
+
     def no_training(*a, **k):
         raise AssertionError("retrained although up to date")
 
-    monkeypatch.setattr(train, "fit", no_training)
-    m2, r2 = train_or_load("SimpleCNN", args, s, s, cfg, checkpoint_dir=tmp_path, device=torch.device("cpu"),
-                           data_key="k")
+    monkeypatch.setattr(cached, "fit", no_training)
+    second = train_or_load("SimpleCNN", args, data, cfg, path=path, device=torch.device("cpu"))
+    m2, r2 = second.model, second.result
     assert r2 == r1 and all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    assert second.reused and second.created_at == first.created_at
+    other_images = x.clone()
+    other_images[0] = 0
+    other = StudyData(tmp_path, ImageSet("train", other_images, y, s.files, s.classes), s, None, [0.5] * 3, [0.25] * 3)
     with pytest.raises(AssertionError, match="retrained"):  # other data: trains again
-        train_or_load("SimpleCNN", args, s, s, cfg, checkpoint_dir=tmp_path, device=torch.device("cpu"),
-                      data_key="other")
+        train_or_load("SimpleCNN", args, other, cfg, path=path, device=torch.device("cpu"))
 
 
 class _FixedLogits(torch.nn.Module):
@@ -112,21 +123,21 @@ def test_distillation_loss_is_hintons_soft_and_hard_mix():
     T = 3.0
     p_t = F.softmax(teacher.logits.detach() / T, 1)
     kl = (p_t * (p_t.log() - F.log_softmax(student / T, 1))).sum(1).mean()
-    soft = train.distillation_loss(teacher, temperature=T, alpha=1.0)(student, x, y)
+    soft = distillation_loss(teacher, temperature=T, alpha=1.0)(student, x, y)
     assert soft.item() == pytest.approx(T * T * kl.item(), rel=1e-5)
-    hard = train.distillation_loss(teacher, temperature=T, alpha=0.0, label_smoothing=0.1)(student, x, y)
+    hard = distillation_loss(teacher, temperature=T, alpha=0.0, label_smoothing=0.1)(student, x, y)
     assert hard.item() == pytest.approx(F.cross_entropy(student, y, label_smoothing=0.1).item(), rel=1e-6)
-    mix = train.distillation_loss(teacher, temperature=T, alpha=0.25)(student, x, y)
+    mix = distillation_loss(teacher, temperature=T, alpha=0.25)(student, x, y)
     mix.backward()
     assert mix.item() == pytest.approx(0.25 * soft.item() + 0.75 * F.cross_entropy(student, y).item(), rel=1e-5)
     # the teacher runs in eval mode, is given back in its mode, and gets no gradient
     assert teacher.modes == [False] * 3 and teacher.training and teacher.logits.grad is None
     assert student.grad is not None
     # a student equal to its teacher has nothing left to learn from it
-    same = train.distillation_loss(teacher, temperature=T, alpha=1.0)(teacher.logits.detach(), x, y)
+    same = distillation_loss(teacher, temperature=T, alpha=1.0)(teacher.logits.detach(), x, y)
     assert same.item() == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="alpha"):
-        train.distillation_loss(teacher, alpha=1.5)
+        distillation_loss(teacher, alpha=1.5)
 
 
 def test_fit_trains_on_the_given_loss():

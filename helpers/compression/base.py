@@ -1,0 +1,205 @@
+"""The contract of a compression method, and what every method returns.
+
+A compression method is one module of this folder defining `METHOD`, a `CompressionMethod`
+subclass (or a plugin's class passed to `register_method`). It takes a trained model, the data, a
+target (a sparsity, a MAC reduction ...) and a fine-tuning budget, and returns the compressed model
+with its `CompressionRecord`: non-zeros, MACs, parameters, checkpoint and compressed sizes, accuracy
+before and after fine-tuning, and the checkpoint's path. C1 applies every method the parameters
+name to every model; C2 attacks what they produced. Methods that start from the trained model and
+fine-tune it derive from `PruneAndFineTune` and write only `prune`; methods that train from
+scratch (sparsity training, lottery-ticket rewinding) override `apply`.
+"""
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..core.layout import RunLayout
+from ..training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class FineTuneBudget:
+    """How much training a compressed model gets: epochs at peak learning rate `lr` (cosine decay
+    after `warmup_epochs` of linear warm-up), optionally distilling the dense model (weight
+    `distill_alpha`, 0 for labels only; softmax temperature `distill_temperature`)."""
+    epochs: int
+    lr: float
+    warmup_epochs: int = 0
+    distill_alpha: float = 0.0
+    distill_temperature: float = 4.0
+
+    def describe(self) -> str:
+        text = f"{self.epochs} epochs at learning rate {self.lr:g}"
+        if self.warmup_epochs:
+            text += f" ({self.warmup_epochs} warm-up)"
+        if self.distill_alpha > 0:
+            text += (f", distilling the dense model (weight {self.distill_alpha:g}, "
+                     f"temperature {self.distill_temperature:g})")
+        return text + (", labels only" if self.distill_alpha == 0 and self.epochs else "")
+
+
+@dataclass
+class BaseModel:
+    """A trained model to compress: its name, the model (eval mode), its checkpoint dict and path."""
+    name: str
+    model: nn.Module
+    checkpoint: dict[str, Any]
+    path: Path
+
+
+@dataclass
+class CompressionContext:
+    """What every method needs around it: data, the study's training recipe (fine-tuning keeps its
+    augmentation, batch size, precision and seed), where to write, the device, and one shared
+    memory of each dense model's outputs for distillation (`training.losses.RememberingTeacher`)."""
+    data: Any
+    train_cfg: TrainConfig
+    layout: RunLayout
+    device: torch.device
+    teachers: dict[str, nn.Module] = field(default_factory=dict)
+
+
+@dataclass
+class CompressionRecord:
+    """What C1 reports of one compressed model (sizes in MB, accuracies as fractions of the
+    validation split). `path` and `compressed_path` are relative to the run directory."""
+    model: str
+    method: str
+    family: str
+    target: float
+    point: str
+    params: int = 0               # parameters of the stored model
+    nonzero: int = 0              # non-zero parameters
+    sparsity: float = 0.0         # zeros among the weights pruning may touch
+    macs: int = 0                 # multiply-accumulates of one forward pass (dense arithmetic)
+    acc_pre_ft: float | None = None
+    acc: float | None = None      # after fine-tuning
+    size_mb: float = 0.0          # the checkpoint
+    size_compressed_mb: float = 0.0  # the smallest file that restores the model exactly
+    path: str = ""
+    compressed_path: str = ""
+    finetune_s: float = 0.0
+    finetune_epochs: int = 0
+    reused: bool = False
+    created_at: str = ""
+    skipped: str = ""             # why no model was made for this target (e.g. same as another point)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Compressed:
+    model: nn.Module | None
+    record: CompressionRecord
+
+
+class CompressionMethod(ABC):
+    """One compression method (see the module docstring).
+
+    Class attributes: `name` (parameter and file name), `title` and `citation` (for the report),
+    `family` ('unstructured', 'structured' ...), `target_name` (what a target means, e.g.
+    'sparsity'), `default_targets`, `default_budget`, and `Settings`, a dataclass of the method's
+    own settings with their defaults. `whitebox`: its models can be attacked with gradients.
+    """
+    name: ClassVar[str]
+    title: ClassVar[str]
+    citation: ClassVar[str] = ""
+    family: ClassVar[str]
+    target_name: ClassVar[str]
+    default_targets: ClassVar[tuple[float, ...]]
+    default_budget: ClassVar[FineTuneBudget]
+    whitebox: ClassVar[bool] = True
+
+    @dataclass(frozen=True)
+    class Settings:
+        pass
+
+    def __init__(self, budget: FineTuneBudget | None = None, settings: Any = None):
+        self.budget = budget or self.default_budget
+        self.settings = settings or self.Settings()
+
+    @classmethod
+    def configure(cls, budget: dict[str, Any], settings: dict[str, Any]) -> "CompressionMethod":
+        """The method with overrides of its budget and settings (plain dicts from the parameters)."""
+        return cls(replace(cls.default_budget, **budget), replace(cls.Settings(), **settings))
+
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        return [f.name for f in fields(cls.Settings)]
+
+    def label(self, target: float) -> str:
+        """How a point is named in tables, files and summary keys, e.g. 's0.8' or '4x'."""
+        return f"{target:g}"
+
+    def check_target(self, target: float) -> str | None:
+        """None when `target` is admissible, else what is wrong with it."""
+        return None
+
+    @abstractmethod
+    def apply(self, base: BaseModel, target: float, ctx: CompressionContext) -> Compressed:
+        """Compress `base` to `target` within the method's budget; write its checkpoint(s)."""
+
+    def load(self, path: Path) -> nn.Module:
+        """The model a checkpoint of this method holds (loaded with weights_only)."""
+        from ..models.checkpoints import load_model
+        return load_model(path)[0]
+
+
+class PruneAndFineTune(CompressionMethod):
+    """Methods that remove weights or channels from the trained model, then fine-tune it.
+
+    `prune(model, target)` returns the pruned model (not fine-tuned) and plain-data details; a
+    `signature` equal to an earlier point's (the same widths after rounding, say) skips the point.
+    `finish` prepares the fine-tuned model for saving; `save_twins` writes compact copies.
+    """
+
+    def __init__(self, budget: FineTuneBudget | None = None, settings: Any = None):
+        super().__init__(budget, settings)
+        self._seen: dict[tuple[str, Any], str] = {}
+
+    @abstractmethod
+    def prune(self, model: nn.Module, target: float, ctx: CompressionContext) -> tuple[nn.Module, dict[str, Any]]:
+        """Prune `model` (a copy, free to change) to `target`; returns it and plain-data details."""
+
+    def signature(self, pruned: nn.Module) -> Any:
+        return None
+
+    def finish(self, model: nn.Module) -> nn.Module:
+        return model
+
+    def checkpoint_metadata(self, details: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def save_twins(self, model: nn.Module, path: Path, base: BaseModel) -> Path:
+        """Write compact copies of the saved model; returns the smallest file that restores it."""
+        return path
+
+    def apply(self, base: BaseModel, target: float, ctx: CompressionContext) -> Compressed:
+        from .measure import measure
+        from .finetune import finetune_or_load
+
+        point = self.label(target)
+        pruned, details = self.prune(copy.deepcopy(base.model), target, ctx)
+        signature = self.signature(pruned)
+        if signature is not None:
+            earlier = self._seen.setdefault((base.name, signature), point)
+            if earlier != point:
+                return Compressed(None, CompressionRecord(base.name, self.name, self.family, target, point,
+                                                          skipped=f"the same model as {earlier}"))
+        from ..evaluation.predict import accuracy
+        acc_pre = accuracy(pruned, ctx.data.valid.images, ctx.data.valid.labels, ctx.device)
+        path = ctx.layout.compressed(self.name, base.name, point)
+        trained = finetune_or_load(self, path, pruned, base, target, details, ctx)
+        smallest = self.save_twins(trained.model, path, base)
+        record = measure(self, trained, base, target, point, acc_pre, smallest, ctx)
+        record.details.update(details)
+        return Compressed(trained.model, record)

@@ -1,0 +1,85 @@
+"""Unstructured magnitude pruning: the primitives of the `global` and `layerwise` methods.
+
+Magnitude pruning (Han, Pool, Tran & Dally, "Learning both Weights and Connections for Efficient
+Neural Networks", NeurIPS 2015): the weights of smallest |w| are set to zero, either by one
+threshold over all pruned layers (**global**) or by the same fraction in every layer
+(**layerwise**). Pruned layers are those the model spec calls prunable (by default every Conv2d
+and Linear weight; biases and BatchNorm are kept). Masks are torch.nn.utils.prune's: during
+fine-tuning the layer computes with weight_orig · mask, so pruned weights stay exactly zero;
+`make_permanent` folds the masks in before saving.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from torch import nn
+from torch.nn.utils import prune
+
+from ..models.registry import spec_of
+from .base import FineTuneBudget, PruneAndFineTune
+
+
+def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(name, module) of the layers whose weights pruning may zero, as the model's spec says."""
+    return spec_of(model).prunable(model)
+
+
+def prune_magnitude(model: nn.Module, amount: float, method: str,
+                    only: list[str] | None = None) -> nn.Module:
+    """Zero the fraction `amount` (0 ≤ amount < 1) of smallest-magnitude weights, globally over the
+    layers or in each layer alike; `only` restricts pruning to the named layers (e.g. one layer
+    for a sensitivity scan). The model is pruned in place, with masks, and returned."""
+    if method not in ("global", "layerwise"):
+        raise ValueError(f"pruning method must be 'global' or 'layerwise', not {method!r}")
+    if not 0 <= amount < 1:
+        raise ValueError(f"pruning amount must be in [0, 1), not {amount}")
+    layers = [(n, m) for n, m in prunable(model) if only is None or n in only]
+    if only is not None and len(layers) != len(only):
+        known = [n for n, _ in prunable(model)]
+        raise ValueError(f"unknown layers {sorted(set(only) - set(known))}; prunable layers: {known}")
+    if method == "global":
+        prune.global_unstructured([(m, "weight") for _, m in layers], pruning_method=prune.L1Unstructured,
+                                  amount=amount)
+    else:
+        for _, m in layers:
+            prune.l1_unstructured(m, "weight", amount=amount)
+    return model
+
+
+def make_permanent(model: nn.Module) -> nn.Module:
+    """Fold every pruning mask into its weight (weight = weight_orig · mask) and drop the mask."""
+    for _, m in prunable(model):
+        if prune.is_pruned(m) and hasattr(m, "weight_mask"):
+            prune.remove(m, "weight")
+    return model
+
+
+class MagnitudePruning(PruneAndFineTune):
+    """Unstructured magnitude pruning to a sparsity, fine-tuned with its masks kept, saved dense
+    and as a sparse twin (`sparse_checkpoint`). Subclasses choose `mode`: one threshold over all
+    prunable layers ('global') or the same fraction in each ('layerwise')."""
+    mode: ClassVar[str]
+    family = "unstructured"
+    target_name = "sparsity"
+    citation = "Han, Pool, Tran & Dally, NeurIPS 2015"
+    default_targets = (0.2, 0.5, 0.8, 0.9, 0.95)
+    default_budget = FineTuneBudget(epochs=3, lr=5e-4, warmup_epochs=0)
+
+    def label(self, target: float) -> str:
+        return f"s{target:g}"
+
+    def check_target(self, target: float) -> str | None:
+        return None if 0 < target < 1 else "a sparsity must lie in (0, 1)"
+
+    def prune(self, model: nn.Module, target: float, ctx) -> tuple[nn.Module, dict]:
+        return prune_magnitude(model, target, self.mode), {}
+
+    def finish(self, model: nn.Module) -> nn.Module:
+        return make_permanent(model)
+
+    def save_twins(self, model: nn.Module, path: Path, base) -> Path:
+        from .sparse_checkpoint import save_sparse
+        twin = path.with_name(f"{path.stem}-sparse.pt")
+        return save_sparse(twin, model, base.checkpoint["arch"], base.checkpoint["arch_args"],
+                           classes=base.checkpoint.get("classes"))

@@ -1,0 +1,92 @@
+# The one source of every parameter's type, default and meaning.
+#
+# Each line is `name: type = literal  # help`. A help text that starts with `a | b | c:` lists the
+# only values allowed. Notebooks repeat the lines of the parameters they use in their cell tagged
+# `parameters` (papermill injects overrides after it); tests/test_config.py keeps those copies equal
+# to this file. YAML files (`parameters/*.yaml`) and `--set name=value` override them; the runner
+# validates the merged values against this file before anything runs. Registries add the settings
+# of their entries (a compression method's fine-tuning budget, say) inside the dict parameters below.
+
+# --- the run, the data and the machine (every stage) -------------------------------------------
+run_dir: str = "runs/default"  # checkpoints, metrics, executed notebooks and caches of this run
+figures_dir: str = ""  # where figures go, empty means <run_dir>/figures; the default run uses figures/
+report_dir: str = ""  # where report.pdf and summary.json go, empty means <run_dir>/report
+report_title: str = ""  # title page of the PDF report, empty gives a generic title
+plugins: list[str] = []  # importable modules that register extra models, datasets, attacks or compression methods
+dataset: str = "image_folder"  # registered dataset format (helpers.data): image_folder reads <data_dir>/<split>/<class>/<image>
+data_dir: str = ""  # dataset root; '' searches data/sports10, then ../shared/data/sports10
+image_size: int = 64  # images are decoded and resized once to image_size x image_size pixels
+on_bad_image: str = "error"  # error | skip: an undecodable file stops the run, or is skipped and listed
+subset_per_class: int = 0  # keep only the first k images of each class in each split, 0 keeps all; for smoke runs
+cache_dir: str = ".cache/images"  # decoded-image cache (uint8 tensors per split and size)
+seed: int = 0  # seeds Python, NumPy and torch
+num_threads: int = 0  # torch intra-op threads for training and latency, 0 keeps the default
+device: str = "auto"  # auto | cpu | cuda: where models train and run
+models: list[str] = ["SimpleCNN", "ResNetSmall"]  # registered model names to train and compare
+
+# --- training (A2; fine-tuning in B3 and C1 shares the recipe) ------------------------------------
+rotation_deg: float = 15.0  # training augmentation: maximum rotation angle in degrees
+scale: float = 0.0  # training augmentation: random zoom in 1 +- scale
+translate: float = 0.0  # training augmentation: random shift, fraction of the image size
+jitter: float = 0.2  # training augmentation: brightness, contrast and saturation jitter strength
+augment: bool = True  # random flip, rotation and colour jitter during training
+epochs: int = 40  # maximum training epochs per model
+epochs_by_model: dict = {}  # per-model epoch budgets that override epochs, such as SimpleCNN: 120
+batch_size: int = 64  # training batch size
+lr: float = 0.002  # peak learning rate of AdamW
+weight_decay: float = 0.0005  # decoupled weight decay, 0 gives plain Adam
+label_smoothing: float = 0.1  # cross-entropy label smoothing
+warmup_epochs: int = 2  # linear learning-rate warm-up before the cosine decay
+patience: int = 10  # early stopping after this many epochs without a lower validation loss
+amp: str = "bf16"  # bf16 | off: precision of training; evaluation is always fp32
+
+# --- data checks and evaluation (A1, A2) ---------------------------------------------------------
+near_dup_distance: int = 4  # dHash bits (of 64) within which two images count as near-duplicates
+n_misclassified: int = 6  # misclassified validation examples shown per model
+reference_val_acc: dict = {"SimpleCNN": 0.68, "ResNetSmall": 0.72}  # published validation accuracies of the course report, quoted for comparison
+latency_runs: int = 100  # timed forward passes per model and batch size
+latency_warmup: int = 10  # untimed forward passes before timing
+latency_rounds: int = 10  # the models are timed round-robin in this many rounds, so drift falls on all alike
+latency_batch: int = 16  # the larger batch size whose latency is measured besides batch 1
+
+# --- interpretability (A3, B3) --------------------------------------------------------------------
+explain_classes: list[str] = []  # classes with one correctly classified example each; empty takes the first three
+centred_cam_fraction: float = 0.4  # a model whose Grad-CAM puts more than this share in the central quarter is called centred (uniform: 0.25)
+
+# --- attacks and transfer (B1, B2) ----------------------------------------------------------------
+attacks: list[str] = ["fgsm", "pgd"]  # registered attacks (helpers.attacks) run over the validation split
+attack_eps: list[float] = [0.01, 0.03, 0.05, 0.1]  # L∞ budgets ε in pixel units of [0, 1]
+pgd_step_divisor: float = 3.0  # the PGD step α is ε divided by this: 0.01 at ε 0.03
+pgd_steps: int = 40  # PGD iterations
+target_class: str = "basketball"  # the class targeted attacks push every input to
+example_eps: float = 0.03  # ε of the example panels and the iteration histograms
+n_examples: int = 10  # adversarial examples shown per attack type, shared among the models
+sanity_min_fooled: float = 0.9  # sanity check: untargeted PGD at ε 0.1 must fool at least this fraction
+transfer_margin: float = 0.05  # B2: two transfer rates that differ by less than this are called about equal
+substitute_threat_rate: float = 0.3  # B2: transferred inputs fooling more than this share make a substitute model a real threat
+
+# --- the defense (B3) -----------------------------------------------------------------------------
+defense_model: str = ""  # model to harden; empty takes the one with the higher validation accuracy in A2
+defense_eps: float = 0.03  # L∞ budget of adversarial fine-tuning, pixel units
+defense_epochs: int = 8  # epochs of adversarial fine-tuning
+defense_lr: float = 0.001  # peak learning rate of the fine-tuning (warm-up 1 epoch, cosine decay)
+defense_eval_steps: int = 50  # PGD iterations of the robustness evaluation
+defense_restarts: int = 2  # PGD random restarts of the robustness evaluation (worst case over them)
+defense_min_gain: float = 0.1  # the defense "helps" at an ε where it raises robust accuracy by at least this much
+collapse_fraction: float = 0.5  # catastrophic overfitting: robust validation accuracy falls below this fraction of its peak
+
+# --- compression (C1) -----------------------------------------------------------------------------
+compression_methods: list[str] = ["global", "layerwise", "channel"]  # registered compression methods (helpers.compression) applied to every model, in order
+compression_targets: dict = {}  # per method, the targets to reach (sparsity, MAC reduction ...); a method left out uses its default targets
+compression_budgets: dict = {}  # per method, overrides of its fine-tuning budget: epochs, lr, warmup_epochs, distill_alpha, distill_temperature
+compression_settings: dict = {}  # per method, overrides of its own settings, such as channel: {round_to: 8}
+sensitivity_amount: float = 0.8  # per-layer sensitivity: global pruning at this fraction, and each layer alone pruned by it
+max_acc_drop: float = 0.02  # a compressed model keeps its accuracy when it loses at most this much validation accuracy (C1 targets, C2 deployment)
+target_sparsity: float = 0.8  # C1 target: unstructured sparsity at which accuracy must be kept
+target_size_reduction: float = 3.0  # C1 target: how many times smaller the compressed checkpoint must be at that sparsity
+target_speedup: float = 2.5  # C1 target: batch-1 speedup a structured model must reach while keeping its accuracy
+
+# --- robustness of compressed models (C2) ---------------------------------------------------------
+whitebox_methods: list[str] = ["global", "channel"]  # compression methods whose models are attacked white-box again
+robustness_margin: float = 0.05  # a compressed model is more (less) robust when its mean untargeted PGD success is this much lower (higher)
+needed_eps_success: float = 0.9  # the needed ε is the smallest ε at which untargeted PGD fools at least this share

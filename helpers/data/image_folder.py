@@ -1,0 +1,167 @@
+"""The image-folder dataset format: `<data_dir>/<split>/<class>/<image>`, decoded once and cached.
+
+torchvision's ImageFolder layout, with splits `train`, `valid` and optionally `test`. Images are
+decoded, converted to RGB and resized to `image_size`² once, then cached per split as one uint8
+tensor [N, 3, H, W]; decoding JPEGs with PIL every epoch would cost several times the arithmetic
+of a small CNN on two cores. With an empty `data_dir`, Sports-10 is searched where it usually lies.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from ..core.files import atomic_path, project_path, sha256_file, sha256_text
+from ..core.reuse import reuse_key
+from .splits import DataError, DataSource, ImageSet, StudyData, channel_stats, subset
+from .sports10 import DEFAULT_LOCATIONS, HOW_TO_GET_DATA
+
+
+def find_data_dir(data_dir: str | None) -> Path:
+    """Return the dataset root: `data_dir` if given, else the first known location that exists."""
+    if data_dir:
+        root = project_path(data_dir)
+        if not (root / "train").is_dir():
+            raise DataError(f"data_dir '{data_dir}' ({root}) has no train/ folder.\n{HOW_TO_GET_DATA}")
+        return root
+    for candidate in DEFAULT_LOCATIONS:
+        if (candidate / "train").is_dir():
+            return candidate.resolve()
+    raise DataError(HOW_TO_GET_DATA)
+
+
+def list_split(root: Path, split: str, classes: list[str] | None = None) -> tuple[list[Path], list[int], list[str]]:
+    """Files and labels of one split, sorted; classes are the train split's folders."""
+    split_dir = root / split
+    if not split_dir.is_dir():
+        raise DataError(f"split '{split}' not found: {split_dir} is not a directory")
+    found = sorted(d.name for d in split_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if classes is None:
+        classes = found
+    unknown = sorted(set(found) - set(classes))
+    if unknown:
+        raise DataError(f"{split_dir} has class folders not in train/: {unknown}")
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        class_dir = split_dir / name
+        if not class_dir.is_dir():
+            continue
+        for f in sorted(class_dir.iterdir()):
+            if f.is_file() and not f.name.startswith("."):  # skip OS junk such as .DS_Store
+                files.append(f)
+                labels.append(label)
+    if not files:
+        raise DataError(f"split '{split}' ({split_dir}) contains no files")
+    return files, labels, classes
+
+
+def decode_image(path: Path, size: int) -> torch.Tensor:
+    """Decode one file to a uint8 tensor [3, size, size]; DataError naming the file if it fails."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except Exception as e:  # PIL raises several unrelated types for broken files
+        raise DataError(f"cannot decode image {path}: {type(e).__name__}: {e}") from None
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
+    return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).contiguous()
+
+
+def files_fingerprint(root: Path, files: list[Path]) -> str:
+    """Hash of names, sizes and modification times: cheap, and changes when a file does."""
+    parts = []
+    for f in files:
+        st = f.stat()
+        parts.append(f"{f.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}")
+    return sha256_text("\n".join(parts))
+
+
+def _decode_all(root: Path, split: str, files: list[Path], labels: list[int], classes: list[str],
+                image_size: int, on_bad_image: str) -> ImageSet:
+    images, kept_labels, kept_files, bad = [], [], [], []
+    for f, y in zip(files, labels):
+        rel = str(f.relative_to(root))
+        try:
+            images.append(decode_image(f, image_size))
+        except DataError as e:
+            if on_bad_image == "error":
+                raise DataError(f"{e}\n(set on_bad_image: skip to leave such files out and list them)") from None
+            bad.append((rel, str(e).split(": ", 1)[-1]))
+            continue
+        kept_labels.append(y)
+        kept_files.append(rel)
+    if not images:
+        raise DataError(f"split '{split}' of {root}: no decodable image")
+    return ImageSet(split, torch.stack(images), torch.tensor(kept_labels, dtype=torch.int64), kept_files, classes, bad)
+
+
+def load_split(root: Path, split: str, image_size: int, *, classes: list[str] | None = None,
+               on_bad_image: str = "error", subset_per_class: int = 0,
+               cache_dir: Path | None = None) -> ImageSet:
+    """Decode (or read from cache) one split.
+
+    on_bad_image: "error" raises DataError naming the first undecodable file; "skip" leaves such
+    files out and lists them in `ImageSet.bad` as (file, reason).
+    subset_per_class: keep only the first k files of each class (0 = all), for smoke runs.
+    """
+    if on_bad_image not in ("error", "skip"):
+        raise ValueError(f"on_bad_image must be 'error' or 'skip', not {on_bad_image!r}")
+    files, labels, classes = list_split(root, split, classes)
+    files, labels = subset(files, labels, subset_per_class)
+    key = reuse_key(code=[decode_image], files=files_fingerprint(root, files), image_size=image_size,
+                    on_bad_image=on_bad_image, classes=classes)
+    cache_file = cache_dir / f"{split}-{image_size}px-{key[:16]}.pt" if cache_dir else None
+    if cache_file and cache_file.exists():
+        c = torch.load(cache_file, weights_only=True)
+        return ImageSet(split, c["images"], c["labels"], c["files"], c["classes"], [tuple(b) for b in c["bad"]])
+    s = _decode_all(root, split, files, labels, classes, image_size, on_bad_image)
+    if cache_file:
+        with atomic_path(cache_file) as tmp:
+            torch.save({"images": s.images, "labels": s.labels, "files": s.files,
+                        "classes": s.classes, "bad": [list(b) for b in s.bad]}, tmp)
+    return s
+
+
+class ImageFolderSource(DataSource):
+    """The files behind an image folder: headers, originals and byte-identical duplicates."""
+
+    def __init__(self, root: Path):
+        super().__init__(f"image folder {root}")
+        self.root = root
+
+    def storage(self, splits: dict[str, ImageSet]) -> pd.DataFrame:
+        rows = []
+        for s in splits.values():
+            for rel in s.files:
+                with Image.open(self.root / rel) as im:
+                    rows.append({"split": s.split, "size": f"{im.width}x{im.height}", "mode": im.mode,
+                                 "format": im.format})
+        table = pd.DataFrame(rows)
+        return table.groupby(["split", "size", "mode", "format"], sort=False).size().rename("images").reset_index()
+
+    def original(self, image_set: ImageSet, index: int, size: int) -> torch.Tensor:
+        return decode_image(self.root / image_set.files[index], size)
+
+    def exact_duplicates(self, splits: dict[str, ImageSet]) -> list[list[str]]:
+        groups: dict[str, list[str]] = {}
+        for s in splits.values():
+            for rel in s.files:
+                groups.setdefault(sha256_file(self.root / rel), []).append(rel)
+        return [g for g in groups.values() if len(g) > 1]
+
+
+def load(data_dir: str | None, image_size: int, *, on_bad_image: str = "error", subset_per_class: int = 0,
+         cache_dir: str | Path | None = None) -> StudyData:
+    """All splits of an image folder; `test` is None when the folder has no test/ split."""
+    root = find_data_dir(data_dir)
+    cache = project_path(cache_dir) if cache_dir else None
+    kw = dict(on_bad_image=on_bad_image, subset_per_class=subset_per_class, cache_dir=cache)
+    train = load_split(root, "train", image_size, **kw)
+    valid = load_split(root, "valid", image_size, classes=train.classes, **kw)
+    test = load_split(root, "test", image_size, classes=train.classes, **kw) if (root / "test").is_dir() else None
+    mean, std = channel_stats(train.images)
+    return StudyData(root, train, valid, test, mean, std, ImageFolderSource(root))

@@ -1,0 +1,144 @@
+"""What every dataset format delivers: splits as uint8 tensors, and the batches cut from them.
+
+A dataset module (see `helpers.data`) turns its files into a `StudyData`: per split an `ImageSet`
+of images uint8 [N, C, H, W] (C = 3 for colour, 1 for grey) with labels int64 [N], the class
+names, the training set's per-channel mean and standard deviation (the models normalize with them
+in their first layer), and a `DataSource` that answers what only the files know (their stored
+sizes and formats, the original images, byte-identical duplicates).
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+
+class DataError(RuntimeError):
+    """The data directory, a split or an image is missing or unreadable."""
+
+
+@dataclass
+class ImageSet:
+    """One split in memory: images uint8 [N, C, H, W], labels int64 [N], a name per image."""
+    split: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    files: list[str]
+    classes: list[str]
+    bad: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) of skipped files
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> list[int]:
+        return torch.bincount(self.labels, minlength=len(self.classes)).tolist()
+
+    def float_images(self, index: slice | int | torch.Tensor = slice(None)) -> torch.Tensor:
+        """Images as float in [0, 1], the models' input."""
+        x = self.images[index]
+        return x.float().div(255)
+
+
+class DataSource:
+    """What the stored files say beyond the decoded tensors. This default reads the tensors only;
+    a format with files to look at (image folders) overrides it."""
+
+    def __init__(self, description: str):
+        self.description = description
+
+    def storage(self, splits: dict[str, ImageSet]) -> pd.DataFrame:
+        """Images per split, stored size, colour mode and format."""
+        rows = [{"split": s.split, "size": f"{s.images.shape[-1]}x{s.images.shape[-2]}",
+                 "mode": "L" if s.images.shape[1] == 1 else "RGB", "format": "tensor", "images": len(s)}
+                for s in splits.values()]
+        return pd.DataFrame(rows)
+
+    def original(self, image_set: ImageSet, index: int, size: int) -> torch.Tensor:
+        """Image `index` of a split for display, uint8 [C, size, size]."""
+        x = image_set.images[index: index + 1].float()
+        return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)[0].round().byte()
+
+    def exact_duplicates(self, splits: dict[str, ImageSet]) -> list[list[str]]:
+        """Groups (size ≥ 2) of '<split>/<name>' whose stored content is identical."""
+        groups: dict[str, list[str]] = defaultdict(list)
+        for s in splits.values():
+            for name, img in zip(s.files, s.images):
+                groups[hashlib.sha256(img.numpy().tobytes()).hexdigest()].append(f"{s.split}/{name}")
+        return [g for g in groups.values() if len(g) > 1]
+
+
+@dataclass
+class StudyData:
+    root: Path
+    train: ImageSet
+    valid: ImageSet
+    test: ImageSet | None
+    mean: list[float]
+    std: list[float]
+    source: DataSource = field(default_factory=lambda: DataSource("tensors"))
+
+    @property
+    def classes(self) -> list[str]:
+        return self.train.classes
+
+    @property
+    def channels(self) -> int:
+        return int(self.train.images.shape[1])
+
+    @property
+    def image_size(self) -> int:
+        return int(self.train.images.shape[-1])
+
+    def splits(self) -> dict[str, ImageSet]:
+        out = {"train": self.train, "valid": self.valid}
+        if self.test is not None:
+            out["test"] = self.test
+        return out
+
+    def content_key(self) -> str:
+        """Digest of every split's images and labels: what a trained model depends on."""
+        if not hasattr(self, "_content_key"):
+            h = hashlib.sha256()
+            for s in self.splits().values():
+                h.update(s.split.encode())
+                h.update(s.images.numpy().tobytes())
+                h.update(s.labels.numpy().tobytes())
+            self._content_key = h.hexdigest()
+        return self._content_key
+
+
+def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images [N, C, H, W] in [0, 1] units."""
+    x = images.to(torch.float64).div_(255)
+    return x.mean(dim=(0, 2, 3)).tolist(), x.std(dim=(0, 2, 3)).tolist()
+
+
+def subset(files: list, labels: list[int], per_class: int) -> tuple[list, list[int]]:
+    """The first `per_class` items of each class (0 keeps all), order kept; for smoke runs."""
+    if not per_class:
+        return files, labels
+    taken: dict[int, int] = defaultdict(int)
+    keep = []
+    for f, y in zip(files, labels):
+        if taken[y] < per_class:
+            taken[y] += 1
+            keep.append((f, y))
+    return [f for f, _ in keep], [y for _, y in keep]
+
+
+def batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, shuffle: bool = False,
+            generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (x float32 [B, C, H, W] in [0, 1], y int64 [B]) from uint8 images (scaled by 1/255)
+    or from float images already in [0, 1] (e.g. adversarial inputs)."""
+    n = len(labels)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        x = images[idx]
+        yield (x.float().div_(255) if x.dtype == torch.uint8 else x.float()), labels[idx]

@@ -1,0 +1,1 @@
+"""Defenses against evasion attacks: adversarial fine-tuning with FGSM-RS."""

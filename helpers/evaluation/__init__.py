@@ -1,0 +1,1 @@
+"""Evaluation: predictions, classification metrics, latency and training throughput."""

@@ -1,0 +1,137 @@
+"""The model registry: a `ModelSpec` declares everything the study needs to know about a model.
+
+Built-in models are the modules of `helpers/models/zoo/`, each defining `SPEC`; a plugin adds one
+with `register_model(spec)`. Nothing else in the package names a model: training, Grad-CAM,
+pruning and benchmarks ask its spec.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import nn
+
+from ..config.schema import ParameterError, register_check
+
+
+def conv_and_linear(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(name, module) of every Conv2d and Linear layer, in model order: what pruning may zero."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def classifier_layer(model: nn.Module) -> list[nn.Module]:
+    """The last Linear layer: its outputs are the classes, so channel pruning must keep them."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)][-1:]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the study needs to know about a model.
+
+    build(num_classes=, mean=, std=, **settings) -> nn.Module taking x float [B, C, H, W] in [0, 1]
+    (C = len(mean)) with normalization as its first layer. gradcam_layer: the name (as in
+    `named_modules()`) of the layer Grad-CAM explains. input_size: the only image size the model
+    accepts, None for any. normalization: "data" uses the training set's per-channel statistics,
+    or a fixed (mean, std) pair, e.g. the ImageNet statistics of pretrained weights.
+    prunable(model): the (name, layer) pairs whose weights unstructured pruning may zero;
+    keep_whole(model): layers whose outputs channel pruning must keep (the classifier).
+    """
+    name: str
+    build: Callable[..., nn.Module]
+    gradcam_layer: str
+    input_size: int | None = None
+    normalization: str | tuple[list[float], list[float]] = "data"
+    prunable: Callable[[nn.Module], list[tuple[str, nn.Module]]] = conv_and_linear
+    keep_whole: Callable[[nn.Module], list[nn.Module]] = classifier_layer
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def description(self) -> str:
+        """The first paragraph of the model class's docstring, on one line."""
+        doc = getattr(self.build, "__doc__", "") or ""
+        return " ".join(doc.split("\n\n")[0].split())
+
+    @property
+    def module(self) -> str:
+        """The module that defines the model: its code keys the model's checkpoints."""
+        return self.build.__module__
+
+    def arch_args(self, num_classes: int, mean: list[float], std: list[float]) -> dict[str, Any]:
+        """Constructor arguments for a dataset with these classes and channel statistics."""
+        if self.normalization != "data":
+            mean, std = self.normalization
+        return {"num_classes": num_classes, "mean": list(mean), "std": list(std), **self.settings}
+
+    def check_input(self, image_size: int, channels: int) -> None:
+        if self.input_size is not None and image_size != self.input_size:
+            raise ParameterError(f"model {self.name} takes {self.input_size} px images, but image_size is {image_size}")
+        if self.normalization != "data" and len(self.normalization[0]) != channels:
+            raise ParameterError(f"model {self.name} takes {len(self.normalization[0])}-channel images, "
+                                 f"the data has {channels}")
+
+
+_MODELS: dict[str, ModelSpec] = {}
+_DISCOVERED = False
+
+
+def _discover() -> None:
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    from . import zoo
+    for info in pkgutil.iter_modules(zoo.__path__):
+        spec = getattr(importlib.import_module(f"{zoo.__name__}.{info.name}"), "SPEC", None)
+        if isinstance(spec, ModelSpec):
+            _MODELS.setdefault(spec.name, spec)
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Make a model available by name (`models: [<name>]`)."""
+    _discover()
+    _MODELS[spec.name] = spec
+    return spec
+
+
+def model_names() -> list[str]:
+    _discover()
+    return list(_MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    _discover()
+    if name not in _MODELS:
+        raise KeyError(f"unknown model '{name}'; registered models: {sorted(_MODELS)}")
+    return _MODELS[name]
+
+
+def spec_of(model: nn.Module) -> ModelSpec:
+    """The spec of a built model, found by its class."""
+    _discover()
+    for spec in _MODELS.values():
+        if isinstance(spec.build, type) and type(model) is spec.build:
+            return spec
+    raise KeyError(f"no registered model builds a {type(model).__name__}")
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Instantiate a registered model by name; kwargs are its constructor arguments."""
+    return get_spec(name).build(**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _check_model_names(names: Any, source: str, parameter: str) -> None:
+    names = list(names)
+    unknown = [n for n in names if n not in model_names()]
+    if unknown:
+        raise ParameterError(f"parameter '{parameter}' in {source} names unknown models {unknown}; "
+                             f"registered: {sorted(model_names())}")
+
+
+register_check("models", lambda v, s: _check_model_names(v, s, "models"))
+register_check("epochs_by_model", lambda v, s: _check_model_names(v, s, "epochs_by_model"))

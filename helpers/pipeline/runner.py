@@ -1,0 +1,158 @@
+"""Run the study's notebooks in order, skipping stages that are up to date, echoing progress.
+
+Executed notebooks go to `<run_dir>/notebooks/`. A stage is skipped when its notebook, its
+parameters, the `helpers` package, the data files and every earlier stage are unchanged since it
+last succeeded (its reuse key, `core.reuse.reuse_key`); `force` reruns everything. While a stage
+runs, the progress lines its helpers write (`core.progress`) are echoed to the terminal.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import notebook_cells
+from ..config.resolution import resolve
+from ..core import progress
+from ..core.files import ROOT, atomic_path, load_json, save_json
+from ..core.layout import RunLayout
+from ..core.reuse import reuse_key
+from ..data import files_fingerprint
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def select_notebooks(names: list[str]) -> list[Path]:
+    """Notebook paths in study order; names are prefixes like 'A1' or full stems like 'A1_data'."""
+    available = notebook_cells.notebook_paths()
+    if not names:
+        return available
+    chosen = []
+    for name in names:
+        match = [p for p in available if p.stem == name or p.stem.split("_", 1)[0] == name]
+        if not match:
+            raise RunError(f"no notebook '{name}'; available: {[p.stem for p in available]}")
+        chosen.extend(match)
+    return sorted(set(chosen), key=available.index)
+
+
+class _Echo:
+    """Echo the lines appended to the progress file while a stage runs (a background thread)."""
+
+    def __init__(self, path: Path, log: Callable[[str], Any]):
+        self.path, self.log, self._stop = path, log, threading.Event()
+        path.write_text("")
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def _follow(self) -> None:
+        offset = 0
+        while True:
+            stopping = self._stop.wait(1.0)
+            with open(self.path) as f:
+                f.seek(offset)
+                chunk = f.read()
+                offset = f.tell()
+            for line in chunk.splitlines():
+                self.log(line)
+            if stopping:
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _execute(nb_path: Path, layout: RunLayout, nb_params: dict[str, Any], log) -> float:
+    """Run one notebook with papermill into the run directory; returns its seconds."""
+    import papermill as pm
+
+    stem = nb_path.stem
+    output, failed = layout.executed(stem), layout.executed(stem, failed=True)
+    os.environ[progress.ENV_FILE], os.environ[progress.ENV_STAGE] = str(layout.progress_log), stem
+    t0 = time.perf_counter()
+    try:
+        with _Echo(layout.progress_log, log), atomic_path(output) as tmp:
+            try:
+                pm.execute_notebook(str(nb_path), str(tmp), parameters=nb_params, kernel_name="python3",
+                                    progress_bar=False, cwd=str(ROOT), language="python")
+            except pm.PapermillExecutionError as e:
+                os.replace(tmp, failed)
+                raise RunError(f"{stem} failed at cell {e.exec_count}: {e.ename}: {e.evalue}\n"
+                               f"the executed notebook is kept at {failed}") from None
+    finally:
+        os.environ.pop(progress.ENV_FILE, None)
+        os.environ.pop(progress.ENV_STAGE, None)
+    failed.unlink(missing_ok=True)
+    return time.perf_counter() - t0
+
+
+def _stage_key(nb_path: Path, nb_params: dict[str, Any], data_key: str, upstream: str) -> str:
+    cells = [c["source"] for c in json.loads(nb_path.read_text())["cells"]]
+    return reuse_key(code=["helpers"], notebook=cells, params=nb_params, data=data_key, upstream=upstream)
+
+
+def run(param_file: str, names: list[str] | None = None, *, overrides: list[str] | None = None,
+        force: bool = False, log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """Execute the selected notebooks; returns {stage: seconds or 'skipped'}."""
+    values = resolve(param_file, overrides)
+    layout = RunLayout.from_params(values)
+    cold = not layout.root.exists() or not any(layout.root.iterdir())
+    selected = select_notebooks(names or [])
+    os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars freeze in executed notebooks
+    data_key, upstream, stale = files_fingerprint(values), "", []
+    done: dict[str, Any] = {}
+    for nb_path in notebook_cells.notebook_paths():
+        stem = nb_path.stem
+        nb_params = notebook_cells.for_notebook(stem, values)
+        key = _stage_key(nb_path, nb_params, data_key, upstream)
+        record_path = layout.stage_record(stem)
+        record = load_json(record_path) if record_path.exists() else {}
+        if nb_path not in selected:
+            # a stage that is not run keeps the outputs it made under its recorded key: later stages
+            # are keyed on what they will read, so they rerun once it is brought up to date
+            if record.get("key") != key:
+                stale.append(stem)
+            upstream = reuse_key(code=[], upstream=upstream, stage=record.get("key") or key)
+            continue
+        upstream = reuse_key(code=[], upstream=upstream, stage=key)
+        if stale:
+            log(f"warning: {', '.join(stale)} not up to date; {stem} reads their last outputs")
+            stale = []
+        if not force and record.get("key") == key and layout.executed(stem).exists():
+            log(f"{stem}: up to date, skipped (ran {record.get('finished', '?')})")
+            done[stem] = "skipped"
+            continue
+        last = f" (last run took {progress.format_seconds(record['seconds'])})" if "seconds" in record else ""
+        log(f"{stem}: running{last} ...")
+        seconds = _execute(nb_path, layout, nb_params, log)
+        save_json(record_path, {"key": key, "seconds": seconds, "param_file": str(param_file),
+                                "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        log(f"{stem}: done in {progress.format_seconds(seconds)} -> {layout.executed(stem)}")
+        done[stem] = seconds
+    _write_run_metrics(layout, param_file, done, cold and len(done) == len(notebook_cells.notebook_paths()))
+    return done
+
+
+def _write_run_metrics(layout: RunLayout, param_file: str, done: dict[str, Any], cold_and_complete: bool) -> None:
+    """`metrics/run.json`: each stage's latest seconds, and the stage times of the last cold run
+    (every stage executed, starting from an empty run directory), kept across partial reruns."""
+    stems = [p.stem for p in notebook_cells.notebook_paths()]
+    stages = {s: load_json(layout.stage_record(s))["seconds"] for s in stems if layout.stage_record(s).exists()}
+    cold_path = layout.root / "stages" / "cold_run.json"
+    if cold_and_complete:
+        save_json(cold_path, {"stage_s": {s: done[s] for s in stems}, "total_s": sum(done.values()),
+                              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "param_file": str(param_file)})
+    metrics = {"stage_s": stages, "total_s": sum(stages.values()), "param_file": str(param_file)}
+    if cold_path.exists():
+        cold = load_json(cold_path)
+        metrics.update(cold_stage_s=cold["stage_s"], cold_total_s=cold["total_s"], cold_finished=cold["finished"])
+    save_json(layout.metrics("run"), metrics)

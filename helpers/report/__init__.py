@@ -1,0 +1,1 @@
+"""The report: figures, the PDF built from the executed notebooks, summary.json."""

@@ -1,0 +1,38 @@
+"""`python -m helpers.report <param_file> [--set name=value ...]`: build report.pdf and summary.json
+of the run the parameters describe."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..config import notebook_cells
+from ..config.resolution import resolve
+from ..config.schema import ParameterError
+from ..core.files import project_path, save_json
+from ..core.layout import RunLayout
+from .pdf import ReportError, build
+from .summary import summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m helpers.report", description="Build report.pdf and summary.json of a run.")
+    ap.add_argument("param_file", help="the YAML parameter file the run used")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE")
+    args = ap.parse_args(argv)
+    try:
+        values = resolve(args.param_file, args.overrides)
+        layout = RunLayout.from_params(values)
+        report_dir = project_path(values["report_dir"]) if values["report_dir"] else layout.root / "report"
+        executed = [layout.executed(p.stem) for p in notebook_cells.notebook_paths()]
+        pdf = build(executed, report_dir, values["report_title"] or "Study of small image classifiers",
+                    layout.metrics("run"))
+        save_json(report_dir / "summary.json", summary(layout.root))
+    except (ParameterError, ReportError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {pdf} and {report_dir / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""What a notebook needs around its own work: validated parameters, the run layout, the data,
+figures, tables, narrative and metrics.
+
+A notebook starts with `stage = start_stage(globals(), "A2_training")` right after its
+parameters cell, shows every figure with `stage.show_figure`, tables with `stage.show_table`,
+sentences computed from the results with `stage.say`, and ends with `stage.save_metrics(...)`.
+Every number the report states is in `<run_dir>/metrics/<tag>.json`.
+"""
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from ..config import notebook_cells
+from ..core import progress
+from ..core.device import pick_device, set_threads
+from ..core.files import atomic_path, load_json, save_json
+from ..core.layout import RunLayout
+
+
+class StageParameters(Mapping):
+    """The parameters a notebook declared; reading one it did not declare names the problem (the
+    runner passes a notebook only the parameters its cell declares)."""
+
+    def __init__(self, stem: str, values: dict[str, Any]):
+        self.stem, self._values = stem, values
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values:
+            raise KeyError(f"parameter '{key}' is not declared in the parameters cell of {self.stem}; copy its line "
+                           "from helpers/config/defaults.py into that cell")
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+@dataclass
+class Stage:
+    name: str                      # e.g. "A2_training"
+    params: StageParameters
+    layout: RunLayout
+    device: torch.device
+    figures: list[str] = field(default_factory=list)
+    _data: Any = None
+
+    @property
+    def tag(self) -> str:
+        """Short name used for metrics and figure files: 'A2' for 'A2_training'."""
+        return self.name.split("_", 1)[0]
+
+    def load_data(self):
+        """The dataset the parameters name, loaded once per stage."""
+        if self._data is None:
+            from ..data import load_dataset
+            self._data = load_dataset(self.params)
+        return self._data
+
+    def trained_model(self, name: str):
+        """(model on the stage's device in eval mode, checkpoint dict) of A2's model `name`."""
+        from ..models.checkpoints import load_model
+        model, ckpt = load_model(self.layout.trained(name), name)
+        return model.to(self.device), ckpt
+
+    def show_figure(self, fig, what: str, caption: str) -> None:
+        """Save `fig` as <figures>/<tag>_<what>.png, show it with its caption, close it."""
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, Markdown, display
+
+        dest = self.layout.figure(f"{self.tag}_{what}.png")
+        with atomic_path(dest) as tmp:
+            fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+        plt.close(fig)
+        self.figures.append(dest.name)
+        display(Image(filename=str(dest)))
+        display(Markdown(f"**Figure** `{dest.name}`: {caption}"))
+
+    @staticmethod
+    def say(text: str) -> None:
+        """Show narrative markdown computed from results (never typed-in numbers)."""
+        from IPython.display import Markdown, display
+        if text:
+            display(Markdown(text))
+
+    @staticmethod
+    def show_table(df, caption: str = "", floatfmt: str = ".3f", index: bool = False) -> None:
+        """Show a pandas DataFrame as a markdown table (a real table in the PDF, too)."""
+        from IPython.display import Markdown, display
+        df = df.astype(object).where(df.notna(), None)  # missing values print as a dash, not 'nan'
+        text = df.to_markdown(index=index, floatfmt=floatfmt, missingval="–")
+        display(Markdown((f"**Table**: {caption}\n\n" if caption else "") + text))
+
+    def show_tables(self, tables: list[tuple[str, Any]], floatfmt: str = ".3f") -> None:
+        """Show (caption, DataFrame) pairs in order."""
+        for caption, df in tables:
+            self.show_table(df, caption, floatfmt)
+
+    def read_metrics(self, tag: str) -> dict[str, Any]:
+        """Metrics an earlier notebook wrote, e.g. read_metrics('A2')."""
+        return load_json(self.layout.metrics(tag))
+
+    def save_metrics(self, metrics: dict[str, Any]) -> None:
+        """Write this notebook's metrics atomically, with its figures and parameters; call it last."""
+        metrics = {**metrics, "figures": self.figures, "params": dict(self.params)}
+        save_json(self.layout.metrics(self.tag), metrics)
+
+
+def start_stage(namespace: dict[str, Any], stem: str) -> Stage:
+    """Validate the injected parameters, fix seeds and threads, pick the device, make run dirs."""
+    values = notebook_cells.check(namespace, stem)
+    seed = values.get("seed", 0)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    set_threads(values.get("num_threads", 0))
+    os.environ.setdefault(progress.ENV_STAGE, stem)
+    layout = RunLayout.from_params(values)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "font.size": 9})
+    return Stage(stem, StageParameters(stem, values), layout, pick_device(values.get("device", "auto")))
