@@ -16,7 +16,7 @@ def test_denominators_follow_the_definitions():
     clean = torch.eye(3)[torch.tensor([0, 1, 2, 0, 1])] * 5
     adv = torch.eye(3)[torch.tensor([2, 1, 1, 0, 2])] * 5
     run = robustness.AttackRun("pgd", 0.03, None, images.float() / 255, clean, adv,
-                               torch.tensor([3, -1, 7, 0, 1]))
+                               torch.tensor([3, -1, 7, 0, 1]), iterative=True)
     s = robustness.statistics(run, images, labels)
     assert s["n_eligible"] == 4 and s["n_success"] == 3 and s["success_rate"] == 0.75
     assert s["robust_acc"] == 0.2 and s["clean_acc"] == 0.8

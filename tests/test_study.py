@@ -1,5 +1,10 @@
-"""End to end: every notebook through papermill with the smoke parameters, then the report."""
+"""End to end: every notebook through papermill with the smoke parameters, then the report.
+
+The smoke study also carries the test plugin (tests/plugins/toy.py): a toy model, a toy attack and
+a toy compression method flow through training, attacks, C1, C2 and the report without any
+notebook naming them."""
 import json
+import re
 import subprocess
 import sys
 import unicodedata
@@ -7,11 +12,18 @@ import unicodedata
 import pytest
 import yaml
 
-from helpers import params, report, run
-from helpers.io import ROOT
+from helpers.config import notebook_cells
+from helpers.config.schema import ParameterError
+from helpers.core.files import ROOT
+from helpers.pipeline import runner as run
+from helpers.report.__main__ import main as report_main
 
 pytestmark = pytest.mark.slow
-NOTEBOOKS = [p.stem for p in params.notebook_paths()]
+NOTEBOOKS = [p.stem for p in notebook_cells.notebook_paths()]
+MODELS = ("SimpleCNN", "ResNetSmall", "ToyNet")
+TOY = {"plugins": ["tests.plugins.toy"], "models": list(MODELS), "attacks": ["fgsm", "pgd", "toy_noise"],
+       "compression_methods": ["global", "layerwise", "channel", "toy_halving"],
+       "whitebox_methods": ["channel", "toy_halving"]}
 PLACEHOLDERS = ("placeholder", "todo", "tbd", "lorem ipsum", "xxx", "to be filled", "coming soon")
 
 
@@ -19,10 +31,12 @@ PLACEHOLDERS = ("placeholder", "todo", "tbd", "lorem ipsum", "xxx", "to be fille
 def smoke(tmp_path_factory, sports10):
     base = tmp_path_factory.mktemp("smoke")
     values = yaml.safe_load((ROOT / "parameters" / "smoke.yaml").read_text())
-    values.update(run_dir=str(base / "run"), cache_dir=str(base / "cache"), report_dir=str(base / "report"))
+    values.update(run_dir=str(base / "run"), cache_dir=str(base / "cache"), report_dir=str(base / "report"), **TOY)
     pfile = base / "smoke.yaml"
     pfile.write_text(yaml.safe_dump(values))
-    done = run.run(str(pfile), log=lambda *_: None)
+    lines = []
+    done = run.run(str(pfile), log=lines.append)
+    (base / "log.txt").write_text("\n".join(lines))
     return base, pfile, done
 
 
@@ -35,10 +49,17 @@ def test_every_notebook_runs_and_writes_its_outputs(smoke):
         assert metrics["figures"], nb
         for fig in metrics["figures"]:
             assert (base / "run" / "figures" / fig).stat().st_size > 1000
-    for model in ("SimpleCNN", "ResNetSmall"):
+    for model in MODELS:
         assert (base / "run" / "checkpoints" / f"{model}-original.pt").exists()
         assert (base / "run" / "adversarial" / f"{model}.pt").exists()  # B1's fixed set, for B2 and C2
     assert not list((base / "run").rglob("*.partial*"))
+    # progress lines of the stages reached the runner's log: stage, task, k/n, elapsed and time left
+    log = (base / "log.txt").read_text()
+    assert re.search(r"A2_training SimpleCNN: 1/1, .* elapsed, ~.* left \(epoch 1 of 1", log), log[:2000]
+    assert re.search(r"C1_compression compression channel: \d/\d", log) and "C2_robustness white-box attacks" in log
+    # a cold run records its stage times for the report
+    run_metrics = json.loads((base / "run" / "metrics" / "run.json").read_text())
+    assert set(run_metrics["cold_stage_s"]) == set(NOTEBOOKS) and run_metrics["cold_total_s"] > 0
 
 
 def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
@@ -65,8 +86,13 @@ def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
 def test_runner_validates_before_running(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"run_dir: {tmp_path / 'run'}\nimage_sise: 32\n")
-    with pytest.raises(params.ParameterError, match="image_sise.*image_size"):
+    with pytest.raises(ParameterError, match="image_sise.*image_size"):
         run.run(str(bad))
+    assert not (tmp_path / "run").exists()
+    good = tmp_path / "good.yaml"
+    good.write_text(f"run_dir: {tmp_path / 'run'}\n")
+    with pytest.raises(ParameterError, match="parameter 'epochs' in --set"):
+        run.run(str(good), overrides=["epochs=many"])
     assert not (tmp_path / "run").exists()
     with pytest.raises(run.RunError, match="no notebook 'Z9'"):
         run.select_notebooks(["Z9"])
@@ -84,7 +110,7 @@ def test_plain_papermill_run_rejects_an_unknown_parameter(smoke, tmp_path):
 
 def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     base, pfile, _ = smoke
-    assert report.main([str(pfile)]) == 0
+    assert report_main([str(pfile)]) == 0
     pdf = base / "report" / "report.pdf"
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for heading in ("Problem A — The data (A1)", "Dataset overview", "Integrity",
@@ -94,12 +120,12 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
                     "Success against ε", "Iterations to success", "Adversarial examples", "The fixed adversarial set",
                     "Problem B — Transferability (B2)", "Transfer between the models",
                     "Problem B — A defense: adversarial fine-tuning (B3)", "Clean against robust accuracy",
-                    "What the robust model looks at", "Problem C — Pruning (C1)", "Unstructured pruning",
-                    "Which layers are most sensitive", "Structured pruning: fewer channels, real speed",
-                    "Latency: every model timed together", "Unstructured and structured side by side",
-                    "Problem C — Robustness of pruned models (C2)",
-                    "White-box attacks on the pruned models", "What pruning did to robustness",
-                    "Deployment recommendation"):
+                    "What the robust model looks at", "Problem C — Compression (C1)", "The methods",
+                    "Accuracy and size at every target", "Which layers are most sensitive",
+                    "Latency: every model timed together", "Compressed models side by side",
+                    "Problem C — Robustness of compressed models (C2)",
+                    "White-box attacks on the compressed models", "What compression did to robustness",
+                    "Deployment recommendation", "Reproducing this report"):
         assert heading in text, heading
     figures = sorted((base / "run" / "figures").glob("*.png"))
     assert figures
@@ -114,19 +140,19 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     assert not [p for p in PLACEHOLDERS if p in lowered]
     assert "Traceback" not in text
     summary = json.loads((base / "report" / "summary.json").read_text())
-    for model in ("SimpleCNN", "ResNetSmall"):
+    for model in MODELS:
         for key in ("val_acc", "train_acc", "params", "size_mb", "epoch_s", "total_train_s",
                     "latency_b1_ms", "latency_b1_std_ms"):
             assert isinstance(summary[f"A2.{model}.{key}"], (int, float)), key
         assert 0 <= summary[f"A2.{model}.val_acc"] <= 1
-    assert summary["run.total_s"] > 0
-    for model in ("SimpleCNN", "ResNetSmall"):
+    assert summary["run.total_s"] > 0 and summary["run.cold_total_s"] > 0
+    assert set(summary) >= {f"run.cold_stage_s.{nb}" for nb in NOTEBOOKS}
+    for model in MODELS:
         assert 0 <= summary[f"A3.{model}.gradcam_centre_fraction"] <= 1
     values = yaml.safe_load(pfile.read_text())
     eps_grid = [f"eps{e:g}" for e in values.get("attack_eps", [0.01, 0.03, 0.05, 0.1])]
-    models = ("SimpleCNN", "ResNetSmall")
-    for m in models:
-        for attack in ("fgsm", "pgd"):
+    for m in MODELS:
+        for attack in TOY["attacks"]:
             for goal in ("untargeted", "targeted"):
                 for eps in eps_grid:
                     key = f"B1.{m}.{attack}.{goal}.{eps}"
@@ -134,33 +160,56 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
                     assert 0 <= summary[f"{key}.linf"] <= float(eps[3:]) + 1e-6, key
                     for stat in ("success_rate", "l2", "confidence"):
                         assert f"{key}.{stat}" in summary, f"{key}.{stat}"
-                    for src, dst in ((m, n) for n in models if n != m):
+                    for src, dst in ((m, n) for n in MODELS if n != m):
                         assert f"B2.{src}_to_{dst}.{attack}.{goal}.{eps}.transfer_rate" in summary
-    hardened = [m for m in models if f"B1.defense.{m}.clean_acc" in summary]
+    hardened = [m for m in MODELS if f"B1.defense.{m}.clean_acc" in summary]
     assert len(hardened) == 1
     for eps in eps_grid:
         assert 0 <= summary[f"B1.defense.{hardened[0]}.pgd_robust_acc.{eps}"] <= 1
         assert 0 <= summary[f"B1.defense.standard.{hardened[0]}.pgd_robust_acc.{eps}"] <= 1
-    for m in models:
+    targets = values["compression_targets"]
+    for m in MODELS:
         for method in ("global", "layerwise"):
-            for ratio in values["prune_ratios"]:
+            for ratio in targets[method]:
                 key = f"C1.{m}.{method}.s{ratio:g}"
                 assert abs(summary[f"{key}.sparsity"] - ratio) < 0.01, key
                 assert summary[f"{key}.nonzero"] < summary[f"A2.{m}.params"]
                 assert summary[f"{key}.size_compressed_mb"] < summary[f"{key}.size_mb"]
-                for stat in ("acc_pre_ft", "acc_post_ft"):
+                for stat in ("acc_pre_ft", "acc"):
                     assert 0 <= summary[f"{key}.{stat}"] <= 1, key
                 assert summary[f"{key}.latency_b1_ms"] > 0
-                for attack in ("fgsm", "pgd"):
+                for attack in TOY["attacks"]:
                     for goal in ("untargeted", "targeted"):
                         assert f"C2.{m}.{method}.s{ratio:g}.{attack}.{goal}.success_rate" in summary
-        first, same = values["structured_reductions"]
-        key = f"C1.{m}.structured.{first:g}x"
+        first, same = targets["channel"]
+        key = f"C1.{m}.channel.{first:g}x"
         assert summary[f"{key}.macs"] < summary[f"C1.{m}.dense.macs"], key
         assert 0 <= summary[f"{key}.acc"] <= 1 and summary[f"{key}.latency_b1_ms"] > 0 and summary[f"{key}.speedup"] > 0
         # a target that rounds to widths already trained is skipped, and the notebook says so
-        assert f"C1.{m}.structured.{same:g}x.acc" not in summary
-        c1 = (base / "run" / "notebooks" / "C1_pruning.ipynb").read_text()
+        assert f"C1.{m}.channel.{same:g}x.acc" not in summary
+        c1 = (base / "run" / "notebooks" / "C1_compression.ipynb").read_text()
         assert f"{m} {same:g}x (the same widths as {first:g}x)" in c1
         assert isinstance(summary[f"C2.{m}.recommended"], str)
-        assert 0 <= summary[f"C2.{m}.dense.s0.whitebox.pgd.untargeted.{eps_grid[-1]}.success_rate"] <= 1
+        assert 0 <= summary[f"C2.{m}.dense.whitebox.pgd.untargeted.{eps_grid[-1]}.success_rate"] <= 1
+        # the plugin's compression method went through C1 and was attacked white-box in C2
+        assert 0 <= summary[f"C1.{m}.toy_halving.0.5.acc"] <= 1
+        assert 0 <= summary[f"C2.{m}.toy_halving.0.5.whitebox.toy_noise.untargeted.{eps_grid[0]}.success_rate"] <= 1
+    for plugin_word in ("ToyNet", "toy_halving", "toy_noise"):
+        assert plugin_word in text, plugin_word
+    assert "Reproducing this report" in text and "cold run" in text
+
+
+def test_a_registered_dataset_of_grey_images_runs_the_data_and_training_stages(tmp_path, sports10):
+    """README recipe 'a dataset': the test plugin's grey toy dataset through A1 and A2, with ToyNet
+    and SimpleCNN (whose first layer takes the data's single channel)."""
+    pfile = tmp_path / "grey.yaml"
+    pfile.write_text(yaml.safe_dump({"run_dir": str(tmp_path / "run"), "plugins": ["tests.plugins.toy"],
+                                     "dataset": "toy_grey", "image_size": 16, "subset_per_class": 6,
+                                     "models": ["ToyNet", "SimpleCNN"], "epochs": 1, "warmup_epochs": 0,
+                                     "batch_size": 8, "latency_runs": 3, "latency_warmup": 1, "n_misclassified": 2}))
+    done = run.run(str(pfile), ["A1", "A2"], log=lambda *_: None)
+    assert set(done) == {"A1_data", "A2_training"}
+    a1 = json.loads((tmp_path / "run" / "metrics" / "A1.json").read_text())
+    assert a1["classes"] == ["left", "middle", "right"] and len(a1["mean"]) == 1
+    a2 = json.loads((tmp_path / "run" / "metrics" / "A2.json").read_text())
+    assert set(a2["summary"]) == {"ToyNet", "SimpleCNN"}

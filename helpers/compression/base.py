@@ -36,7 +36,7 @@ class FineTuneBudget:
     distill_temperature: float = 4.0
 
     def describe(self) -> str:
-        text = f"{self.epochs} epochs at learning rate {self.lr:g}"
+        text = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'} at learning rate {self.lr:g}"
         if self.warmup_epochs:
             text += f" ({self.warmup_epochs} warm-up)"
         if self.distill_alpha > 0:
@@ -109,10 +109,14 @@ class CompressionMethod(ABC):
     `family` ('unstructured', 'structured' ...), `target_name` (what a target means, e.g.
     'sparsity'), `default_targets`, `default_budget`, and `Settings`, a dataclass of the method's
     own settings with their defaults. `whitebox`: its models can be attacked with gradients.
+    `narrative` (markdown) tells the report's reader what the method does; `family_narrative`, what
+    all methods of its family share (shown once per family).
     """
     name: ClassVar[str]
     title: ClassVar[str]
     citation: ClassVar[str] = ""
+    narrative: ClassVar[str] = ""
+    family_narrative: ClassVar[str] = ""
     family: ClassVar[str]
     target_name: ClassVar[str]
     default_targets: ClassVar[tuple[float, ...]]
@@ -144,6 +148,13 @@ class CompressionMethod(ABC):
         """None when `target` is admissible, else what is wrong with it."""
         return None
 
+    # what the dense model scores on the target's scale (sparsity 0, MAC reduction 1 ...)
+    dense_value: ClassVar[float] = 0.0
+
+    def achieved(self, record: "CompressionRecord", dense_macs: int) -> float:
+        """Where a compressed model landed on the target's scale (measured, not asked for)."""
+        return record.target
+
     @abstractmethod
     def apply(self, base: BaseModel, target: float, ctx: CompressionContext) -> Compressed:
         """Compress `base` to `target` within the method's budget; write its checkpoint(s)."""
@@ -160,7 +171,9 @@ class PruneAndFineTune(CompressionMethod):
     `prune(model, target)` returns the pruned model (not fine-tuned) and plain-data details; a
     `signature` equal to an earlier point's (the same widths after rounding, say) skips the point.
     `finish` prepares the fine-tuned model for saving; `save_twins` writes compact copies.
+    `signature_name` says what the signature is, for the report ("widths").
     """
+    signature_name: ClassVar[str] = "model"
 
     def __init__(self, budget: FineTuneBudget | None = None, settings: Any = None):
         super().__init__(budget, settings)
@@ -194,7 +207,7 @@ class PruneAndFineTune(CompressionMethod):
             earlier = self._seen.setdefault((base.name, signature), point)
             if earlier != point:
                 return Compressed(None, CompressionRecord(base.name, self.name, self.family, target, point,
-                                                          skipped=f"the same model as {earlier}"))
+                                                          skipped=f"the same {self.signature_name} as {earlier}"))
         from ..evaluation.predict import accuracy
         acc_pre = accuracy(pruned, ctx.data.valid.images, ctx.data.valid.labels, ctx.device)
         path = ctx.layout.compressed(self.name, base.name, point)

@@ -7,6 +7,7 @@ class GlobalMagnitude(MagnitudePruning):
     name = "global"
     title = "global magnitude pruning"
     mode = "global"
+    narrative = "**global**: one magnitude threshold over all prunable layers, so large layers with many small weights give up most."
 
 
 METHOD = GlobalMagnitude

@@ -7,6 +7,7 @@ class LayerwiseMagnitude(MagnitudePruning):
     name = "layerwise"
     title = "layer-wise magnitude pruning"
     mode = "layerwise"
+    narrative = "**layerwise**: the same fraction of the smallest weights in every prunable layer."
 
 
 METHOD = LayerwiseMagnitude

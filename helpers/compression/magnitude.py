@@ -65,12 +65,23 @@ class MagnitudePruning(PruneAndFineTune):
     citation = "Han, Pool, Tran & Dally, NeurIPS 2015"
     default_targets = (0.2, 0.5, 0.8, 0.9, 0.95)
     default_budget = FineTuneBudget(epochs=3, lr=5e-4, warmup_epochs=0)
+    family_narrative = (
+        "**Unstructured magnitude pruning** (Han et al. 2015) sets the weights of smallest magnitude to zero in "
+        "every convolutional and linear layer. Each pruned model is fine-tuned for a few epochs at a smaller "
+        "learning rate with its masks kept, so the pruned weights stay exactly zero, and the pruning is then made "
+        "permanent. Zeros alone make a model neither smaller nor faster: a dense checkpoint stores them, and dense "
+        "kernels multiply by them. So each pruned model is also saved in a **sparse checkpoint** (a 1-bit mask per "
+        "weight plus the non-zero values), and its latency is measured. **Sparsity** is the fraction of zeros among "
+        "the weights of the pruned layers; over all parameters (biases, BatchNorm) it is a little lower.")
 
     def label(self, target: float) -> str:
         return f"s{target:g}"
 
     def check_target(self, target: float) -> str | None:
         return None if 0 < target < 1 else "a sparsity must lie in (0, 1)"
+
+    def achieved(self, record, dense_macs: int) -> float:
+        return record.sparsity
 
     def prune(self, model: nn.Module, target: float, ctx) -> tuple[nn.Module, dict]:
         return prune_magnitude(model, target, self.mode), {}

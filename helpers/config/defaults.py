@@ -48,6 +48,7 @@ latency_runs: int = 100  # timed forward passes per model and batch size
 latency_warmup: int = 10  # untimed forward passes before timing
 latency_rounds: int = 10  # the models are timed round-robin in this many rounds, so drift falls on all alike
 latency_batch: int = 16  # the larger batch size whose latency is measured besides batch 1
+latency_noise: float = 0.15  # speedups within 1 ± this are called no change (identical models differ by about ±10 % from run to run)
 
 # --- interpretability (A3, B3) --------------------------------------------------------------------
 explain_classes: list[str] = []  # classes with one correctly classified example each; empty takes the first three
@@ -62,6 +63,7 @@ target_class: str = "basketball"  # the class targeted attacks push every input 
 example_eps: float = 0.03  # ε of the example panels and the iteration histograms
 n_examples: int = 10  # adversarial examples shown per attack type, shared among the models
 sanity_min_fooled: float = 0.9  # sanity check: untargeted PGD at ε 0.1 must fool at least this fraction
+secure_robust_acc: float = 0.2  # B1: a model keeping less robust accuracy than this under untargeted PGD at example_eps is called not secure
 transfer_margin: float = 0.05  # B2: two transfer rates that differ by less than this are called about equal
 substitute_threat_rate: float = 0.3  # B2: transferred inputs fooling more than this share make a substitute model a real threat
 
@@ -88,5 +90,6 @@ target_speedup: float = 2.5  # C1 target: batch-1 speedup a structured model mus
 
 # --- robustness of compressed models (C2) ---------------------------------------------------------
 whitebox_methods: list[str] = ["global", "channel"]  # compression methods whose models are attacked white-box again
+robustness_attack: str = "pgd"  # the attack whose untargeted success C2's robustness verdicts and deployment rule compare
 robustness_margin: float = 0.05  # a compressed model is more (less) robust when its mean untargeted PGD success is this much lower (higher)
 needed_eps_success: float = 0.9  # the needed ε is the smallest ε at which untargeted PGD fools at least this share

@@ -14,7 +14,7 @@ from typing import Any
 import nbformat
 
 from ..core.files import ROOT
-from .schema import Param, ParameterError, parse_declarations, schema, validate
+from .schema import Param, ParameterError, declarations, parse_declarations, validate
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 
@@ -42,7 +42,7 @@ def parameters_cell(nb_path: Path) -> str:
 def notebook_parameters(nb_path: Path) -> dict[str, Param]:
     """The declarations of a notebook's parameters cell; each must be a parameter of defaults.py."""
     declared = parse_declarations(parameters_cell(nb_path), nb_path.name)
-    known = schema()
+    known = declarations()
     unknown = sorted(set(declared) - set(known))
     if unknown:
         raise ParameterError(f"{nb_path.name} declares {unknown}, which helpers/config/defaults.py does not")
@@ -51,7 +51,7 @@ def notebook_parameters(nb_path: Path) -> dict[str, Param]:
 
 def mismatches(nb_path: Path) -> list[str]:
     """Declarations of a notebook whose type, default or help differs from defaults.py."""
-    known = schema()
+    known = declarations()
     return [f"{nb_path.stem}: {p.line!r} != {known[name].line!r}"
             for name, p in notebook_parameters(nb_path).items()
             if (p.annotation, p.default, p.help) != (known[name].annotation, known[name].default, known[name].help)]

@@ -91,7 +91,7 @@ def parse_declarations(source: str, where: str) -> dict[str, Param]:
 _SCHEMA: dict[str, Param] | None = None
 
 
-def schema() -> dict[str, Param]:
+def declarations() -> dict[str, Param]:
     """Every parameter of the study, from defaults.py."""
     global _SCHEMA
     if _SCHEMA is None:
@@ -100,7 +100,7 @@ def schema() -> dict[str, Param]:
 
 
 def defaults() -> dict[str, Any]:
-    return {name: p.default for name, p in schema().items()}
+    return {name: p.default for name, p in declarations().items()}
 
 
 # Checks of what lies inside a parameter's value, registered by the registries:
@@ -115,7 +115,7 @@ def register_check(name: str, check: Callable[[Any, str], None]) -> None:
 def validate(values: dict[str, Any], source: str, *, deep: bool = True) -> None:
     """Raise ParameterError naming the first unknown, mistyped or (with `deep`, by the registries'
     checks) inadmissible key of `values`."""
-    known = schema()
+    known = declarations()
     for key, value in values.items():
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)

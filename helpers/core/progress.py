@@ -52,7 +52,7 @@ class Task:
     name: str
     total: int
     min_interval: float = 10.0
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=lambda: time.perf_counter())
     done: int = 0
     _last: float = -1e9
 

@@ -20,7 +20,8 @@ class AttackRun:
     """Per-input results of one attack on a split; tensors are on the CPU.
 
     x_adv float [N, C, H, W] in [0, 1]; clean_logits, adv_logits float [N, C];
-    first_success int64 [N] (see attacks.AttackResult); target int or None.
+    first_success int64 [N] (see attacks.AttackResult); target int or None; iterative: the attack
+    iterates, so first_success counts its iterations to success.
     """
     attack: str
     eps: float
@@ -29,6 +30,7 @@ class AttackRun:
     clean_logits: torch.Tensor
     adv_logits: torch.Tensor
     first_success: torch.Tensor
+    iterative: bool = False
 
 
 def run_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: Attack, eps: float, *,
@@ -51,4 +53,4 @@ def run_attack(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, att
         outs["x"].append(r.x_adv.cpu())
         outs["first"].append(r.first_success.cpu())
     return AttackRun(attack.name, eps, target, torch.cat(outs["x"]), torch.cat(outs["clean"]),
-                     torch.cat(outs["adv"]), torch.cat(outs["first"]))
+                     torch.cat(outs["adv"]), torch.cat(outs["first"]), attack.iterative)

@@ -51,7 +51,7 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
     }
     if run.target is not None:
         out["target_confidence"] = mean(probs[:, run.target][eligible])
-    if run.attack == "pgd":
+    if run.iterative:
         out["iterations_mean"] = mean(iters)
         out["iterations"] = iters.tolist()
     return out

@@ -54,6 +54,11 @@ class Stage:
     _data: Any = None
 
     @property
+    def threads(self) -> int:
+        """Torch's intra-op threads, as set from the parameter num_threads."""
+        return torch.get_num_threads()
+
+    @property
     def tag(self) -> str:
         """Short name used for metrics and figure files: 'A2' for 'A2_training'."""
         return self.name.split("_", 1)[0]
@@ -83,6 +88,11 @@ class Stage:
         self.figures.append(dest.name)
         display(Image(filename=str(dest)))
         display(Markdown(f"**Figure** `{dest.name}`: {caption}"))
+
+    def show_figures(self, items: list[tuple[Any, str, str]]) -> None:
+        """Show (figure, what, caption) triples in order (see `show_figure`)."""
+        for fig, what, caption in items:
+            self.show_figure(fig, what, caption)
 
     @staticmethod
     def say(text: str) -> None:

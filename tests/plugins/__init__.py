@@ -1,0 +1,1 @@
+"""Plugins the tests register through the parameter `plugins`, exactly as a user would."""

@@ -1,0 +1,164 @@
+"""B1's study helpers on fixed logits and a tiny untrained model (seconds)."""
+import pytest
+import torch
+
+from helpers.attacks.base import Attack
+from helpers.attacks.fgsm import FGSM
+from helpers.attacks.pgd import PGD
+from helpers.core.layout import RunLayout
+from helpers.models import build_model
+from helpers.robustness import AttackRun, load_adversarial_set, run_attack, statistics
+from helpers.study import adversarial, adversarial_figures
+
+CLASSES = ["a", "b", "c"]
+N = 6
+LABELS = torch.tensor([0, 1, 2, 0, 1, 2])
+IMAGES = torch.full((N, 3, 4, 4), 100, dtype=torch.uint8)
+
+
+def onehot(preds):
+    return torch.eye(3)[torch.tensor(preds)] * 5
+
+
+class Wider(Attack):
+    """An attack that claims to beat one that is not run."""
+    name, title, at_least_as_strong_as = "wider", "WIDER", "bim"
+
+    def __call__(self, model, x, y, eps, *, target=None, generator=None, stop_on_success=False):
+        raise NotImplementedError
+
+
+def fixed_grid(tmp_path=None, *, pgd_fooled=(1, 2, 0, 1, 2, 0), fgsm_fooled=(1, 1, 2, 0, 1, 2), delta=0.01,
+               eps_grid=(0.03, 0.1), clean=tuple(LABELS.tolist())):
+    """A Grid of fixed logits: the model gets every clean input right; PGD and FGSM predict the
+    given classes on the adversarial inputs (untargeted and targeted at class 1 alike)."""
+    x_adv = IMAGES.float() / 255 + delta
+    setup = adversarial.Setup({"M": None}, {}, {"fgsm": FGSM(), "pgd": PGD(steps=4)}, CLASSES, 1, IMAGES, LABELS,
+                              list(eps_grid), sha256={"M": "0" * 64})
+    runs, rows = {}, []
+    for attack, preds in (("fgsm", fgsm_fooled), ("pgd", pgd_fooled)):
+        for goal, target in setup.goals.items():
+            for eps in eps_grid:
+                run = AttackRun(attack, eps, target, x_adv, onehot(list(clean)), onehot(list(preds)),
+                                torch.full((N,), 2 if attack == "pgd" else 1), setup.attacks[attack].iterative)
+                runs["M", attack, goal, eps] = run
+                rows.append({"model": "M", "attack": attack, "goal": goal, "eps": eps,
+                             **statistics(run, IMAGES, LABELS), "seconds": 0.0})
+    return adversarial.Grid(setup, runs, rows, 1.0)
+
+
+def test_parameters_are_checked_by_name():
+    assert adversarial.check_parameters(CLASSES, "b", [0.03, 0.1], 0.03) == 1
+    with pytest.raises(ValueError, match="'target_class' is 'z'"):
+        adversarial.check_parameters(CLASSES, "z", [0.03], 0.03)
+    with pytest.raises(ValueError, match="'attack_eps' must list budgets in \\(0, 1\\)"):
+        adversarial.check_parameters(CLASSES, "a", [0.03, 1.0], 0.03)
+    with pytest.raises(ValueError, match="'attack_eps'"):
+        adversarial.check_parameters(CLASSES, "a", [], 0.03)
+    with pytest.raises(ValueError, match="'example_eps' \\(0.05\\) must be one of attack_eps"):
+        adversarial.check_parameters(CLASSES, "a", [0.03, 0.1], 0.05)
+
+
+def test_sanity_checks_pass_and_name_what_they_checked():
+    checks = adversarial.sanity_checks(fixed_grid(), sanity_min_fooled=0.5)
+    assert len(checks) == 3
+    assert checks[0].startswith("‖δ‖∞ ≤ ε and x_adv ∈ [0, 1] for all 8 runs and 6 inputs each")
+    assert checks[1] == "PGD succeeds at least as often as FGSM for every model, goal and ε (4 comparisons)"
+    # untargeted PGD fools all 6 inputs (each prediction differs from its label)
+    assert checks[2].endswith("of every model: M 6/6") and "at least 50%" in checks[2]
+    # without ε = 0.1 in the grid, that check is not made
+    assert len(adversarial.sanity_checks(fixed_grid(eps_grid=(0.03,)), 0.5)) == 2
+
+
+def test_sanity_check_raises_when_a_run_exceeds_its_budget():
+    with pytest.raises(AssertionError, match="M fgsm untargeted ε=0.03: ‖δ‖∞ > ε"):
+        adversarial.sanity_checks(fixed_grid(delta=0.05), 0.5)
+
+
+def test_sanity_check_raises_when_the_stronger_attack_is_weaker():
+    # PGD leaves every prediction right (no success), FGSM fools some inputs
+    with pytest.raises(AssertionError, match="PGD fooled 0 inputs, FGSM [1-9]"):
+        adversarial.sanity_checks(fixed_grid(pgd_fooled=tuple(LABELS.tolist())), 0.5)
+
+
+def test_sanity_check_raises_when_pgd_fools_too_few_at_the_largest_budget():
+    grid = fixed_grid(pgd_fooled=(1, 2, 0, 0, 1, 2), fgsm_fooled=(0, 1, 2, 0, 1, 2))  # PGD fools 3 of 6
+    with pytest.raises(AssertionError, match="untargeted PGD at ε = 0.1 fools only 50%"):
+        adversarial.sanity_checks(grid, 0.9)
+
+
+def test_strength_pairs_only_pair_attacks_with_a_registered_partner_that_ran():
+    assert adversarial.strength_pairs({"fgsm": FGSM(), "pgd": PGD()}) == [("pgd", "fgsm")]
+    assert adversarial.strength_pairs({"pgd": PGD()}) == []
+    assert adversarial.strength_pairs({"fgsm": FGSM(), "pgd": PGD(), "wider": Wider()}) == [("pgd", "fgsm")]
+
+
+def test_run_grid_keeps_the_old_order_and_seeds():
+    torch.manual_seed(0)
+    model = build_model("SimpleCNN", num_classes=3).eval()
+    images = torch.randint(0, 255, (5, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        labels = model(images.float() / 255).argmax(1)
+    pgd = PGD(steps=2)
+    setup = adversarial.Setup({"M": model}, {}, {"fgsm": FGSM(), "pgd": pgd}, CLASSES, 1, images, labels, [0.03, 0.1])
+    grid = adversarial.run_grid(setup, seed=7)
+    assert [(r["attack"], r["goal"], r["eps"]) for r in grid.rows] == [
+        (a, g, e) for a in ("fgsm", "pgd") for g in ("untargeted", "targeted") for e in (0.03, 0.1)]
+    alone = run_attack(model, images, labels, pgd, 0.1, target=1, seed=7)
+    assert torch.equal(grid.runs["M", "pgd", "targeted", 0.1].x_adv, alone.x_adv)
+    summary = adversarial.metrics(grid, adversarial.settings_table(setup, 7, 0.03), [])["summary"]
+    assert set(summary["M"]["pgd"]["targeted"]["eps0.1"]) == set(adversarial.SUMMARY_KEYS)
+    assert "iterations_mean" not in summary["M"]["fgsm"]["untargeted"]["eps0.03"]
+    assert summary["attack_s"] == grid.seconds > 0
+
+
+def test_settings_describe_each_attack_and_the_checkpoints():
+    settings = dict(zip(*adversarial.settings_table(fixed_grid().setup, 0, 0.03).T.values))
+    assert settings["FGSM"] == FGSM().describe() and settings["PGD"] == PGD(steps=4).describe()
+    assert settings["PGD step α"] == "ε / 3 (α = 0.01 at ε = 0.03)"
+    assert settings["target class"] == "b (index 1)"
+
+
+def test_reading_compares_the_attacks_that_ran():
+    text = adversarial.reading(fixed_grid(), 0.03, 0.2)
+    assert "PGD fools 6/6 correctly classified inputs" in text and "sends 2/4 eligible inputs to b; FGSM manages 1/6 and 1/4." in text
+    assert "Iterating pays: PGD's success rate exceeds FGSM's" in text
+    only_pgd = fixed_grid()
+    only_pgd.setup.attacks.pop("fgsm")
+    assert "FGSM" not in adversarial.reading(only_pgd, 0.03, 0.2)
+
+
+def test_examples_take_one_input_per_class_first():
+    run = AttackRun("pgd", 0.03, None, IMAGES.float(), onehot([0, 1, 0, 0, 1, 2]), onehot([0] * 6), torch.zeros(6))
+    # eligible (clean prediction right): 0, 1, 3, 4, 5 -> one per class first: 0 (a), 1 (b), 5 (c), then 3, 4
+    assert adversarial_figures.example_indices(run, LABELS, "untargeted", 1) == [0, 1, 5, 3, 4]
+    # targeted at b: inputs labelled b are not eligible
+    assert adversarial_figures.example_indices(run, LABELS, "targeted", 1) == [0, 5, 3]
+
+
+def test_fixed_sets_are_saved_with_every_run_and_their_attacks(tmp_path):
+    grid = fixed_grid()
+    params = {"seed": 0, "pgd_steps": 4, "pgd_step_divisor": 3.0}
+    saved = adversarial.save_fixed_sets(grid, RunLayout(tmp_path, tmp_path / "figures"), params)
+    assert saved["file"].tolist() == ["adversarial/M.pt"] and saved["attacks"].tolist() == [8]
+    blob = load_adversarial_set(tmp_path / "adversarial" / "M.pt")
+    assert list(blob["attacks"])[:2] == ["fgsm.untargeted.eps0.03", "fgsm.untargeted.eps0.1"]
+    assert blob["metadata"]["attacks"] == ["fgsm", "pgd"] and blob["metadata"]["target_class"] == "b"
+
+
+def test_iteration_figures_cover_the_iterative_attacks_only():
+    grid = fixed_grid()
+    shown = adversarial_figures.iteration_figures(grid, 0.03)
+    assert [what for _, what, _ in shown] == ["pgd_iterations"]
+    assert shown[0][2].endswith("ε = 0.03, 4 iterations.")
+    tables = adversarial_figures.iteration_tables(grid)
+    assert [caption for caption, _ in tables] == ["mean PGD iteration of first success among the fooled inputs"]
+    # untargeted PGD fools every input at iteration 2
+    assert tables[0][1].set_index("goal").loc["untargeted", "ε = 0.03"] == 2.0
+
+
+def test_attack_types_without_an_eligible_input_are_named_instead_of_drawn():
+    grid = fixed_grid(clean=(1, 2, 0, 1, 2, 0))  # every clean input wrong: nothing is eligible
+    shown, missing = adversarial_figures.example_figures(grid, 0.03, 4)
+    assert shown == [] and missing.split("\n\n") == [
+        f"No eligible input for {a} {g}: no example to show." for a in ("FGSM", "PGD") for g in ("untargeted", "targeted")]

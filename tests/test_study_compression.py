@@ -1,0 +1,155 @@
+"""C1's steps on a tiny model and data: the sweep over registered methods, reuse, skipped targets,
+the round-trip check, the readings and the metrics."""
+import pandas as pd
+import pytest
+import torch
+
+import tests.plugins.toy  # noqa: F401  (registers ToyNet and toy_halving)
+from helpers.compression import BaseModel, CompressionRecord, FineTuneBudget
+from helpers.core.device import pick_device
+from helpers.core.layout import RunLayout
+from helpers.models import build_model
+from helpers.models.checkpoints import save_checkpoint
+from helpers.study import compression, compression_analysis, compression_latency
+from tests.plugins.toy import load_toy_grey
+
+
+class _Stage:
+    """What the C1 steps use of a notebook's stage."""
+
+    def __init__(self, root):
+        self.layout, self.device = RunLayout(root, root / "figures"), pick_device("cpu")
+
+    def trained_model(self, name):
+        from helpers.models.checkpoints import load_model
+        return load_model(self.layout.trained(name), name)
+
+
+PARAMS = {"compression_methods": ["global", "channel", "toy_halving"],
+          "compression_targets": {"global": [0.5], "channel": [2.0, 2.05]},
+          "compression_budgets": {"global": {"epochs": 1}, "channel": {"epochs": 1, "lr": 1e-3}},
+          "compression_settings": {}, "batch_size": 8, "amp": "off", "augment": False, "seed": 0,
+          "latency_batch": 2, "latency_runs": 2, "latency_warmup": 1, "latency_rounds": 1}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("c1")
+    data = load_toy_grey("", 16, subset_per_class=4)
+    torch.manual_seed(0)
+    stage = _Stage(root)
+    model = build_model("ToyNet", num_classes=3, mean=data.mean, std=data.std)
+    save_checkpoint(stage.layout.trained("ToyNet"), model, "ToyNet",
+                    {"num_classes": 3, "mean": data.mean, "std": data.std}, run_key="toy", classes=data.classes)
+    dense = compression.dense_models(stage, data, ["ToyNet"])
+    sweep = compression.run_sweep(stage, data, dense, PARAMS)
+    return stage, data, dense, sweep
+
+
+def test_sweep_applies_every_method_and_skips_a_target_that_reaches_no_new_model(setup):
+    stage, data, dense, sweep = setup
+    made = sweep.table()
+    assert list(made.method) == ["global", "channel", "toy_halving"]  # one point each (2.05 rounds to 2)
+    skipped = [r for r in sweep.records if r.skipped]
+    assert len(skipped) == 1 and skipped[0].point == "2.05x" and skipped[0].skipped == "the same widths as 2x"
+    for r in made.itertuples():
+        assert stage.layout.resolve(r.path).exists() and stage.layout.resolve(r.compressed_path).exists()
+        assert 0 <= r.acc <= 1 and r.nonzero <= r.params
+    glob = made[made.method == "global"].iloc[0]
+    assert glob.sparsity == pytest.approx(0.5, abs=0.01) and glob.size_compressed_mb < glob.size_mb
+    chan = made[made.method == "channel"].iloc[0]
+    assert dense["ToyNet"][1]["macs"] / chan.macs > 1.3 and chan.params < dense["ToyNet"][1]["params"]
+    summary = compression.work_summary(sweep)
+    assert "ToyNet 2.05x (the same widths as 2x)" in summary and "reused" not in summary
+
+
+def test_a_second_sweep_reuses_every_checkpoint_and_says_when_it_was_made(setup):
+    stage, data, dense, sweep = setup
+    again = compression.run_sweep(stage, data, dense, PARAMS)
+    made = [r for r in again.records if not r.skipped]
+    assert all(r.reused for r in made)
+    first = {(r.method, r.point): r.created_at for r in sweep.records if not r.skipped}
+    assert {(r.method, r.point): r.created_at for r in made} == first
+    assert "of which 1 reused from checkpoints made" in compression.work_summary(again)
+
+
+def test_unequal_budgets_are_said(setup):
+    text = compression.methods_narrative(setup[3])
+    assert "do **not** get equal fine-tuning budgets" in text and "channel: 1 epochs" not in text
+    assert "toy_halving" in text and "1 epoch at learning rate" in text
+
+
+def _record(method, point, target, acc, size=1.0, acc_pre=0.5):
+    return CompressionRecord("M", method, "unstructured", target, point, params=100, nonzero=50, sparsity=target,
+                             macs=10, acc_pre_ft=acc_pre, acc=acc, size_mb=4.0, size_compressed_mb=size)
+
+
+class _Sweep:
+    def __init__(self, records, methods):
+        self.records, self.methods = records, methods
+
+    def made(self, name):
+        return [r for r in self.records if r.method == name]
+
+
+def test_kept_accuracy_and_sparsity_target_are_computed_from_the_records():
+    from helpers.compression.global_magnitude import GlobalMagnitude
+    sweep = _Sweep([_record("global", "s0.5", 0.5, 0.80), _record("global", "s0.8", 0.8, 0.79, size=1.5),
+                    _record("global", "s0.9", 0.9, 0.70)], {"global": GlobalMagnitude()})
+    dense = {"M": (None, {"acc": 0.80, "size_mb": 4.0, "params": 100, "macs": 10})}
+    lines = compression_analysis.kept_accuracy_lines(sweep, dense, 0.02)
+    assert lines == ["- M, global magnitude pruning: after fine-tuning, accuracy stays within 2 points of the dense "
+                     "model's (80%) at s0.5, s0.8; it loses more at s0.9 (70%). Without fine-tuning, it is 50% at s0.9."]
+    target = compression_analysis.sparsity_target_lines(sweep, dense, 0.8, 3.0, 0.02)
+    assert len(target) == 1 and "-1 points" in target[0] and "met); compact" in target[0]
+    assert "2.7× smaller" in target[0] and "at least 3×, missed" in target[0]
+
+
+def test_every_model_is_timed_together_and_speedups_are_over_its_dense_model(setup):
+    stage, data, dense, sweep = setup
+    latency = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=2, warmup=1, rounds=1, batch=2)
+    assert len(latency) == 1 + len(sweep.models)
+    d = latency[latency.method == "dense"].iloc[0]
+    assert d.speedup == pytest.approx(1.0) and d.speedup_b2 == pytest.approx(1.0)
+    row = latency[latency.method == "channel"].iloc[0]
+    assert row.speedup == pytest.approx(d.latency_b1_ms / row.latency_b1_ms)
+    lines = compression_latency.speed_lines(sweep, dense, latency, max_acc_drop=1.0, target_speedup=1e9, noise=0.15)
+    assert any("channel pruning" in line and "missed" in line for line in lines)
+    metrics = compression.metrics(sweep, dense, latency, pd.DataFrame(), PARAMS, stage.device, 2)
+    point = metrics["summary"]["ToyNet"]["channel"]["2x"]
+    assert {"acc", "acc_pre_ft", "speedup", "latency_b1_ms", "mac_reduction", "size_compressed_mb", "reused"} <= set(point)
+    assert metrics["summary"]["ToyNet"]["dense"]["latency_b1_ms"] > 0
+    assert len(metrics["records"]) == 3 and metrics["skipped"][0]["point"] == "2.05x"
+
+
+def test_layer_sensitivity_prunes_each_layer_alone(setup):
+    stage, data, dense, _ = setup
+    table = compression_analysis.layer_sensitivity(dense, 0.8, data, stage.device)
+    assert list(table.layer) == ["features.0", "features.3", "head.2"]
+    assert table.global_sparsity.between(0, 1).all()
+    assert "the most sensitive layer is" in compression_analysis.sensitivity_text(table, 0.8)
+
+
+def test_the_teacher_computes_each_augmented_batch_once_for_all_points(tmp_path):
+    """Students distilled with the same recipe and seed see identical batches, so the dense model's
+    outputs are remembered from the first point and reused by the next (the result is unchanged)."""
+    from helpers.compression import CompressionContext, build_method
+    from helpers.training.config import TrainConfig
+
+    data = load_toy_grey("", 16, subset_per_class=4)
+    stage = _Stage(tmp_path)
+    torch.manual_seed(0)
+    save_checkpoint(stage.layout.trained("ToyNet"), build_model("ToyNet", num_classes=3, mean=data.mean, std=data.std),
+                    "ToyNet", {"num_classes": 3, "mean": data.mean, "std": data.std}, run_key="toy")
+    dense = compression.dense_models(stage, data, ["ToyNet"])
+    params = {**PARAMS, "compression_targets": {"channel": [1.6, 3.0]}, "compression_settings": {"channel": {"round_to": 2}},
+              "compression_budgets": {"channel": {"epochs": 2}}}
+    method = build_method("channel", params)
+    ctx = CompressionContext(data, TrainConfig.from_params(params), stage.layout, stage.device)
+    method.apply(dense["ToyNet"][0], 1.6, ctx)
+    teacher = ctx.teachers["ToyNet"]
+    batches = 2 * -(-len(data.train) // params["batch_size"])
+    assert teacher.hits == 0 and len(teacher.memory) == batches
+    second = method.apply(dense["ToyNet"][0], 3.0, ctx)
+    assert not second.record.skipped
+    assert teacher.hits == batches and len(teacher.memory) == batches

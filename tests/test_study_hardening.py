@@ -1,0 +1,116 @@
+"""B3's study helpers on synthetic histories, fixed accuracies and a tiny untrained model (seconds)."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers.config.schema import declarations
+from helpers.data import ImageSet
+from helpers.defense.fgsm_rs import DefenseConfig
+from helpers.models import build_model
+from helpers.study import hardening
+from helpers.training.cached import Trained
+from helpers.training.config import TrainConfig
+
+A2 = {"SimpleCNN": {"val_acc": 0.6}, "ResNetSmall": {"val_acc": 0.7}}
+
+
+def history(scores, train_acc=0.9):
+    return [{"epoch": e, "val_selection_score": s, "train_acc": train_acc, "val_acc": 0.5}
+            for e, s in enumerate(scores, 1)]
+
+
+def trained(scores, reused=False):
+    result = {"history": history(scores), "best_epoch": 1 + scores.index(max(scores)), "total_train_s": 42.0,
+              "epoch_s": 10.5}
+    return Trained(None, result, Path("x.pt"), reused, "2026-01-02 03:04:05")
+
+
+def test_the_model_is_the_named_one_or_the_most_accurate():
+    assert hardening.choose_model(["SimpleCNN", "ResNetSmall"], A2, "") == "ResNetSmall"
+    assert hardening.choose_model(["SimpleCNN", "ResNetSmall"], A2, "SimpleCNN") == "SimpleCNN"
+    with pytest.raises(ValueError, match="'defense_model' is 'VGG', which A2 did not train"):
+        hardening.choose_model(["SimpleCNN"], A2, "VGG")
+    assert hardening.choice_sentence("ResNetSmall", A2, "") == (
+        "The model hardened is **ResNetSmall**, the more accurate in A2 (70% validation accuracy).")
+
+
+def test_configs_give_the_old_fine_tuning_recipe():
+    params = {name: p.default for name, p in declarations().items()}
+    params.update(defense_epochs=3, defense_lr=0.004, batch_size=16, seed=5)
+    cfg, dcfg = hardening.configs(params)
+    assert cfg == TrainConfig(epochs=3, batch_size=16, lr=0.004, weight_decay=params["weight_decay"],
+                              label_smoothing=params["label_smoothing"], warmup_epochs=1, patience=3, amp=params["amp"],
+                              seed=5, augment=params["augment"], rotation_deg=params["rotation_deg"],
+                              scale=params["scale"], translate=params["translate"], jitter=params["jitter"])
+    assert dcfg == DefenseConfig(eps=params["defense_eps"])
+
+
+def test_a_collapse_after_the_peak_is_detected():
+    assert hardening.collapsed_epochs(history([0.2, 0.4, 0.35, 0.15, 0.1]), 0.5) == [4, 5]
+    assert hardening.collapsed_epochs(history([0.2, 0.4, 0.35, 0.25]), 0.5) == []
+    assert hardening.collapsed_epochs(history([0.2, 0.4, 0.35, 0.25]), 0.9) == [3, 4]
+    text = hardening.finetuning_sentence(trained([0.2, 0.4, 0.35, 0.15]), 0.5)
+    assert text.startswith("Fine-tuning took 42 s for 4 epochs (10.5 s per epoch).")
+    assert "peaked at 40% in epoch 2" in text and "fell below half of that in epoch 4" in text
+    assert "catastrophic overfitting, which the selection by PGD avoided" in text
+    calm = hardening.finetuning_sentence(trained([0.2, 0.4, 0.35]), 0.5)
+    assert calm.endswith("It never fell below half of its peak afterwards (last epoch: 35%): no sign of "
+                         "catastrophic overfitting.")
+
+
+def test_a_reused_checkpoint_is_reported_as_reused():
+    text = hardening.finetuning_sentence(trained([0.2, 0.4], reused=True), 0.5)
+    assert text.startswith("The fine-tuned checkpoint was reused: it was made at 2026-01-02 03:04:05, when "
+                           "fine-tuning took 42 s for 2 epochs")
+    assert "Fine-tuning took" not in text
+
+
+def evaluation(robust_gain):
+    rows = []
+    for variant, base in (("standard", 0.0), ("robust", robust_gain)):
+        rows.append({"model": f"M {variant}", "variant": variant, "eps": 0.0, "accuracy": 0.7 if base else 0.8})
+        rows += [{"model": f"M {variant}", "variant": variant, "eps": e, "accuracy": a + base, "robust": "-"}
+                 for e, a in ((0.03, 0.1), (0.1, 0.0))]
+    return hardening.Evaluation("M", rows, 3.0, 40, "PGD-5, 1 restarts")
+
+
+def test_the_gain_threshold_decides_where_the_defense_helps():
+    lines = hardening.evaluation_lines(evaluation(0.15), [0.03, 0.1], 0.03, defense_min_gain=0.1)
+    assert "- Clean accuracy goes from 80% to 70% (-10 points): the price of robustness." in lines
+    assert "- ε = 0.03: robust accuracy 10% → 25%." in lines
+    assert "helps by at least 10 points at ε = 0.03, ε = 0.1; it was trained at ε = 0.03." in lines
+    assert "helps by at least 20 points at no ε." in hardening.evaluation_lines(evaluation(0.15), [0.03, 0.1], 0.03, 0.2)
+    table = hardening.accuracy_table(evaluation(0.15))
+    assert table.columns.tolist() == ["variant", "clean", "ε 0.03", "ε 0.1"]
+    assert table["variant"].tolist() == ["standard", "robust"] and table["ε 0.03"].tolist() == pytest.approx([0.1, 0.25])
+    metrics = hardening.metrics(trained([0.4]), evaluation(0.15), hardening.settings_table(
+        "M.pt", TrainConfig(), DefenseConfig(), {"defense_eval_steps": 5, "pgd_step_divisor": 3.0,
+                                                 "defense_restarts": 1}, torch.device("cpu")),
+                                hardening.MapComparison("M"), [0.03, 0.1])
+    assert metrics["summary_prefix"] == "B1.defense" and metrics["reused"] is False
+    assert metrics["summary"]["M"]["pgd_robust_acc"] == {"eps0.03": 0.25, "eps0.1": pytest.approx(0.15)}
+    assert metrics["summary"]["standard"]["M"]["clean_acc"] == 0.8 and metrics["summary"]["eval_s"] == 3.0
+
+
+def test_evaluation_and_maps_on_a_tiny_model():
+    torch.manual_seed(0)
+    model = build_model("SimpleCNN", num_classes=3).eval()
+    images = torch.randint(0, 255, (6, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        labels = model(images.float() / 255).argmax(1)
+    params = {"attack_eps": [0.03], "defense_eval_steps": 2, "defense_restarts": 1, "pgd_step_divisor": 3.0, "seed": 0}
+    result = hardening.evaluate("M", {"standard": model, "robust": model}, images, labels, params, torch.device("cpu"))
+    acc = result.accuracy
+    assert acc["standard"][0.0] == 1.0 and acc["standard"] == acc["robust"]
+    classes = ["a", "b", "c"]
+    labels = torch.tensor([0, 0, 1, 1, 0, 1])  # no image of c
+    valid = ImageSet("valid", images, labels, [f"valid/{classes[int(y)]}/{i}.jpg" for i, y in enumerate(labels)], classes)
+    comparison = hardening.compare_maps("M", {"standard": model, "robust": model}, valid, classes, torch.device("cpu"))
+    assert comparison.notes == ["The validation split has no image of c."]
+    assert len(comparison.stats) == 2 * len(comparison.panels) == 4
+    # the file name under the title drops the split folder
+    assert [p["title"].split("\n")[1].split("/")[0] for p in comparison.panels] == ["a", "b"]
+    assert "not smoother" in hardening.maps_sentence(comparison)  # the same model twice is not smoother
+    with pytest.raises(ValueError, match="'explain_classes' names unknown classes \\['z'\\]"):
+        hardening.shown_classes(classes, ["a", "z"])
