@@ -11,6 +11,7 @@ import argparse
 
 import torch
 
+from .config.schema import defaults
 from .core.device import pick_device, set_threads
 from .evaluation.latency import latencies_ms
 from .evaluation.throughput import course_pipeline_throughput, train_throughput
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0 = torch default)")
-    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=defaults()["latency_runs"])
     ap.add_argument("--seconds", type=float, default=2.0, help="minimum timed seconds of training per model")
     ap.add_argument("--no-course", action="store_true", help="skip the course-pipeline baseline")
     args = ap.parse_args(argv)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     threads = set_threads(args.threads)
     print(f"device {device}, {threads} threads, torch {torch.__version__}; training is bf16 autocast, "
-          f"channels_last, batch 64; latency is fp32, batch 1, {args.runs} runs after 10 warm-up")
+          f"channels_last, batch 64; latency is fp32, batch 1, {args.runs} runs after {defaults()['latency_warmup']} warm-up")
     for name in names:
         for px in args.sizes:
             torch.manual_seed(0)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} {px} px train: {ips:.0f} img/s ({1593 / ips:.2f} s per Sports-10 epoch)", flush=True)
     for px in args.sizes:  # the models timed round-robin, so their ratio is not the machine's drift
         timed = latencies_ms({name: build_model(name).to(device) for name in names}, (1, 3, px, px), device,
-                             runs=args.runs)
+                             runs=args.runs, warmup=defaults()["latency_warmup"], rounds=defaults()["latency_rounds"])
         for name, (mean, std) in timed.items():
             print(f"{name} {px} px batch-1 latency: {mean:.2f} ± {std:.2f} ms", flush=True)
     if not args.no_course:

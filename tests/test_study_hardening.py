@@ -85,7 +85,7 @@ def test_the_gain_threshold_decides_where_the_defense_helps():
     assert table.columns.tolist() == ["variant", "clean", "ε 0.03", "ε 0.1"]
     assert table["variant"].tolist() == ["standard", "robust"] and table["ε 0.03"].tolist() == pytest.approx([0.1, 0.25])
     metrics = hardening.metrics(trained([0.4]), evaluation(0.15), hardening.settings_table(
-        "M.pt", TrainConfig(), DefenseConfig(), {"defense_eval_steps": 5, "pgd_step_divisor": 3.0,
+        "M.pt", TrainConfig(), DefenseConfig(eps=0.03), {"defense_eval_steps": 5, "pgd_step_divisor": 3.0,
                                                  "defense_restarts": 1}, torch.device("cpu")),
                                 hardening.MapComparison("M"), [0.03, 0.1])
     assert metrics["summary_prefix"] == "B1.defense" and metrics["reused"] is False

@@ -58,8 +58,11 @@ class Attack(ABC):
     iterative: ClassVar[bool] = False
     at_least_as_strong_as: ClassVar[str | None] = None
 
-    def __init__(self, steps: int = 40, step_divisor: float = 3.0):
-        self.steps, self.step_divisor = steps, step_divisor
+    def __init__(self, steps: int | None = None, step_divisor: float | None = None):
+        # the study's defaults (helpers/config/defaults.py) when not given
+        from ..config.schema import defaults
+        self.steps = defaults()["pgd_steps"] if steps is None else steps
+        self.step_divisor = defaults()["pgd_step_divisor"] if step_divisor is None else step_divisor
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "Attack":

@@ -27,7 +27,7 @@ from ..training.config import TrainConfig
 
 @dataclass
 class DefenseConfig:
-    eps: float = 0.03            # L∞ training budget, pixel units of [0, 1]
+    eps: float                   # L∞ training budget, pixel units of [0, 1] (parameter defense_eps)
     alpha_ratio: float = 1.25    # FGSM-RS step α = alpha_ratio · ε (Wong et al.)
     select_steps: int = 10       # PGD steps of the per-epoch robust validation check
     select_alpha_ratio: float = 0.25

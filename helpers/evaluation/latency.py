@@ -13,8 +13,8 @@ from ..core.device import synchronize
 
 
 @torch.no_grad()
-def latencies_ms(models: dict[str, nn.Module], shape: tuple[int, ...], device: torch.device, *, runs: int = 100,
-                 warmup: int = 10, rounds: int = 10) -> dict[str, tuple[float, float]]:
+def latencies_ms(models: dict[str, nn.Module], shape: tuple[int, ...], device: torch.device, *, runs: int,
+                 warmup: int, rounds: int) -> dict[str, tuple[float, float]]:
     """Mean and standard deviation in ms of one forward pass of each model on a random input of
     `shape`, timed round-robin so that they can be compared.
 
@@ -55,7 +55,7 @@ def latencies_ms(models: dict[str, nn.Module], shape: tuple[int, ...], device: t
     return {k: (statistics.fmean(t), statistics.stdev(t) if len(t) > 1 else 0.0) for k, t in times.items()}
 
 
-def latency_ms(model: nn.Module, shape: tuple[int, ...], device: torch.device, *, runs: int = 100,
-               warmup: int = 10) -> tuple[float, float]:
+def latency_ms(model: nn.Module, shape: tuple[int, ...], device: torch.device, *, runs: int,
+               warmup: int) -> tuple[float, float]:
     """Mean and standard deviation in ms of one forward pass of one model (see `latencies_ms`)."""
     return latencies_ms({"model": model}, shape, device, runs=runs, warmup=warmup, rounds=1)["model"]

@@ -124,10 +124,8 @@ def method_tables(sweep: Sweep, dense: dict[str, tuple[BaseModel, dict]]) -> lis
                                   "MACs ÷": [d["macs"] / r.macs for r in rows], "acc": [r.acc_pre_ft for r in rows],
                                   "acc FT": [r.acc for r in rows], "MB": [r.size_mb for r in rows],
                                   "compact MB": [r.size_compressed_mb for r in rows]})
-            tables.append((f"{model_name}, {method.title} (dense: accuracy {d['acc']:.2f}, {d['size_mb']:.2f} MB, "
-                           f"{d['params']:,} parameters): sparsity of the prunable weights, parameters and non-zero "
-                           "parameters stored, MAC reduction, validation accuracy before and after fine-tuning, "
-                           "checkpoint size and the size of the smallest file that restores the model", table))
+            tables.append((f"{model_name}, {method.title} (dense model: accuracy {d['acc']:.2f}, {d['size_mb']:.2f} MB, "
+                           f"{d['params']:,} parameters)", table))
     return tables
 
 

@@ -1,26 +1,34 @@
-"""The training recipe: one dataclass, shared by training from scratch and every fine-tuning."""
+"""The training recipe: one dataclass, shared by training from scratch and every fine-tuning.
+
+Its defaults are the study's parameter defaults (helpers/config/defaults.py, their one source);
+see that file for what each field means.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from ..config.schema import defaults
+
+_DEFAULT = defaults()
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 40
-    batch_size: int = 64
-    lr: float = 2e-3
-    weight_decay: float = 5e-4      # decoupled (AdamW); 0 gives plain Adam
-    label_smoothing: float = 0.1
-    warmup_epochs: int = 2
-    patience: int = 10              # epochs without a better validation loss before stopping
-    amp: str = "bf16"               # "bf16" autocast or "off" (fp32)
-    seed: int = 0
-    augment: bool = True
-    rotation_deg: float = 15.0
-    scale: float = 0.0              # random zoom in [1 - scale, 1 + scale]
-    translate: float = 0.0          # random shift, fraction of the image size
-    jitter: float = 0.2
+    epochs: int = _DEFAULT["epochs"]
+    batch_size: int = _DEFAULT["batch_size"]
+    lr: float = _DEFAULT["lr"]
+    weight_decay: float = _DEFAULT["weight_decay"]        # decoupled (AdamW); 0 gives plain Adam
+    label_smoothing: float = _DEFAULT["label_smoothing"]
+    warmup_epochs: int = _DEFAULT["warmup_epochs"]
+    patience: int = _DEFAULT["patience"]                  # epochs without a better validation loss before stopping
+    amp: str = _DEFAULT["amp"]                            # "bf16" autocast or "off" (fp32)
+    seed: int = _DEFAULT["seed"]
+    augment: bool = _DEFAULT["augment"]
+    rotation_deg: float = _DEFAULT["rotation_deg"]
+    scale: float = _DEFAULT["scale"]                      # random zoom in [1 - scale, 1 + scale]
+    translate: float = _DEFAULT["translate"]              # random shift, fraction of the image size
+    jitter: float = _DEFAULT["jitter"]
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **changes: Any) -> "TrainConfig":
