@@ -29,7 +29,7 @@ PARAMS = {"compression_methods": ["global", "channel", "toy_halving"],
           "compression_targets": {"global": [0.5], "channel": [2.0, 2.05]},
           "compression_budgets": {"global": {"epochs": 1}, "channel": {"epochs": 1, "lr": 1e-3}},
           "compression_settings": {}, "batch_size": 8, "amp": "off", "augment": False, "seed": 0,
-          "latency_batch": 2, "latency_runs": 2, "latency_warmup": 1, "latency_rounds": 1}
+          "latency_batch": 2, "latency_runs": 2, "latency_batch_runs": 2, "latency_warmup": 1, "latency_rounds": 1}
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,8 @@ def test_kept_accuracy_and_sparsity_target_are_computed_from_the_records():
 
 def test_every_model_is_timed_together_and_speedups_are_over_its_dense_model(setup):
     stage, data, dense, sweep = setup
-    latency = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=2, warmup=1, rounds=1, batch=2)
+    latency = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=2, warmup=1, rounds=1, batch=2,
+                                            batch_runs=2)
     assert len(latency) == 1 + len(sweep.models)
     d = latency[latency.method == "dense"].iloc[0]
     assert d.speedup == pytest.approx(1.0) and d.speedup_b2 == pytest.approx(1.0)

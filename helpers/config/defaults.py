@@ -48,6 +48,7 @@ latency_runs: int = 100  # timed forward passes per model and batch size
 latency_warmup: int = 10  # untimed forward passes before timing
 latency_rounds: int = 10  # the models are timed round-robin in this many rounds, so drift falls on all alike
 latency_batch: int = 16  # the larger batch size whose latency is measured besides batch 1
+latency_batch_runs: int = 100  # timed forward passes per model at that larger batch size
 latency_noise: float = 0.15  # speedups within 1 ± this are called no change (identical models differ by about ±10 % from run to run)
 
 # --- interpretability (A3, B3) --------------------------------------------------------------------
@@ -91,5 +92,6 @@ target_speedup: float = 2.5  # C1 target: batch-1 speedup a structured model mus
 # --- robustness of compressed models (C2) ---------------------------------------------------------
 whitebox_methods: list[str] = ["global", "channel"]  # compression methods whose models are attacked white-box again
 robustness_attack: str = "pgd"  # the attack whose untargeted success C2's robustness verdicts and deployment rule compare
+whitebox_goals: list[str] = ["untargeted", "targeted"]  # goals of C2's white-box attacks; the verdicts and the deployment rule use untargeted
 robustness_margin: float = 0.05  # a compressed model is more (less) robust when its mean untargeted PGD success is this much lower (higher)
 needed_eps_success: float = 0.9  # the needed ε is the smallest ε at which untargeted PGD fools at least this share

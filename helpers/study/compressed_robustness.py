@@ -96,22 +96,23 @@ def replay_fixed_sets(by_model, sets, device) -> tuple[pd.DataFrame, float]:
 
 
 def whitebox(by_model, sets, params: dict[str, Any], device) -> tuple[pd.DataFrame, float]:
-    """Every attack of `attacks`, both goals and every ε, run again on the dense model and on the
+    """Every attack of `attacks`, every goal of `whitebox_goals` and every ε, run again on the dense model and on the
     compressed models of `whitebox_methods` (methods whose models take gradients), each input kept
     at its first successful iterate. Returns (rows, seconds)."""
     attacks = [build_attack(a, params) for a in params["attacks"]]
     chosen = [v for vs in by_model.values() for v in vs
               if v.method == DENSE or (v.method in params["whitebox_methods"] and method_class(v.method).whitebox)]
-    ticker = progress.task("white-box attacks", len(chosen) * len(attacks) * 2 * len(params["attack_eps"]))
+    goals = params["whitebox_goals"]
+    ticker = progress.task("white-box attacks", len(chosen) * len(attacks) * len(goals) * len(params["attack_eps"]))
     rows, t0 = [], time.perf_counter()
     for v in chosen:
         blob = sets[v.model]
-        goals = {"untargeted": None, "targeted": blob["classes"].index(params["target_class"])}
+        targets = {"untargeted": None, "targeted": blob["classes"].index(params["target_class"])}
         model = v.load(device)
         for attack in attacks:
-            for goal, target in goals.items():
+            for goal in goals:
                 for eps in params["attack_eps"]:
-                    r = run_attack(model, blob["images"], blob["labels"], attack, eps, target=target,
+                    r = run_attack(model, blob["images"], blob["labels"], attack, eps, target=targets[goal],
                                    seed=params["seed"], device=device, stop_on_success=True)
                     st = statistics(r, blob["images"], blob["labels"])
                     rows.append({**_describe(v), "attack": attack.name, "goal": goal, "eps": eps,
@@ -171,7 +172,8 @@ def whitebox_tables_and_figures(attacked: pd.DataFrame, params: dict[str, Any]):
             value = "iterations_mean" if is_iterative else "success_rate"
             # pivots keep the models never fooled (no iteration count)
             piv = at[at.attack == a].pivot_table(index="name", columns="goal", values=value, sort=False, dropna=False)
-            for goal, short in (("untargeted", "untarg."), ("targeted", "targ.")):
+            for goal in params["whitebox_goals"]:
+                short = {"untargeted": "untarg.", "targeted": "targ."}[goal]
                 cols[f"{a.upper()} {'iters ' if is_iterative else ''}{short}"] = piv.get(goal)
         tables.append((f"{name} at ε = {eps0:g}: mean iteration of first success of the iterative attacks, and success "
                        "rate of the one-step attacks", pd.DataFrame(cols).rename_axis("model").reset_index()))

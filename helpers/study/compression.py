@@ -175,4 +175,5 @@ def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFram
                             "budget": m.budget.__dict__, "settings": m.settings.__dict__} for n, m in sweep.methods.items()},
             "sensitivity": sensitivity.to_dict("records"),
             "latency": {"runs": params["latency_runs"], "warmup": params["latency_warmup"],
-                        "rounds": params["latency_rounds"], "batch": batch, "threads": threads, "device": str(device)}}
+                        "rounds": params["latency_rounds"], "batch": batch, "batch_runs": params["latency_batch_runs"],
+                        "threads": threads, "device": str(device)}}

@@ -13,9 +13,10 @@ DENSE = "dense"
 
 
 def time_all(dense, sweep, image_shape: tuple[int, int, int], device, *, runs: int, warmup: int, rounds: int,
-             batch: int) -> pd.DataFrame:
-    """Latency of every model at batch 1 and `batch`, measured round-robin in one measurement per
-    batch size (`evaluation.latency.latencies_ms`), so every speedup is a ratio of two numbers
+             batch: int, batch_runs: int) -> pd.DataFrame:
+    """Latency of every model at batch 1 (`runs` timed passes) and `batch` (`batch_runs` passes),
+    measured round-robin in one measurement per batch size (`evaluation.latency.latencies_ms`), so
+    every speedup is a ratio of two numbers
     measured side by side. One row per (model, method, point); method 'dense' for the dense models.
     Columns: latency_b1_ms, latency_b1_std_ms, latency_b<batch>_ms, latency_b<batch>_std_ms,
     speedup, speedup_b<batch> (over the model's dense version)."""
@@ -23,8 +24,8 @@ def time_all(dense, sweep, image_shape: tuple[int, int, int], device, *, runs: i
     to_time.update(sweep.models)
     ticker = progress.task("latency", 2, min_interval=0)
     timed = {}
-    for b in (1, batch):
-        timed[b] = latencies_ms(to_time, (b, *image_shape), device, runs=runs, warmup=warmup, rounds=rounds)
+    for b, n in ((1, runs), (batch, batch_runs)):
+        timed[b] = latencies_ms(to_time, (b, *image_shape), device, runs=n, warmup=warmup, rounds=min(rounds, n))
         ticker.step(f"batch {b}, {len(to_time)} models")
     rows = []
     for (model, method, point) in to_time:
