@@ -40,3 +40,18 @@ def sports10() -> Path:
     if not (root / "train").is_dir():
         pytest.skip("Sports-10 not found at ../shared/data/sports10")
     return root
+
+
+def model_and_own_labels(n: int, classes: int = 3, size: int = 32):
+    """An untrained SimpleCNN (seed 0, eval mode), n random uint8 images and the labels the model
+    itself predicts: every input starts correctly classified, so every input can be attacked."""
+    import torch
+
+    from helpers.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("SimpleCNN", num_classes=classes).eval()
+    images = torch.randint(0, 255, (n, 3, size, size), dtype=torch.uint8)
+    with torch.no_grad():
+        labels = model(images.float() / 255).argmax(1)
+    return model, images, labels

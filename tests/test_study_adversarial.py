@@ -6,9 +6,9 @@ from helpers.attacks.base import Attack
 from helpers.attacks.fgsm import FGSM
 from helpers.attacks.pgd import PGD
 from helpers.core.layout import RunLayout
-from helpers.models import build_model
 from helpers.robustness import AttackRun, load_adversarial_set, run_attack, statistics
 from helpers.study import adversarial, adversarial_figures
+from tests.conftest import model_and_own_labels
 
 CLASSES = ["a", "b", "c"]
 N = 6
@@ -94,11 +94,7 @@ def test_strength_pairs_only_pair_attacks_with_a_registered_partner_that_ran():
 
 
 def test_run_grid_keeps_the_old_order_and_seeds():
-    torch.manual_seed(0)
-    model = build_model("SimpleCNN", num_classes=3).eval()
-    images = torch.randint(0, 255, (5, 3, 32, 32), dtype=torch.uint8)
-    with torch.no_grad():
-        labels = model(images.float() / 255).argmax(1)
+    model, images, labels = model_and_own_labels(5)
     pgd = PGD(steps=2)
     setup = adversarial.Setup({"M": model}, {}, {"fgsm": FGSM(), "pgd": pgd}, CLASSES, 1, images, labels, [0.03, 0.1])
     grid = adversarial.run_grid(setup, seed=7)

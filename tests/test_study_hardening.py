@@ -7,10 +7,10 @@ import torch
 from helpers.config.schema import declarations
 from helpers.data import ImageSet
 from helpers.defense.fgsm_rs import DefenseConfig
-from helpers.models import build_model
 from helpers.study import hardening
 from helpers.training.cached import Trained
 from helpers.training.config import TrainConfig
+from tests.conftest import model_and_own_labels
 
 A2 = {"SimpleCNN": {"val_acc": 0.6}, "ResNetSmall": {"val_acc": 0.7}}
 
@@ -94,11 +94,7 @@ def test_the_gain_threshold_decides_where_the_defense_helps():
 
 
 def test_evaluation_and_maps_on_a_tiny_model():
-    torch.manual_seed(0)
-    model = build_model("SimpleCNN", num_classes=3).eval()
-    images = torch.randint(0, 255, (6, 3, 32, 32), dtype=torch.uint8)
-    with torch.no_grad():
-        labels = model(images.float() / 255).argmax(1)
+    model, images, labels = model_and_own_labels(6)
     params = {"attack_eps": [0.03], "defense_eval_steps": 2, "defense_restarts": 1, "pgd_step_divisor": 3.0, "seed": 0}
     result = hardening.evaluate("M", {"standard": model, "robust": model}, images, labels, params, torch.device("cpu"))
     acc = result.accuracy

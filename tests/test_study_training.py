@@ -71,7 +71,8 @@ def test_model_table_counts_parameters_of_the_built_model(tmp_path):
 
 
 def test_a_model_that_cannot_take_the_images_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setitem(registry._MODELS, "Fixed64",
+    registry.model_names()  # discover the built-in models first
+    monkeypatch.setitem(registry._MODELS._entries, "Fixed64",
                         ModelSpec("Fixed64", get_spec("SimpleCNN").build, "features.2.2", input_size=64))
     with pytest.raises(ParameterError, match="takes 64 px images"):
         training.model_table(["Fixed64"], tiny_data(tmp_path))

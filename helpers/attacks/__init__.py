@@ -5,45 +5,29 @@ one with `register_attack(cls)`. The parameter `attacks` names those B1 runs.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
 from ..config.schema import ParameterError, register_check
+from ..core.registry import Registry
 from .base import Attack, AttackResult, goal_met, loss_grad
 from .fgsm import fgsm
 from .pgd import pgd
 
-_ATTACKS: dict[str, type[Attack]] = {}
-
-
-def _discover() -> None:
-    if _ATTACKS:
-        return
-    for info in pkgutil.iter_modules(__path__):
-        cls = getattr(importlib.import_module(f"{__name__}.{info.name}"), "ATTACK", None)
-        if cls is not None:
-            _ATTACKS.setdefault(cls.name, cls)
+_ATTACKS: Registry[type[Attack]] = Registry("attack", __name__, "ATTACK")
 
 
 def register_attack(cls: type[Attack]) -> type[Attack]:
     """Make an attack available by its `name` (`attacks: [..., <name>]`)."""
-    _discover()
-    _ATTACKS[cls.name] = cls
-    return cls
+    return _ATTACKS.register(cls)
 
 
 def attack_names() -> list[str]:
-    _discover()
-    return list(_ATTACKS)
+    return _ATTACKS.names()
 
 
 def build_attack(name: str, params: dict[str, Any]) -> Attack:
     """The attack `name`, configured by the study's parameters (pgd_steps, pgd_step_divisor)."""
-    _discover()
-    if name not in _ATTACKS:
-        raise KeyError(f"unknown attack {name!r}; registered attacks: {sorted(_ATTACKS)}")
-    return _ATTACKS[name].from_params(params)
+    return _ATTACKS.get(name).from_params(params)
 
 
 def _check_attacks(names: Any, source: str) -> None:

@@ -7,44 +7,28 @@ channel); a plugin adds one with `register_method(cls)`. The parameters `compres
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import fields
 from typing import Any
 
 from ..config.schema import ParameterError, register_check
+from ..core.registry import Registry
 from .base import (BaseModel, Compressed, CompressionContext, CompressionMethod, CompressionRecord, FineTuneBudget,
                    PruneAndFineTune)
 
-_METHODS: dict[str, type[CompressionMethod]] = {}
-
-
-def _discover() -> None:
-    if _METHODS:
-        return
-    for info in pkgutil.iter_modules(__path__):
-        cls = getattr(importlib.import_module(f"{__name__}.{info.name}"), "METHOD", None)
-        if cls is not None:
-            _METHODS.setdefault(cls.name, cls)
+_METHODS: Registry[type[CompressionMethod]] = Registry("compression method", __name__, "METHOD")
 
 
 def register_method(cls: type[CompressionMethod]) -> type[CompressionMethod]:
     """Make a compression method available by its `name` (`compression_methods: [..., <name>]`)."""
-    _discover()
-    _METHODS[cls.name] = cls
-    return cls
+    return _METHODS.register(cls)
 
 
 def method_names() -> list[str]:
-    _discover()
-    return list(_METHODS)
+    return _METHODS.names()
 
 
 def method_class(name: str) -> type[CompressionMethod]:
-    _discover()
-    if name not in _METHODS:
-        raise KeyError(f"unknown compression method {name!r}; registered: {sorted(_METHODS)}")
-    return _METHODS[name]
+    return _METHODS.get(name)
 
 
 def build_method(name: str, params: dict[str, Any]) -> CompressionMethod:

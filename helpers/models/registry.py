@@ -6,14 +6,13 @@ pruning and benchmarks ask its spec.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from torch import nn
 
 from ..config.schema import ParameterError, register_check
+from ..core.registry import Registry
 
 
 def conv_and_linear(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -72,44 +71,24 @@ class ModelSpec:
                                  f"the data has {channels}")
 
 
-_MODELS: dict[str, ModelSpec] = {}
-_DISCOVERED = False
-
-
-def _discover() -> None:
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    from . import zoo
-    for info in pkgutil.iter_modules(zoo.__path__):
-        spec = getattr(importlib.import_module(f"{zoo.__name__}.{info.name}"), "SPEC", None)
-        if isinstance(spec, ModelSpec):
-            _MODELS.setdefault(spec.name, spec)
+_MODELS: Registry[ModelSpec] = Registry("model", "helpers.models.zoo", "SPEC")
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:
     """Make a model available by name (`models: [<name>]`)."""
-    _discover()
-    _MODELS[spec.name] = spec
-    return spec
+    return _MODELS.register(spec)
 
 
 def model_names() -> list[str]:
-    _discover()
-    return list(_MODELS)
+    return _MODELS.names()
 
 
 def get_spec(name: str) -> ModelSpec:
-    _discover()
-    if name not in _MODELS:
-        raise KeyError(f"unknown model '{name}'; registered models: {sorted(_MODELS)}")
-    return _MODELS[name]
+    return _MODELS.get(name)
 
 
 def spec_of(model: nn.Module) -> ModelSpec:
     """The spec of a built model, found by its class."""
-    _discover()
     for spec in _MODELS.values():
         if isinstance(spec.build, type) and type(model) is spec.build:
             return spec
