@@ -28,8 +28,35 @@ def test_misclassified_most_confident_first_with_true_rank():
     errs = evaluate.misclassified(labels, logits, 10)
     assert [e["index"] for e in errs] == [2, 1, 3]
     assert errs[0]["pred"] == 1 and errs[0]["true_rank"] >= 2 and len(errs[0]["top3"]) == 3
-    text = evaluate.reading_of_error(errs[0], ["x", "y", "z"], [[1, 0, 1], [1, 0, 0], [0, 1, 0]])
-    assert "z image" in text and "called y" in text and "isolated" in text
+    text = evaluate.reading_of_error(errs[0], ["x", "y", "z"])
+    p = errs[0]["p_pred"]
+    assert text.startswith(f"z confidently called y (p={p:.2f});") and "z ranks #2" in text
+
+
+def _error(true, pred, p_pred, p_true, rank):
+    return {"true": true, "pred": pred, "p_pred": p_pred, "p_true": p_true, "true_rank": rank}
+
+
+def test_readings_differ_where_the_numbers_differ():
+    classes = ["x", "y", "z"]
+    near = evaluate.reading_of_error(_error(0, 1, 0.45, 0.40, 2), classes)
+    far = evaluate.reading_of_error(_error(0, 1, 0.90, 0.05, 2), classes)
+    lost = evaluate.reading_of_error(_error(0, 2, 0.30, 0.01, 5), classes)
+    assert near == "x moderately called y (p=0.45); a near miss: x is second, 0.05 behind (p=0.40)."
+    assert far == "x confidently called y (p=0.90); x ranks #2 with p=0.05, 0.85 behind."
+    assert lost == "x hesitantly called z (p=0.30); x is not in the top 3 (rank #5, p=0.010)."
+
+
+def test_each_confusion_is_counted_once_systematic_or_isolated():
+    classes = ["x", "y", "z"]
+    confusion = [[1, 3, 0], [0, 4, 1], [0, 0, 4]]
+    errors = [_error(0, 1, 0.9, 0.1, 2), _error(1, 2, 0.8, 0.1, 2), _error(0, 1, 0.7, 0.2, 2)]
+    text = evaluate.confusion_summary(errors, classes, confusion, [[5, 2, 0], [0, 5, 0], [0, 0, 5]])
+    assert text == ("Systematic confusions (the same wrong class for several images of a class): x → y (3 of 4 x "
+                    "images; 2 in training). One confusion is isolated (a single image of its class): y → z (1 of 5 y "
+                    "images; 0 in training).")
+    assert text.count("x → y") == 1  # two mistakes of the same pair are summarized once
+    assert "in training" not in evaluate.confusion_summary(errors[1:2], classes, confusion)
 
 
 def test_predict_and_latency_keep_the_model_mode():

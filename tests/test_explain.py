@@ -43,3 +43,15 @@ def test_gradcam_matches_captum_layer_gradcam(name):
 def _minmax(a):
     a = a - a.amin(dim=(1, 2, 3), keepdim=True)
     return a / (a.amax(dim=(1, 2, 3), keepdim=True) + 1e-7)
+
+
+def test_every_map_gets_a_colorbar_and_the_figure_prints_at_its_size():
+    from helpers.report import figures
+    image, sal, cam = torch.rand(3, 16, 16), torch.rand(16, 16) * 0.01, torch.rand(16, 16)
+    rows = [{"image": image, "title": "cat\nvalid/cat/0.jpg", "maps": [("A\nsaliency\nfor cat", sal, "saliency"),
+                                                                      ("A\nGrad-CAM\nfor cat", cam, "gradcam")]}]
+    fig = figures.explanation_rows(rows * 2)
+    colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(colorbars) == 4  # one per saliency and Grad-CAM map, none on the image
+    assert fig.get_size_inches()[0] <= 6.1  # 0.9 of the text width: drawn at print size, the text stays at 7.5 pt
+    assert min(t.get_fontsize() for ax in fig.axes for t in ax.get_yticklabels() + [ax.title]) >= 7

@@ -7,6 +7,7 @@ from helpers.attacks.pgd import PGD
 
 PGD5 = PGD(steps=5, step_divisor=5.0)  # α = 0.01 at ε = 0.05
 from helpers.models import build_model
+from tests.conftest import model_and_own_labels
 
 
 def test_denominators_follow_the_definitions():
@@ -59,6 +60,41 @@ def test_transfer_counts_only_inputs_both_models_get_right():
     # eligible: 0 and 1 (2 has the target label); source hits the target on both, the target model on 0
     assert t["n_eligible"] == 2 and t["n_source_success"] == 2 and t["n_target_success"] == 1
     assert t["transfer_rate"] == 0.5
+
+
+def test_the_conditional_rate_counts_only_successes_in_common():
+    """The old ratio target successes / source successes is 1 here though no input fools both."""
+    labels = torch.tensor([0, 1, 2, 0])
+    onehot = lambda p: torch.eye(3)[torch.tensor(p)] * 5  # noqa: E731
+    src = robustness.AttackRun("pgd", 0.03, None, torch.zeros(4, 3, 4, 4), onehot([0, 1, 2, 0]), onehot([1, 1, 2, 0]),
+                               torch.zeros(4).long())
+    s = robustness.transfer_statistics(src, onehot([0, 1, 2, 0]), onehot([0, 2, 2, 0]), labels)
+    assert s["n_eligible"] == 4 and s["n_source_success"] == 1 and s["n_target_success"] == 1
+    assert s["success_ratio"] == 1.0 and s["conditional_transfer_rate"] == 0.0 and s["n_both_success"] == 0
+    assert s["transfer_rate"] == s["target_success_rate"] == 0.25  # unconditional: over the eligible inputs
+
+
+def test_random_sign_noise_is_seeded_clipped_and_of_size_eps():
+    images = torch.tensor([0, 128, 255], dtype=torch.uint8).view(1, 3, 1, 1).expand(2, 3, 8, 8).clone()
+    noisy = robustness.random_sign_noise(images, 0.05, seed=3)
+    assert torch.equal(noisy, robustness.random_sign_noise(images, 0.05, seed=3))
+    assert not torch.equal(noisy, robustness.random_sign_noise(images, 0.05, seed=4))
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    mid = noisy[:, 1] - 128 / 255  # the grey channel is never clipped: every pixel moved by exactly ±ε
+    assert torch.allclose(mid.abs(), torch.full_like(mid, 0.05))
+    assert 0.3 < float((mid > 0).float().mean()) < 0.7  # both signs, about half each
+    # the same signs at every ε: only the size differs
+    assert torch.equal(robustness.random_sign_noise(images, 0.1, 3)[:, 1] > 0.5, mid > 0)
+
+
+def test_noise_statistics_count_over_the_correctly_classified_inputs():
+    model, images, labels = model_and_own_labels(6)
+    labels = labels.clone()
+    labels[0] = (labels[0] + 1) % 3  # one input the model gets wrong: not eligible
+    st = robustness.noise_statistics(model, images, labels, 0.0, seed=0, device=torch.device("cpu"))
+    assert st["n_eligible"] == 5 and st["n_success"] == 0 and st["success_rate"] == 0.0  # ε = 0 changes nothing
+    big = robustness.noise_statistics(model, images, labels, 0.9, seed=0, device=torch.device("cpu"))
+    assert big["n_eligible"] == 5 and big["success_rate"] == big["n_success"] / 5
 
 
 def test_worst_case_pgd_is_never_more_robust_than_one_restart():

@@ -16,7 +16,9 @@ from helpers.config import notebook_cells
 from helpers.config.schema import ParameterError
 from helpers.core.files import ROOT
 from helpers.pipeline import runner as run
+from helpers.report import checks
 from helpers.report.__main__ import main as report_main
+from helpers.report.summary import missing_intervals
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = [p.stem for p in notebook_cells.notebook_paths()]
@@ -67,14 +69,14 @@ def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
     assert set(run.run(str(pfile), log=lambda *_: None).values()) == {"skipped"}
     assert run.run(str(pfile), ["A2"], log=lambda *_: None) == {"A2_training": "skipped"}
     values = yaml.safe_load(pfile.read_text())
-    values["latency_runs"] = 3  # an A2 parameter: A1 stays, A2 reruns (and reuses its checkpoints)
+    values["n_misclassified"] = 3  # an A2 parameter: A1 stays, A2 reruns (and reuses its checkpoints)
     changed = base / "changed.yaml"
     changed.write_text(yaml.safe_dump(values))
     done = run.run(str(changed), log=lambda *_: None)
     assert done["A1_data"] == "skipped" and isinstance(done["A2_training"], float)
     # a partial run keys a stage on the outputs it reads: while A2 is stale B2 stays up to date,
     # and once A2 reruns, B2 (which reads A2's checkpoints, not only B1's outputs) reruns too
-    values["latency_runs"] = 4
+    values["n_misclassified"] = 2
     changed.write_text(yaml.safe_dump(values))
     warnings = []
     assert run.run(str(changed), ["B2"], log=warnings.append) == {"B2_transfer": "skipped"}
@@ -127,10 +129,15 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
                     "White-box attacks on the compressed models", "What compression did to robustness",
                     "Deployment recommendation", "Reproducing this report"):
         assert heading in text, heading
+    for heading in ("Abstract", "Contents", "Executive summary", "Key findings", "Conclusions", "Limitations",
+                    "References", "Appendix: settings of this run"):
+        assert heading in text, heading
     figures = sorted((base / "run" / "figures").glob("*.png"))
     assert figures
-    for fig in figures:
-        assert fig.name in text, f"{fig.name} not in the report"
+    tex = (base / "report" / "report.tex").read_text()
+    for fig in figures:  # every figure is in the report, numbered, and its file name is no caption
+        assert f"{{{fig.name}}}" in tex, f"{fig.name} not in the report"
+    assert "Figure 1:" in text and "Table 1:" in text
     pages = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert len(pages.strip().splitlines()) - 2 >= len(figures)  # every figure is embedded as an image
     # Greek and math survive the LaTeX route (A1's preprocessing text); math italic 𝜃 reads as θ.
@@ -142,9 +149,11 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     summary = json.loads((base / "report" / "summary.json").read_text())
     for model in MODELS:
         for key in ("val_acc", "train_acc", "params", "size_mb", "epoch_s", "total_train_s",
-                    "latency_b1_ms", "latency_b1_std_ms"):
+                    "val_acc_seed_mean", "n_seeds"):
             assert isinstance(summary[f"A2.{model}.{key}"], (int, float)), key
         assert 0 <= summary[f"A2.{model}.val_acc"] <= 1
+        assert summary[f"A2.{model}.val_acc.ci_low"] <= summary[f"A2.{model}.val_acc"] <= summary[f"A2.{model}.val_acc.ci_high"]
+        assert summary[f"A2.{model}.n_seeds"] == 2 and len(summary[f"A2.{model}.val_acc_seeds"]) == 2  # smoke: seeds 0 and 1
     assert summary["run.total_s"] > 0 and summary["run.cold_total_s"] > 0
     assert set(summary) >= {f"run.cold_stage_s.{nb}" for nb in NOTEBOOKS}
     for model in MODELS:
@@ -197,6 +206,30 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     for plugin_word in ("ToyNet", "toy_halving", "toy_noise"):
         assert plugin_word in text, plugin_word
     assert "Reproducing this report" in text and "cold run" in text
+
+
+def test_report_numbers_references_and_contents_are_right(smoke):
+    """Numbered figures and tables each referenced from the text, no file name as a caption, no
+    parameter identifier in the narrative, an interval for every proportion in summary.json, and
+    contents whose page numbers are the pages of the headings."""
+    base, pfile, _ = smoke
+    pdf = base / "report" / "report.pdf"
+    if not pdf.exists():
+        assert report_main([str(pfile)]) == 0
+    tex = (base / "report" / "report.tex").read_text()
+    labels, refs = checks.labels_and_references(tex)
+    assert [lb for lb in labels if lb.startswith("fig:")] and [lb for lb in labels if lb.startswith("tab:")]
+    assert len(labels) == len(set(labels))
+    assert checks.unreferenced(tex) == [], "figures/tables no text refers to ([Figure](#fig:...))"
+    assert checks.file_name_captions(tex) == []
+    assert not re.search(r"\\textbf\{(Figure|Table)\}", tex), "old-style **Figure**/**Table** captions remain"
+    executed = [base / "run" / "notebooks" / f"{nb}.ipynb" for nb in NOTEBOOKS]
+    narrative = checks.narrative_of(executed)
+    assert checks.parameter_names_in_prose(narrative) == []
+    assert checks.missing_references(narrative) == []
+    summary = json.loads((base / "report" / "summary.json").read_text())
+    assert missing_intervals(summary) == []
+    assert checks.contents_mismatches(pdf) == []
 
 
 def test_a_registered_dataset_of_grey_images_runs_the_data_and_training_stages(tmp_path, sports10):

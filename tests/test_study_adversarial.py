@@ -102,14 +102,14 @@ def test_run_grid_keeps_the_old_order_and_seeds():
         (a, g, e) for a in ("fgsm", "pgd") for g in ("untargeted", "targeted") for e in (0.03, 0.1)]
     alone = run_attack(model, images, labels, pgd, 0.1, target=1, seed=7)
     assert torch.equal(grid.runs["M", "pgd", "targeted", 0.1].x_adv, alone.x_adv)
-    summary = adversarial.metrics(grid, adversarial.settings_table(setup, 7, 0.03), [])["summary"]
+    summary = adversarial.metrics(grid, adversarial_figures.settings_table(setup, 7, 0.03), [])["summary"]
     assert set(summary["M"]["pgd"]["targeted"]["eps0.1"]) == set(adversarial.SUMMARY_KEYS)
     assert "iterations_mean" not in summary["M"]["fgsm"]["untargeted"]["eps0.03"]
     assert summary["attack_s"] == grid.seconds > 0
 
 
 def test_settings_describe_each_attack_and_the_checkpoints():
-    settings = dict(zip(*adversarial.settings_table(fixed_grid().setup, 0, 0.03).T.values))
+    settings = dict(zip(*adversarial_figures.settings_table(fixed_grid().setup, 0, 0.03).T.values))
     assert settings["FGSM"] == FGSM().describe() and settings["PGD"] == PGD(steps=4).describe()
     assert settings["PGD step α"] == "ε / 3 (α = 0.01 at ε = 0.03)"
     assert settings["target class"] == "b (index 1)"
@@ -117,11 +117,41 @@ def test_settings_describe_each_attack_and_the_checkpoints():
 
 def test_reading_compares_the_attacks_that_ran():
     text = adversarial.reading(fixed_grid(), 0.03, 0.2)
-    assert "PGD fools 6/6 correctly classified inputs" in text and "sends 2/4 eligible inputs to b; FGSM manages 1/6 and 1/4." in text
+    assert ("PGD fools 6/6 (1.00 [0.61, 1.00]) of the correctly classified inputs and sends 2/4 (0.50 [0.15, 0.85]) of "
+            "the eligible inputs to b; FGSM manages 1/6 and 1/4.") in text
+    assert "robust accuracy under untargeted PGD at ε = 0.03, over all 6 validation images, is 0.00 [0.00, 0.39]" in text
     assert "Iterating pays: PGD's success rate exceeds FGSM's" in text
+    # 6/6 against 2/4 overlap: the claim that targeted attacks are harder is not made
+    assert "the two intervals overlap in all 2 comparisons, so no single difference is resolved." in text
+    assert "Targeted attacks are harder" not in text
     only_pgd = fixed_grid()
     only_pgd.setup.attacks.pop("fgsm")
     assert "FGSM" not in adversarial.reading(only_pgd, 0.03, 0.2)
+
+
+def test_tables_give_each_rate_with_its_interval_and_denominator():
+    success = adversarial_figures.success_table(fixed_grid()).set_index("attack")
+    assert success.loc["PGD targeted", "n"] == 4 and success.loc["PGD targeted", "ε = 0.1"] == "0.50 [0.15, 0.85]"
+    robust = adversarial_figures.robust_table(fixed_grid()).set_index("attack")
+    assert robust.loc["FGSM untargeted", "clean"] == "1.00 [0.61, 1.00]" and robust.loc["FGSM untargeted", "n"] == 6
+    metrics = adversarial.metrics(fixed_grid(), adversarial_figures.settings_table(fixed_grid().setup, 0, 0.03), [])
+    assert metrics["denominators"]["M.pgd.targeted.eps0.1.success_rate"] == 4
+    assert metrics["denominators"]["M.pgd.targeted.eps0.1.robust_acc"] == 6 and metrics["summary"]["M"]["clean_acc"] == 1.0
+
+
+def test_two_models_are_compared_only_when_their_intervals_say_so():
+    grid = fixed_grid()
+    grid.setup.models = {"M": None, "N": None}
+    grid.by = grid.by.copy()
+    grid.value = lambda m, a, g, e, c: {"M": 0.9, "N": 0.1}[m] if c == "robust_acc" else 0.5  # noqa: E731
+    grid.setup.labels = torch.zeros(40)
+    assert ": M is the more robust of the two at this budget." in adversarial._two_models(grid, "pgd", 0.03, 0.2)
+    grid.setup.labels = torch.zeros(10)
+    grid.value = lambda m, a, g, e, c: {"M": 0.2, "N": 0.1}[m]  # noqa: E731
+    text = adversarial._two_models(grid, "pgd", 0.03, 0.3)
+    assert "the intervals overlap, so the data do not show which model is more robust" in text
+    assert text.endswith("Both stay below 30% robust accuracy: neither model is secure against a white-box attacker "
+                         "at this budget.")
 
 
 def test_examples_take_one_input_per_class_first():
@@ -148,7 +178,9 @@ def test_iteration_figures_cover_the_iterative_attacks_only():
     assert [what for _, what, _ in shown] == ["pgd_iterations"]
     assert shown[0][2].endswith("ε = 0.03, 4 iterations.")
     tables = adversarial_figures.iteration_tables(grid)
-    assert [caption for caption, _ in tables] == ["mean PGD iteration of first success among the fooled inputs"]
+    assert [(caption, label) for caption, _, label in tables] == [
+        ("Mean PGD iteration of first success among the fooled inputs.", "pgd_iterations")]
+    assert "[Figure](#fig:B1_pgd_iterations)" in adversarial_figures.iteration_text(grid, 0.03)
     # untargeted PGD fools every input at iteration 2
     assert tables[0][1].set_index("goal").loc["untargeted", "ε = 0.03"] == 2.0
 
@@ -156,5 +188,17 @@ def test_iteration_figures_cover_the_iterative_attacks_only():
 def test_attack_types_without_an_eligible_input_are_named_instead_of_drawn():
     grid = fixed_grid(clean=(1, 2, 0, 1, 2, 0))  # every clean input wrong: nothing is eligible
     shown, missing = adversarial_figures.example_figures(grid, 0.03, 4)
-    assert shown == [] and missing.split("\n\n") == [
-        f"No eligible input for {a} {g}: no example to show." for a in ("FGSM", "PGD") for g in ("untargeted", "targeted")]
+    assert shown == [] and missing.split("\n") == [
+        f"- {a} {g}: no eligible input, so no example to show." for a in ("FGSM", "PGD") for g in ("untargeted", "targeted")]
+
+
+def test_examples_are_split_three_to_a_figure_and_referenced():
+    model, images, labels = model_and_own_labels(7)
+    setup = adversarial.Setup({"M": model}, {}, {"pgd": PGD(steps=2)}, CLASSES, 1, images, labels, [0.03])
+    grid = adversarial.run_grid(setup, seed=0)
+    shown, text = adversarial_figures.example_figures(grid, 0.03, 5)
+    assert [what for _, what, _ in shown[:2]] == ["examples_pgd_untargeted_1", "examples_pgd_untargeted_2"]
+    assert "examples 4 to 5 of 5" in shown[1][2] and ".png" not in shown[1][2]
+    assert "- PGD untargeted: 5 examples, [Figure](#fig:B1_examples_pgd_untargeted_1), " in text
+    width, height = shown[0][0].get_size_inches()
+    assert width <= 6.1 and height <= 6.7  # printed at its natural size (at most 6.2 in): the text stays at 7.5 pt

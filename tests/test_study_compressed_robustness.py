@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers.core.layout import RunLayout
-from helpers.study import compressed_robustness, robustness_discussion
+from helpers.study import compressed_robustness, deployment, robustness_discussion
 from helpers.study.compressed_robustness import Variant
 
 EPS = [0.01, 0.03, 0.1]
@@ -20,31 +20,56 @@ def _whitebox(rates: dict[str, list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_verdicts_compare_mean_success_with_the_margin():
-    attacked = _whitebox({"dense": [0.5, 0.8, 1.0], "global s0.5": [0.3, 0.6, 0.9], "global s0.8": [0.5, 0.8, 0.95],
-                          "channel 2x": [0.7, 0.9, 1.0]})
-    means, verdict = robustness_discussion.verdicts(attacked, "pgd", 0.05)
-    assert means["M"]["dense"] == pytest.approx(0.7667, abs=1e-3)
-    assert verdict["M"] == {"global s0.5": "more robust", "global s0.8": "about as robust", "channel 2x": "less robust"}
+def test_verdicts_compare_success_at_the_robustness_eps_with_the_margin():
+    attacked = _whitebox({"dense": [0.5, 0.8, 1.0], "global s0.5": [0.3, 0.6, 0.9], "global s0.8": [0.5, 0.8, 0.9],
+                          "channel 2x": [0.7, 0.9, 1.0], "channel 8x": [0.6, 0.8, 1.0]})
+    at_eps, verdict = robustness_discussion.verdicts(attacked, "pgd", 0.05, 0.01)
+    assert at_eps["M"].success_rate["dense"] == 0.5 and at_eps["M"].n_eligible["dense"] == 10
+    # channel 8x: its mean over the grid is within the margin of the dense model's (0.80 against 0.77),
+    # but at the smallest ε, where the rates still differ, it is fooled 10 points more often
+    assert verdict["M"] == {"global s0.5": "more robust", "global s0.8": "about as robust", "channel 2x": "less robust",
+                            "channel 8x": "less robust"}
     need = robustness_discussion.needed_eps(attacked, EPS, 0.9)
-    assert need == {"dense": 0.1, "global s0.5": 0.1, "global s0.8": 0.1, "channel 2x": 0.03}
+    assert need == {"dense": 0.1, "global s0.5": 0.1, "global s0.8": 0.1, "channel 2x": 0.03, "channel 8x": 0.1}
+
+
+def test_the_robustness_eps_is_the_smallest_of_the_grid_unless_set():
+    assert robustness_discussion.rule_eps({"robustness_eps": 0.0, "attack_eps": [0.03, 0.01, 0.1]}) == 0.01
+    assert robustness_discussion.rule_eps({"robustness_eps": 0.03, "attack_eps": EPS}) == 0.03
+    with pytest.raises(ValueError, match="not in the attacked grid"):
+        robustness_discussion.rule_eps({"robustness_eps": 0.02, "attack_eps": EPS})
+
+
+def test_saturation_sentence_says_where_success_stops_telling_models_apart():
+    attacked = _whitebox({"dense": [0.5, 1.0, 1.0], "global s0.5": [0.3, 1.0, 1.0]})
+    text = robustness_discussion.saturation_sentence(attacked, "pgd", 0.01)
+    assert "0.30–0.50 at ε = 0.01" in text and "From ε = 0.03 on, every model is fooled" in text
 
 
 def _variant(method, point, acc, ms, mb):
-    return Variant("M", method, point, 0.5, Path("x.pt"), acc, ms, mb)
+    return Variant("M", method, point, 0.5, Path("x.pt"), acc, ms, mb, 50)
 
 
-def test_deployment_picks_the_fastest_qualifying_model_or_keeps_the_dense_one():
-    by_model = {"M": [_variant("dense", "–", 0.80, 10.0, 10.0), _variant("global", "s0.5", 0.79, 9.0, 5.0),
-                      _variant("channel", "2x", 0.79, 4.0, 3.0), _variant("channel", "4x", 0.70, 2.0, 1.0)]}
-    means = {"M": pd.Series({"dense": 0.8, "global s0.5": 0.8, "channel 2x": 0.9, "channel 4x": 0.8})}
-    verdict = {"M": {"global s0.5": "about as robust", "channel 2x": "less robust", "channel 4x": "about as robust"}}
-    picks, text = robustness_discussion.recommend(by_model, means, verdict, 0.02, "pgd")
-    assert picks == {"M": "global s0.5"}  # 2x is less robust, 4x loses 10 points
-    assert "1 compressed model qualified" in text and "1.1× faster" in text
-    verdict["M"]["global s0.5"] = "less robust"
-    picks, text = robustness_discussion.recommend(by_model, means, verdict, 0.02, "pgd")
-    assert picks == {"M": "dense"} and "no compressed model qualified" in text
+def test_deployment_picks_the_fastest_qualifying_model_shows_the_runner_up_or_keeps_the_dense_one():
+    by_model = {"M": [_variant("dense", "–", 0.80, 10.0, 10.0), _variant("global", "s0.5", 0.78, 9.0, 5.0),
+                      _variant("channel", "2x", 0.78, 4.0, 3.0), _variant("channel", "4x", 0.70, 2.0, 1.0),
+                      _variant("global", "s0.8", 0.80, 5.0, 2.0)]}
+    at_eps = {"M": pd.DataFrame({"success_rate": [0.5, 0.5, 0.7, 0.5, 0.4], "n_eligible": [40] * 5},
+                                index=["dense", "global s0.5", "channel 2x", "channel 4x", "global s0.8"])}
+    verdict = {"M": {"global s0.5": "about as robust", "channel 2x": "less robust", "channel 4x": "about as robust",
+                     "global s0.8": "more robust"}}
+    picks, runners, text = deployment.recommend(by_model, at_eps, verdict, 0.02, "pgd", 0.01)
+    assert picks == {"M": "global s0.8"} and runners == {"M": "global s0.5"}  # 2x is less robust, 4x loses 10 points
+    assert "the fastest of 2 qualifying models" in text and "2.0× faster than the dense 10.00 ms" in text
+    assert "Runner-up: global s0.5, 9.00 ms" in text and "0.40 [0.26, 0.55]" in text
+    table = deployment.deployment_table(by_model, at_eps, verdict, 0.02, picks, runners)
+    assert list(table.qualifies) == ["–", "yes", "no: less robust", "no: loses 10 points", "yes"]
+    assert list(table.role) == ["", "runner-up", "", "", "deployed"]
+    verdict["M"]["global s0.5"] = verdict["M"]["global s0.8"] = "less robust"
+    picks, runners, text = deployment.recommend(by_model, at_eps, verdict, 0.02, "pgd", 0.01)
+    assert picks == {"M": "dense"} and runners == {"M": "–"} and "the dense model stays" in text
+    rule = deployment.rule_sentence(0.02, 50, "pgd", 0.01, 0.05)
+    assert "at most 2 points below the dense model's (1 of 50 images)" in rule and "ε = 0.01" in rule
 
 
 def test_variants_come_from_c1_metrics_with_the_dense_model_first(tmp_path):
@@ -60,12 +85,65 @@ def test_variants_come_from_c1_metrics_with_the_dense_model_first(tmp_path):
     assert found[1].path == tmp_path / "checkpoints" / "global" / "M-s0.8.pt"
 
 
-def test_metrics_nest_the_dense_model_and_each_compressed_point():
-    attacked = _whitebox({"dense": [0.5, 0.8, 1.0], "global s0.5": [0.3, 0.6, 0.9]})
-    replayed = attacked.assign(transfer_rate=0.5, l2_success=1.0, linf=0.03)
-    m = robustness_discussion.metrics(replayed, attacked, {"M": "global s0.5"}, {"fixed_set": 1.0, "whitebox": 2.0}, 0.03)
+def test_metrics_nest_the_dense_model_and_each_compressed_point_with_denominators():
+    from helpers.report.summary import flatten, missing_intervals, with_intervals
+    attacked = _whitebox({"dense": [0.5, 0.8, 1.0], "global s0.5": [0.3, 0.6, 0.9]}).assign(n=20)
+    replayed = attacked.assign(conditional_transfer_rate=0.5, n_source_success=4, transfer_rate=0.25,
+                               n_both_correct=8, l2_success=1.0, linf=0.03)
+    m = robustness_discussion.metrics(replayed, attacked, {"M": "global s0.5"}, {"M": "dense"},
+                                      {"fixed_set": 1.0, "whitebox": 2.0}, 0.03, {"eps": 0.01})
     s = m["summary"]
-    assert s["M"]["recommended"] == "global s0.5" and s["fixed_set_s"] == 1.0
+    assert s["M"]["recommended"] == "global s0.5" and s["M"]["runner_up"] == "dense" and s["fixed_set_s"] == 1.0
     assert s["M"]["dense"]["whitebox"]["pgd"]["untargeted"]["eps0.1"]["success_rate"] == 1.0
     assert s["M"]["global"]["s0.5"]["pgd"]["untargeted"]["success_rate"] == 0.6  # at ε = 0.03
-    assert s["M"]["global"]["s0.5"]["pgd"]["untargeted"]["success_rate_by_eps"]["eps0.01"] == 0.3
+    assert s["M"]["global"]["s0.5"]["pgd"]["untargeted"]["eps0.01"]["success_rate"] == 0.3
+    assert m["denominators"]["M.global.s0.5.pgd.untargeted.conditional_transfer_rate"] == 4
+    assert m["denominators"]["M.dense.whitebox.pgd.untargeted.eps0.01.robust_acc"] == 20
+    flat = with_intervals(flatten(s), m["denominators"], "C2")
+    assert not missing_intervals(flat)
+    assert flat["M.global.s0.5.pgd.untargeted.success_rate.n"] == 10
+
+
+def test_the_robust_model_is_pruned_and_attacked_again(tmp_path):
+    """B3's hardened model (here a toy) pruned at the asked targets, fine-tuned, measured clean and
+    under worst-case PGD before and after; reused on a second run; nothing when B3 hardened none."""
+    import torch
+
+    import tests.plugins.toy  # noqa: F401
+    from helpers.core.device import pick_device
+    from helpers.models import build_model
+    from helpers.models.checkpoints import save_checkpoint
+    from helpers.study import robust_pruning
+    from tests.plugins.toy import load_toy_grey
+
+    data = load_toy_grey("", 16, subset_per_class=4)
+    layout = RunLayout(tmp_path, tmp_path / "figures")
+    torch.manual_seed(0)
+    args = {"num_classes": 3, "mean": data.mean, "std": data.std}
+    save_checkpoint(layout.hardened("ToyNet"), build_model("ToyNet", **args), "ToyNet", args, run_key="robust-toy")
+    stage = type("S", (), {"layout": layout, "device": pick_device("cpu")})()
+    params = {"models": ["ToyNet"], "robust_prune_targets": {"global": [0.5]}, "compression_budgets":
+              {"global": {"epochs": 1}}, "compression_settings": {}, "defense_eps": 0.03, "pgd_step_divisor": 3.0,
+              "defense_eval_steps": 2, "defense_restarts": 1, "seed": 0, "batch_size": 8, "amp": "off", "augment": False}
+    b3 = {"summary": {"ToyNet": {"clean_acc": 0.5}, "standard": {"ToyNet": {"pgd_robust_acc": {"eps0.03": 0.0}}}}}
+    result = robust_pruning.run(stage, data, b3, params)
+    assert [r["variant"] for r in result.rows] == ["unpruned", "global s0.5"] and result.standard == 0.0
+    assert all(0 <= r["clean_acc"] <= 1 and 0 <= r["robust_acc"] <= r["clean_acc"] for r in result.rows)
+    assert layout.compressed("global", "ToyNet-robust", "s0.5").exists()
+    text = robust_pruning.text(result)
+    assert "B3's robust ToyNet" in text and "fine-tuned in this run" in text and "PGD-2, 1 restart at" in text
+    part = robust_pruning.metrics_part(result)
+    assert set(part["summary"]["ToyNet"]) == {"eps", "seconds", "dense", "global"}
+    assert part["summary"]["ToyNet"]["global"]["s0.5"]["robust_acc"] == result.rows[1]["robust_acc"]
+    again = robust_pruning.run(stage, data, b3, params)
+    assert again.rows[1]["reused"] and again.rows[1]["robust_acc"] == result.rows[1]["robust_acc"]
+    assert "reused: its checkpoint was written at" in robust_pruning.text(again)
+    assert robust_pruning.run(stage, data, {"summary": {"standard": {}}}, params) is None
+
+
+def test_robustness_survives_only_when_the_intervals_say_so():
+    from helpers.study.robust_pruning import verdict
+    assert verdict(0.38, 0.40, 0.04, 50).startswith("robustness survives")
+    assert verdict(0.06, 0.40, 0.04, 50).startswith("robustness is lost")
+    assert verdict(0.20, 0.50, 0.02, 50).startswith("robustness is partly lost")
+    assert verdict(0.10, 0.14, 0.06, 50).startswith("not resolved")  # 5, 7 and 3 images of 50

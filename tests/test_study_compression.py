@@ -28,7 +28,7 @@ class _Stage:
 PARAMS = {"compression_methods": ["global", "channel", "toy_halving"],
           "compression_targets": {"global": [0.5], "channel": [2.0, 2.05]},
           "compression_budgets": {"global": {"epochs": 1}, "channel": {"epochs": 1, "lr": 1e-3}},
-          "compression_settings": {}, "batch_size": 8, "amp": "off", "augment": False, "seed": 0,
+          "compression_settings": {}, "dense_control_budget": "channel", "batch_size": 8, "amp": "off", "augment": False, "seed": 0,
           "latency_batch": 2, "latency_runs": 2, "latency_batch_runs": 2, "latency_warmup": 1, "latency_rounds": 1}
 
 
@@ -70,7 +70,10 @@ def test_a_second_sweep_reuses_every_checkpoint_and_says_when_it_was_made(setup)
     assert all(r.reused for r in made)
     first = {(r.method, r.point): r.created_at for r in sweep.records if not r.skipped}
     assert {(r.method, r.point): r.created_at for r in made} == first
-    assert "of which 1 reused from checkpoints made" in compression.work_summary(again)
+    text = compression.work_summary(again)
+    assert "global magnitude pruning: its only model reused from checkpoint written at" in text
+    assert "this run spent" in text and "fine-tuned now" not in text
+    assert again.controls["ToyNet"].reused and again.controls["ToyNet"].created_at == sweep.controls["ToyNet"].created_at
 
 
 def test_unequal_budgets_are_said(setup):
@@ -96,10 +99,11 @@ def test_kept_accuracy_and_sparsity_target_are_computed_from_the_records():
     from helpers.compression.global_magnitude import GlobalMagnitude
     sweep = _Sweep([_record("global", "s0.5", 0.5, 0.80), _record("global", "s0.8", 0.8, 0.79, size=1.5),
                     _record("global", "s0.9", 0.9, 0.70)], {"global": GlobalMagnitude()})
-    dense = {"M": (None, {"acc": 0.80, "size_mb": 4.0, "params": 100, "macs": 10})}
+    dense = {"M": (None, {"acc": 0.80, "size_mb": 4.0, "params": 100, "macs": 10, "n": 100})}
     lines = compression_analysis.kept_accuracy_lines(sweep, dense, 0.02)
-    assert lines == ["- M, global magnitude pruning: after fine-tuning, accuracy stays within 2 points of the dense "
-                     "model's (80%) at s0.5, s0.8; it loses more at s0.9 (70%). Without fine-tuning, it is 50% at s0.9."]
+    assert lines == ["- M, global magnitude pruning ([Table](#tab:C1_global_M)): after fine-tuning, accuracy stays within "
+                     "2 points of the dense model's 0.80 at s0.5, s0.8; it loses more at s0.9 (0.70). Without "
+                     "fine-tuning, it is 0.50 at s0.9."]
     target = compression_analysis.sparsity_target_lines(sweep, dense, 0.8, 3.0, 0.02)
     assert len(target) == 1 and "-1 points" in target[0] and "met); compact" in target[0]
     assert "2.7× smaller" in target[0] and "at least 3×, missed" in target[0]
@@ -115,7 +119,7 @@ def test_every_model_is_timed_together_and_speedups_are_over_its_dense_model(set
     row = latency[latency.method == "channel"].iloc[0]
     assert row.speedup == pytest.approx(d.latency_b1_ms / row.latency_b1_ms)
     lines = compression_latency.speed_lines(sweep, dense, latency, max_acc_drop=1.0, target_speedup=1e9, noise=0.15)
-    assert any("channel pruning" in line and "missed" in line for line in lines)
+    assert any("channel pruning" in line and "short of the 1e+09× target speedup" in line for line in lines)
     metrics = compression.metrics(sweep, dense, latency, pd.DataFrame(), PARAMS, stage.device, 2)
     point = metrics["summary"]["ToyNet"]["channel"]["2x"]
     assert {"acc", "acc_pre_ft", "speedup", "latency_b1_ms", "mac_reduction", "size_compressed_mb", "reused"} <= set(point)
@@ -125,10 +129,16 @@ def test_every_model_is_timed_together_and_speedups_are_over_its_dense_model(set
 
 def test_layer_sensitivity_prunes_each_layer_alone(setup):
     stage, data, dense, _ = setup
-    table = compression_analysis.layer_sensitivity(dense, 0.8, data, stage.device)
-    assert list(table.layer) == ["features.0", "features.3", "head.2"]
+    table = compression_analysis.layer_sensitivity(dense, [0.5, 0.9], data, stage.device)
+    assert list(table.layer) == ["features.0", "features.3", "head.2"] * 2
     assert table.global_sparsity.between(0, 1).all()
-    assert "the most sensitive layer is" in compression_analysis.sensitivity_text(table, 0.8)
+    at = table.groupby("amount").global_sparsity.mean()
+    assert at[0.9] > at[0.5]  # a larger fraction prunes every layer at least as much
+    text = compression_analysis.sensitivity_text(table)
+    assert "at 50%, " in text and "at 90%, " in text and "[Table](#tab:C1_sensitivity_ToyNet)" in text
+    (caption, wide, label), = compression_analysis.sensitivity_tables(table)
+    assert label == "sensitivity_ToyNet" and list(wide.columns) == [
+        "layer", "weights", "global 50%: sparsity", "alone 50%: acc", "global 90%: sparsity", "alone 90%: acc"]
 
 
 def test_the_teacher_computes_each_augmented_batch_once_for_all_points(tmp_path):
@@ -154,3 +164,33 @@ def test_the_teacher_computes_each_augmented_batch_once_for_all_points(tmp_path)
     second = method.apply(dense["ToyNet"][0], 3.0, ctx)
     assert not second.record.skipped
     assert teacher.hits == batches and len(teacher.memory) == batches
+
+
+def test_the_dense_control_gets_the_channel_budget_and_sits_beside_the_pruned_models(setup):
+    """The dense model fine-tuned again, unpruned, with channel pruning's budget: same epochs, its
+    own checkpoint (reused on a second sweep), reported with intervals in the table, the text and
+    the metrics."""
+    stage, data, dense, sweep = setup
+    control = sweep.controls["ToyNet"]
+    assert sweep.control_of == "channel" and control.finetune_epochs == sweep.methods["channel"].budget.epochs
+    assert control.params == dense["ToyNet"][1]["params"] and control.nonzero > 0.9 * control.params  # nothing pruned
+    assert stage.layout.resolve(control.path) == stage.layout.compressed("dense_control", "ToyNet", "as-channel")
+    table = compression.control_table(sweep, dense)
+    assert list(table.variant) == ["dense (A2)", "dense control", "channel 2x"]
+    assert table["val acc [95 % CI]"].str.match(r"^\d\.\d\d \[\d\.\d\d, \d\.\d\d\]$").all()
+    text = compression.control_text(sweep, dense)
+    assert "the dense control scores" in text and "the best channel-pruned model, 2x" in text
+    assert "[Table](#tab:C1_control)" in text
+    latency = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=2, warmup=1, rounds=1,
+                                            batch=2, batch_runs=2)
+    m = compression.metrics(sweep, dense, latency, pd.DataFrame(), PARAMS, stage.device, 2)
+    assert m["summary"]["ToyNet"]["dense_control"]["acc"] == control.acc
+    from helpers.report.summary import flatten, missing_intervals, with_intervals
+    flat = with_intervals(flatten(m["summary"]), m["denominators"], "C1")
+    assert flat["ToyNet.dense_control.acc.n"] == len(data.valid.labels) and not missing_intervals(flat)
+
+
+def test_compare_says_when_intervals_overlap():
+    assert "intervals overlap" in compression._compare(0.08, 0.02, 50)  # 4 images against 1
+    assert "do not overlap" in compression._compare(0.9, 0.1, 50)
+    assert compression._compare(0.5, 0.5, 50) == "equal to"

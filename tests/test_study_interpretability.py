@@ -81,8 +81,8 @@ def test_examples_give_maps_statistics_and_notes(tmp_path):
     assert len(correct.notes) == sum(not s["correct for all"] for s in correct.stats)
     for s in correct.stats:
         assert 0 <= s["A centre"] <= 1 and 0 <= s["B saliency in CAM"] <= 1 and -1 <= s["CAM agreement r"] <= 1
-    assert [t for t, _, _ in correct.rows[0]["maps"]] == ["A saliency\nexplains cat", "A gradcam\nexplains cat",
-                                                         "B saliency\nexplains cat", "B gradcam\nexplains cat"]
+    assert [t for t, _, _ in correct.rows[0]["maps"]] == ["A\nsaliency\nfor cat", "A\nGrad-CAM\nfor cat",
+                                                         "B\nsaliency\nfor cat", "B\nGrad-CAM\nfor cat"]
     cam_a, cam_b = correct.rows[0]["maps"][1][1], correct.rows[0]["maps"][3][1]
     assert cam_a.shape == (32, 32) and correct.figure() is not None
     assert correct.stats[0]["A centre"] == pytest.approx(centre_fraction(cam_a))
@@ -95,7 +95,7 @@ def test_examples_give_maps_statistics_and_notes(tmp_path):
     assert len(errors.stats) + len(errors.notes) == 2
     for s in errors.stats:
         assert s["true"] != s["predicted"] and -1 <= s["predicted vs true CAM r"] <= 1
-    assert all(len(r["maps"]) == 5 and "(true)" in r["maps"][-1][0] for r in errors.rows)
+    assert all(len(r["maps"]) == 5 and "(the true class)" in r["maps"][-1][0] for r in errors.rows)
     assert "file" not in interp.stats_table(correct)
 
 
@@ -116,7 +116,8 @@ def test_summary_sentences_and_metrics_follow_the_thresholds():
     a_line, b_line, agree, err = text.split("\n")
     assert a_line.startswith("- **A** puts 45% of its Grad-CAM mass") and a_line.endswith("centred on the subject.")
     assert "a uniform map would put 25% there" in a_line and "60%" not in a_line and "50% of its saliency" in a_line
-    assert b_line.endswith("as much as the centre.")
+    assert b_line.endswith("unlike A's, its evidence is spread over the surroundings as much as the centre.")
+    assert "uniform" not in b_line  # the reference is given once
     assert agree.endswith("r = 0.60 on average: they look at largely the same regions.")
     assert err.endswith("r = 0.10: the wrong class is supported by other regions than the true one.")
     assert "centred on the subject" not in interp.describe(headline, ["A"], centred_cam_fraction=0.5)

@@ -11,7 +11,9 @@ from helpers.core.layout import RunLayout
 from helpers.data import ImageSet, StudyData
 from helpers.models import registry
 from helpers.models.registry import ModelSpec, count_parameters, get_spec
-from helpers.study import training
+from helpers.evaluation.intervals import format_rate
+from helpers.report.summary import flatten, with_intervals
+from helpers.study import training, training_seeds
 
 matplotlib.use("Agg")
 CLASSES = ["cat", "dog", "owl"]
@@ -56,8 +58,19 @@ def test_recipe_lists_the_config_and_the_per_model_epochs(tmp_path):
     recipe = training.recipe(params(epochs=7, epochs_by_model={"SimpleCNN": 3}), data, CPU)
     assert recipe["epochs"] == 7 and recipe["epochs (SimpleCNN)"] == 3 and recipe["image size (px)"] == 32
     assert recipe["training images"] == 24 and recipe["validation images"] == 12 and recipe["device"] == "cpu"
-    table = training.recipe_table(recipe)
-    assert table.set_index("setting").loc["amp", "value"] == "off"
+    table = training.recipe_table(recipe).set_index("setting")
+    assert table.loc["training precision", "value"] == "off" and table.loc["batch size", "value"] == "8"
+    assert "patience" not in table.index and "epochs (SimpleCNN)" in table.index
+
+
+def test_recipe_text_says_the_settings_in_words_with_their_values():
+    text = training.recipe_text(params(epochs=7, epochs_by_model={"SimpleCNN": 3}, warmup_epochs=2, patience=4))
+    assert "at most 7 epochs per model (SimpleCNN: 3)" in text and "after 4 epochs without a lower validation loss" in text
+    assert "warm-up over the first 2 epoch(s)" in text and "label smoothing 0.1" in text and "fp32 throughout" in text
+    for name in ("patience", "epochs_by_model", "warmup_epochs", "label_smoothing", "amp"):
+        assert name not in text
+    assert "at most 1 epoch per model;" not in training.recipe_text(params())  # no per-model budgets, no brackets
+    assert "at most 1 epoch per model and" in training.recipe_text(params())
 
 
 def test_model_table_counts_parameters_of_the_built_model(tmp_path):
@@ -83,11 +96,11 @@ def test_training_then_reuse_is_reported_as_such(run):
     first = trained["SimpleCNN"]
     assert not first.reused and len(first.result["history"]) == 2  # epochs_by_model won over epochs
     assert first.path == layout.trained("SimpleCNN") and first.path.exists()
-    assert training.describe_training(trained) == "Every model was trained in this run."
+    assert training.describe_training(trained).startswith("Every model was trained in this run;")
     again = training.train_all(["SimpleCNN"], data, p, layout, CPU)
     assert again["SimpleCNN"].reused and again["SimpleCNN"].created_at == first.created_at
     text = training.describe_training(again)
-    assert f"reused the checkpoint made at {first.created_at}" in text and "SimpleCNN" in text
+    assert f"reused the checkpoint made at {first.created_at}" in text and "[Table](#tab:A2_runs)" in text
     row = training.training_table(again, data).iloc[0]
     assert row["reused"] and row["made at"] == first.created_at and row["epochs run"] == 2
     assert row["img / s"] == pytest.approx(24 / first.result["epoch_s"])
@@ -98,9 +111,11 @@ def test_scores_and_tables_match_the_predictions(run):
     assert set(logits["SimpleCNN"]) == {"train", "valid", "test"}
     expected = float((logits["SimpleCNN"]["valid"].argmax(1) == data.valid.labels).float().mean())
     acc = training.accuracy_table(scores).iloc[0]
-    assert acc["valid accuracy"] == pytest.approx(expected) and "test accuracy" in acc
-    [(caption, per_class)] = training.per_class_tables(scores, data.classes)
-    assert "SimpleCNN" in caption and list(per_class["class"]) == CLASSES and per_class["support"].sum() == 12
+    assert acc["validation accuracy (n=12)"] == format_rate(expected, 12) and "test accuracy (n=9)" in acc
+    per_class = training.per_class_table(scores, data.classes)
+    assert list(per_class["class"]) == CLASSES and per_class["support"].sum() == 12
+    recall = scores["SimpleCNN"]["valid"]["per_class"]["dog"]["recall"]
+    assert per_class.set_index("class").loc["dog", "SimpleCNN R"] == recall
     assert sum(map(sum, scores["SimpleCNN"]["valid"]["confusion"])) == 12
     assert training.confusion_figure(scores, data.classes, "train").axes[0].get_title() == "SimpleCNN (training)"
 
@@ -118,8 +133,8 @@ def test_mistakes_fall_back_to_training_and_then_say_there_are_none(tmp_path):
     per_split = training.scores({"m": logits}, data)["m"]
     found = training.mistakes("m", logits, per_split, data, 4)
     assert found.split == "train" and len(found.errors) == 4
-    assert found.reading.startswith("1. `train/cat/0.png`") and found.reading.count("\n") == 3
-    assert "8 of 8 cat images in this split are called dog" in found.reading
+    assert found.reading.startswith("1. `train/cat/0.png`: cat confidently called dog")
+    assert "cat → dog (8 of 8 cat images)" in found.reading and found.reading.count("cat → dog") == 1
     logits["train"] = _one_hot(data.train.labels)
     none = training.mistakes("m", logits, training.scores({"m": logits}, data)["m"], data, 4)
     assert none.split is None and not none.errors and "makes no mistake" in none.reading
@@ -141,45 +156,101 @@ def test_show_mistakes_shows_one_figure_per_erring_model(tmp_path):
     training.show_mistakes(FakeStage(), logits, training.scores(logits, data), data, 3)
     what, caption, panels = shown[0]
     assert what == "misclassified_Wrong" and panels == 3
-    assert caption == "Wrong: the 3 most confident mistakes on the valid split (shown at 128 px; the model saw 32 px)."
+    assert caption.startswith("Wrong: the 3 most confident mistakes on the validation split")
     assert shown[1][0] == "say"
-    assert shown[1][1].startswith("1. `valid/cat/0.png` — A cat image confidently called dog")
+    assert shown[1][1].startswith("**Wrong** ([Figure](#fig:A2_misclassified_Wrong)), most confident first:\n\n"
+                                  "1. `valid/cat/0.png`: cat confidently called dog")
+    assert "Systematic confusions" in shown[1][1] and "in training" in shown[1][1]
     assert shown[2] == ("say", "**Perfect** makes no mistake on the validation or training split.")
     assert len(shown) == 3
 
 
-def test_comparison_names_the_more_accurate_model_and_the_point_difference():
+def test_comparison_gives_intervals_and_says_whether_they_overlap(tmp_path):
+    data = tiny_data(tmp_path)  # 24 training and 12 validation images
     headline = {
-        "Small": {"val_acc": 0.5, "train_acc": 0.6, "params": 1000, "epoch_s": 1.0, "train_img_s": 40.0,
-                  "latency_b1_ms": 1.0, "latency_b1_std_ms": 0.1, "size_mb": 0.1, "total_train_s": 1.0},
-        "Big": {"val_acc": 0.8, "train_acc": 0.95, "params": 4000, "epoch_s": 2.0, "train_img_s": 20.0,
-                "latency_b1_ms": 3.0, "latency_b1_std_ms": 0.2, "size_mb": 0.4, "total_train_s": 2.0},
+        "Small": {"val_acc": 6 / 12, "train_acc": 12 / 24, "params": 1000, "epoch_s": 1.0, "train_img_s": 40.0,
+                  "size_mb": 0.1, "total_train_s": 1.0},
+        "Big": {"val_acc": 9 / 12, "train_acc": 21 / 24, "params": 4000, "epoch_s": 2.0, "train_img_s": 20.0,
+                "size_mb": 0.4, "total_train_s": 2.0},
     }
-    text = training.comparison_text(headline, {"Big": 0.72}, 40)
-    first, second = text.split("\n")[:2]
-    assert first.startswith("- **Big**: 80.0% validation accuracy (95.0% on training, a gap of 15.0 points)")
-    assert "the course report had 72%, this run is +8 points from it" in first
-    assert "course report" not in second
-    assert text.endswith("Big is the more accurate by 30 points (12 of 40 validation images) at 4x the parameters "
-                         "and 3x the latency of Small.")
-    table = training.comparison_table(headline)
-    assert list(table["latency b1 (ms)"]) == ["1.00 ± 0.10", "3.00 ± 0.20"] and "test acc" not in table
-    assert "more accurate" not in training.comparison_text({"Big": headline["Big"]}, {}, 40)
+    text = training.comparison_text(headline, {"Big": 0.72}, data)
+    lines = text.split("\n")
+    big = next(line for line in lines if line.startswith("- **Big**"))
+    assert big.startswith(f"- **Big**: validation accuracy {format_rate(0.75, 12)}, training {format_rate(21 / 24, 24)}")
+    assert "the course report had 0.72: this run is 3 points above it, and 0.72 lies inside this run's interval" in big
+    assert "course report" not in next(line for line in lines if line.startswith("- **Small**"))
+    assert "Big is ahead of Small by 25 points (3 of 12 validation images) with 4x the parameters; the two " \
+           "intervals overlap" in text
+    assert "latency" not in text.split("\n\n")[-2] and "measured once, in C1" in text
+    far = {**headline, "Small": {**headline["Small"], "val_acc": 0.0}}
+    assert "do not overlap" in training.comparison_text(far, {}, data)
+    table = training.comparison_table(headline, data)
+    assert list(table["val acc"]) == [format_rate(0.5, 12), format_rate(0.75, 12)] and "test acc" not in table
+    assert not [c for c in table.columns if "latency" in c]
+    assert "ahead" not in training.comparison_text({"Big": headline["Big"]}, {}, data)
 
 
-def test_summary_and_metrics_have_the_report_keys(run):
+def test_summary_and_metrics_have_the_report_keys_and_the_denominators(run):
     data, _, p, trained, logits, scores = run
-    latency = training.latencies(training.models_of(trained), data, CPU, runs=2, warmup=0)
-    headline = training.summary(trained, scores, latency, data)
+    headline = training.summary(trained, scores, data)
     s = headline["SimpleCNN"]
     for key in ("val_acc", "train_acc", "test_acc", "params", "size_mb", "epoch_s", "total_train_s", "train_img_s",
-                "epochs_run", "best_epoch", "latency_b1_ms", "latency_b1_std_ms", "reused", "created_at"):
+                "epochs_run", "best_epoch", "reused", "created_at"):
         assert key in s, key
+    assert not [k for k in s if "latency" in k]  # measured once, in C1
     assert 0 <= s["val_acc"] <= 1 and 0 <= s["test_acc"] <= 1 and s["epochs_run"] == 2 and 1 <= s["best_epoch"] <= 2
-    assert s["size_mb"] == trained["SimpleCNN"].path.stat().st_size / 1e6 and s["latency_b1_ms"] > 0
+    assert s["size_mb"] == trained["SimpleCNN"].path.stat().st_size / 1e6
     assert s["reused"] is False and s["created_at"] == trained["SimpleCNN"].created_at
     out = training.metrics(headline, scores, data, trained, training.recipe(p, data, CPU))
-    assert set(out) == {"summary", "scores", "classes", "training", "recipe"}
+    assert set(out) == {"summary", "denominators", "scores", "classes", "training", "recipe", "seed_sweep"}
+    assert out["denominators"] == {"*.train_acc": 24, "*.val_acc": 12, "*.test_acc": 9}
     assert out["training"]["SimpleCNN"]["best_epoch"] == s["best_epoch"]
     json.dumps(out)  # the metrics file is JSON
-    assert isinstance(training.comparison_table(headline), pd.DataFrame)
+    flat = with_intervals(flatten(out["summary"]), out["denominators"], "A2")
+    assert flat["SimpleCNN.val_acc.n"] == 12 and flat["SimpleCNN.test_acc.n"] == 9
+    assert flat["SimpleCNN.train_acc.ci_low"] <= s["train_acc"] <= flat["SimpleCNN.train_acc.ci_high"]
+
+
+def _seed_runs(accs_by_seed, skipped=()):
+    """SeedRuns as run_point returns them, for model M: {seed: (val_acc, reused)}."""
+    results = [{"name": f"seed={seed}", "run_dir": f"/r/seed={seed}", "seconds": 5.0, "error": None,
+                "stages": {"A2_training": "skipped" if seed in skipped else 4.0},
+                "summary": {"A2.M.val_acc": acc, "A2.M.reused": reused, "A2.M.created_at": f"t{seed}",
+                            "A2.M.total_train_s": 30.0 + seed}} for seed, (acc, reused) in accs_by_seed.items()]
+    return training_seeds.SeedRuns(list(accs_by_seed), results, 12.0)
+
+
+def test_seed_variance_table_keys_and_text():
+    headline = {"M": {"val_acc": 0.6}}
+    runs = _seed_runs({1: (0.5, False), 2: (0.7, True)})
+    stats = training_seeds.seed_stats(headline, runs, 0)
+    assert stats["M"]["seeds"] == [0, 1, 2] and stats["M"]["val_accs"] == [0.6, 0.5, 0.7]
+    assert stats["M"]["mean"] == pytest.approx(0.6) and stats["M"]["std"] == pytest.approx(0.1)
+    keys = training_seeds.with_seed_keys(headline, stats)["M"]
+    assert keys["val_acc_seed_mean"] == pytest.approx(0.6) and keys["val_acc_seed_std"] == pytest.approx(0.1)
+    assert keys["val_acc_seeds"] == [0.6, 0.5, 0.7] and keys["n_seeds"] == 3 and keys["val_acc"] == 0.6
+    row = training_seeds.seed_table(stats, 50).iloc[0]
+    assert row["seed 0 (study)"] == format_rate(0.6, 50) and row["seed 2"] == format_rate(0.7, 50)
+    assert row["mean ± std"] == "0.60 ± 0.10"
+    text = training_seeds.seed_text(stats, runs, 50)
+    assert "[Table](#tab:A2_seeds)" in text and "over 3 seeds 0.60 ± 0.10" in text
+    # the Wilson half-width of 30 of 50 is ±13.1 points
+    assert "(10.0 points) is comparable to the half-width of the interval (±13.1 points)" in text
+    assert "seed 1: M trained now in 31 s; seed 2: M reused the checkpoint made at t2" in text
+    skipped = training_seeds.seed_stats(headline, _seed_runs({1: (0.5, False)}, skipped=(1,)), 0)
+    assert skipped["M"]["reused"] == [True]  # an up-to-date seed run trained nothing now
+    assert training_seeds.seed_metrics(runs)["points"][1] == {"name": "seed=2", "run_dir": "/r/seed=2",
+                                                              "stages": {"A2_training": 4.0}, "seconds": 5.0}
+
+
+def test_no_extra_seeds_is_said_and_the_main_seed_is_refused(tmp_path):
+    headline = {"M": {"val_acc": 0.6}}
+    none = training_seeds.SeedRuns()
+    stats = training_seeds.seed_stats(headline, none, 0)
+    assert training_seeds.with_seed_keys(headline, stats)["M"]["val_acc_seed_std"] is None
+    assert list(training_seeds.seed_table(stats, 50).columns) == ["model", "seed 0 (study)", "mean ± std"]
+    assert "No extra training seeds" in training_seeds.seed_text(stats, none, 50)
+    layout = RunLayout(tmp_path / "run", tmp_path / "run" / "figures")
+    assert training_seeds.run_seeds({"seed": 0}, layout, []).seeds == []
+    with pytest.raises(ValueError, match="repeats the main seed 0"):
+        training_seeds.run_seeds({"seed": 0}, layout, [0, 1])

@@ -52,48 +52,84 @@ def test_sets_made_from_other_inputs_are_refused(tmp_path):
 
 
 def test_transfer_counts_only_inputs_both_models_get_right(tmp_path):
-    result = transfer.transfer_grid(fixed(tmp_path), torch.device("cpu"))
+    result = transfer.transfer_grid(fixed(tmp_path), torch.device("cpu"), seed=0)
     rows = {(r["direction"], r["attack"], r["goal"]): r for r in result.rows}
     assert len(result.rows) == 8  # 2 directions x 2 attacks x 2 goals x 1 ε
     s_to_t = rows["S → T", "pgd", "untargeted"]
     # eligible: both right -> 0, 1, 2; the source fools all three, the target 0 and 1
     assert s_to_t["n_eligible"] == 3 and s_to_t["source success"] == "3/3" and s_to_t["target success"] == "2/3"
-    assert s_to_t["transfer_rate"] == pytest.approx(2 / 3)
+    assert s_to_t["transfer_rate"] == pytest.approx(2 / 3)  # unconditional: over the eligible inputs
+    assert s_to_t["conditional_transfer_rate"] == pytest.approx(2 / 3) and s_to_t["n_both_success"] == 2
     targeted = rows["S → T", "pgd", "targeted"]  # target class 2: input 2 is not eligible; S sends 1 to 2, T sends 0
     assert targeted["n_eligible"] == 2 and targeted["n_source_success"] == 1 and targeted["n_target_success"] == 1
-    tables = transfer.direction_tables(result)
-    assert [caption.split(":")[0] for caption, _ in tables] == ["S → T", "T → S"]
-    assert tables[0][1]["attack"].tolist()[:2] == ["FGSM untargeted", "FGSM targeted"]
-    summary = transfer.metrics(result)["summary"]
-    assert summary["S_to_T"]["pgd"]["untargeted"]["eps0.03"] == {k: s_to_t[k] for k in transfer.SUMMARY_KEYS}
+    # S sends input 1 to class 2, T sends input 0 there: nothing in common, though the old ratio was 1
+    assert targeted["conditional_transfer_rate"] == 0.0 and targeted["success_ratio"] == 1.0
+    table = transfer.transfer_table(result)
+    assert table.direction.tolist()[:4] == ["S → T"] * 4 and table.attack.tolist()[:2] == ["FGSM untargeted", "FGSM targeted"]
+    assert table.conditional.tolist()[3] == "0.00 [0.00, 0.79]"  # 0 of 1: the Wilson interval of 0/1
+    metrics = transfer.metrics(result)
+    assert metrics["summary"]["S_to_T"]["pgd"]["untargeted"]["eps0.03"] == {k: s_to_t[k] for k in transfer.SUMMARY_KEYS}
+    assert metrics["denominators"]["S_to_T.pgd.untargeted.eps0.03.conditional_transfer_rate"] == 3
+    assert metrics["denominators"]["S_to_T.pgd.targeted.eps0.03.transfer_rate"] == 2
 
 
-def synthetic(rates, iterative):
-    rows = [{"source": "S", "target": "T", "direction": "S → T", "attack": a, "goal": "untargeted", "eps": 0.1,
-             "transfer_rate": r, "target_success_rate": r / 2, "source_success_rate": 0.5, "n_target_success": 1,
-             "n_eligible": 4} for a, r in rates.items()]
-    return transfer.Transfer(rows, {a: a.upper() for a in rates}, iterative)
+def test_the_noise_baseline_is_measured_on_every_model(tmp_path):
+    result = transfer.transfer_grid(fixed(tmp_path), torch.device("cpu"), seed=0)
+    # the lookup models read pixel 0 only; noise moves it off the table's clean rows except by rounding
+    assert [(r["model"], r["eps"]) for r in result.noise] == [("S", 0.03), ("T", 0.03)]
+    assert [r["n_eligible"] for r in result.noise] == [4, 4]  # S is right on 0-3, T on 0, 1, 2, 4
+    noise = transfer.metrics(result)["summary"]["noise"]
+    assert set(noise) == {"S", "T"} and set(noise["S"]["eps0.03"]) == {"success_rate", "n_eligible", "n_success"}
+    assert transfer.metrics(result)["denominators"]["noise.T.eps0.03.success_rate"] == 4
+    assert transfer.noise_table(result).columns.tolist() == ["model", "ε", "fooled", "success rate"]
 
 
-def test_the_attack_comparison_uses_the_attacks_that_ran():
-    one_step_better = synthetic({"fgsm": 0.8, "pgd": 0.4}, {"fgsm": False, "pgd": True})
-    assert transfer.attack_comparison(one_step_better, 0.05) == (
-        "- FGSM transfers at a mean rate of 0.80 and PGD at 0.40: PGD's many steps fit the source model's particular "
-        "decision boundary, which a single FGSM step does not.")
-    close = synthetic({"fgsm": 0.42, "pgd": 0.4}, {"fgsm": False, "pgd": True})
-    assert transfer.attack_comparison(close, 0.05).endswith("about equally well.")
-    assert "PGD's many steps" in transfer.attack_comparison(close, 0.01)
-    assert "FGSM" not in transfer.attack_comparison(synthetic({"pgd": 0.4}, {"pgd": True}), 0.05)
+def row(a, conditional, n_src, iterative=True, target=None):
+    k = round(conditional * n_src)
+    return {"source": "S", "target": "T", "direction": "S → T", "attack": a, "goal": "untargeted", "eps": 0.1,
+            "transfer_rate": k / 40, "target_success_rate": k / 40, "source_success_rate": n_src / 40,
+            "conditional_transfer_rate": conditional, "n_source_success": n_src, "n_both_success": k,
+            "n_target_success": k if target is None else target, "n_eligible": 40}
+
+
+def synthetic(rates, iterative, n_src=40, noise=None):
+    rows = [row(a, r, n_src) for a, r in rates.items()]
+    return transfer.Transfer(rows, {a: a.upper() for a in rates}, iterative, noise or [])
+
+
+def test_the_attack_comparison_says_when_the_intervals_overlap():
+    one_step_better = synthetic({"fgsm": 0.8, "pgd": 0.3}, {"fgsm": False, "pgd": True})
+    assert transfer.attack_comparison(one_step_better, 0.05, 0.1) == [
+        "- S → T, untargeted at ε = 0.1: FGSM's successes transfer at 0.80 [0.65, 0.90] and PGD's at "
+        "0.30 [0.18, 0.45]: PGD's many steps fit the source model's particular decision boundary, which a single FGSM step does not."]
+    few = synthetic({"fgsm": 0.8, "pgd": 0.4}, {"fgsm": False, "pgd": True}, n_src=5)  # 4 of 5 against 2 of 5
+    assert transfer.attack_comparison(few, 0.05, 0.1)[0].endswith("the intervals overlap, so neither attack is shown "
+                                                                  "to transfer better.")
+    assert transfer.attack_comparison(synthetic({"pgd": 0.4}, {"pgd": True}), 0.05, 0.1) == []
     three = synthetic({"fgsm": 0.5, "pgd": 0.4, "bim": 0.3}, {"fgsm": False, "pgd": True, "bim": True})
-    assert transfer.attack_comparison(three, 0.05) == "- Mean transfer rates: FGSM 0.50, PGD 0.40, BIM 0.30."
+    assert transfer.attack_comparison(three, 0.05, 0.1)[0].startswith("- S → T, untargeted at ε = 0.1: conditional "
+                                                                     "transfer rates FGSM 0.50")
 
 
-def test_the_substitute_threat_follows_its_parameter():
-    table = synthetic({"fgsm": 0.8, "pgd": 0.4}, {"fgsm": False, "pgd": True})  # 2 of 8 eligible fooled: 25 %
-    assert "a real threat" in transfer.reading(table, 0.05, substitute_threat_rate=0.2)
-    assert "gains little" in transfer.reading(table, 0.05, substitute_threat_rate=0.3)
+def test_the_substitute_threat_needs_the_threshold_and_more_than_noise():
+    noise = [{"model": "T", "eps": 0.1, "n_eligible": 40, "n_success": 2, "success_rate": 0.05}]
+    table = synthetic({"fgsm": 0.5, "pgd": 0.5}, {"fgsm": False, "pgd": True}, noise=noise)  # 20 of 40 fool T
+    assert "a real threat" in transfer.reading(table, 0.05, 0.3, 0.1)
+    assert "a limited threat" in transfer.reading(table, 0.05, 0.6, 0.1)
+    noisy = [{**noise[0], "n_success": 18, "success_rate": 0.45}]
+    text = transfer.reading(synthetic({"fgsm": 0.5, "pgd": 0.5}, {"fgsm": False, "pgd": True}, noise=noisy), 0.05, 0.3, 0.1)
+    assert "not shown to do better than noise" in text and "18 of the 40 inputs it classifies correctly" in text
 
 
 def test_transfer_needs_two_models():
     with pytest.raises(ValueError, match="'models' must name at least two models"):
         transfer.load_sets(None, ["S"])
+
+
+def test_the_reading_leads_with_the_conditional_rate_and_its_denominator(tmp_path):
+    result = transfer.transfer_grid(fixed(tmp_path), torch.device("cpu"), seed=0)
+    lines = transfer.direction_lines(result, 0.03)
+    assert lines[0] == ("- S → T: of the 3 eligible inputs whose untargeted PGD input (ε = 0.03) fools S, 2 also fool T "
+                        "(conditional transfer rate 0.67 [0.21, 0.94]); of the 1 sent to the target class on S, 0 are "
+                        "sent there on T too (0.00 [0.00, 0.79]).")
+    assert lines[-1].startswith("- The two directions' intervals overlap")

@@ -92,6 +92,8 @@ register_check("compression_methods", lambda v, s: _check_names(v, s, "compressi
 register_check("whitebox_methods", lambda v, s: _check_names(v, s, "whitebox_methods"))
 register_check("compression_targets", lambda v, s: _check_per_method(v, s, "compression_targets", _check_targets))
 register_check("compression_budgets", lambda v, s: _check_per_method(v, s, "compression_budgets", _check_fields("budget")))
+register_check("robust_prune_targets", lambda v, s: _check_per_method(v, s, "robust_prune_targets", _check_targets))
+register_check("dense_control_budget", lambda v, s: _check_names([v] if v else [], s, "dense_control_budget"))
 register_check("compression_settings",
                lambda v, s: _check_per_method(v, s, "compression_settings", _check_fields("setting")))
 

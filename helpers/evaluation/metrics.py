@@ -10,6 +10,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 # How a prediction's probability is described: at least CONFIDENT is "confidently", below
 # HESITANT "hesitantly", in between "moderately".
 CONFIDENT, HESITANT = 0.7, 0.4
+# A mistake whose true class is second and within this probability of the predicted one is a near miss.
+NEAR_MISS = 0.1
 
 
 def classification_metrics(labels: torch.Tensor, logits: torch.Tensor, classes: list[str]) -> dict[str, Any]:
@@ -44,17 +46,45 @@ def misclassified(labels: torch.Tensor, logits: torch.Tensor, k: int) -> list[di
     return out
 
 
-def reading_of_error(err: dict[str, Any], classes: list[str], confusion: list[list[int]],
-                     train_confusion: list[list[int]] | None = None) -> str:
-    """One or two sentences on a misclassification, computed from its probabilities and the
-    confusion matrices (how systematic the same mistake is)."""
+def describe_confidence(p: float) -> str:
+    """'confidently' (p >= CONFIDENT), 'hesitantly' (p < HESITANT) or 'moderately'."""
+    return "confidently" if p >= CONFIDENT else "hesitantly" if p < HESITANT else "moderately"
+
+
+def reading_of_error(err: dict[str, Any], classes: list[str]) -> str:
+    """One sentence on one misclassification (an item of `misclassified`), from its own numbers:
+    how sure the model was of the wrong class, where the true class ranked and by how much it lost.
+    How often the same confusion recurs is said once per pair by `confusion_summary`."""
     t, p = classes[err["true"]], classes[err["pred"]]
-    confident = ("confidently" if err["p_pred"] >= CONFIDENT else "hesitantly" if err["p_pred"] < HESITANT
-                 else "moderately")
-    text = (f"A {t} image {confident} called {p} (p={err['p_pred']:.2f}); the true class ranks "
-            f"#{err['true_rank']} with p={err['p_true']:.2f}.")
-    same = confusion[err["true"]][err["pred"]]
-    text += f" {same} of {sum(confusion[err['true']])} {t} images in this split are called {p}"
-    if train_confusion is not None:
-        text += f" ({train_confusion[err['true']][err['pred']]} in training)"
-    return text + ("; a systematic confusion." if same > 1 else "; an isolated error.")
+    margin = err["p_pred"] - err["p_true"]
+    if err["true_rank"] == 2 and margin < NEAR_MISS:
+        where = f"a near miss: {t} is second, {margin:.2f} behind (p={err['p_true']:.2f})"
+    elif err["true_rank"] <= 3:
+        where = f"{t} ranks #{err['true_rank']} with p={err['p_true']:.2f}, {margin:.2f} behind"
+    else:
+        where = f"{t} is not in the top 3 (rank #{err['true_rank']}, p={err['p_true']:.3f})"
+    return f"{t} {describe_confidence(err['p_pred'])} called {p} (p={err['p_pred']:.2f}); {where}."
+
+
+def confusion_summary(errors: list[dict[str, Any]], classes: list[str], confusion: list[list[int]],
+                      other_confusion: list[list[int]] | None = None, other: str = "training") -> str:
+    """The confusions behind `errors`, each (true, predicted) pair said once: how many images of
+    the true class the split holds and how many of them the model gives that wrong class (and in
+    the `other` split's confusion matrix, when given). A pair seen on more than one image is
+    systematic; the others are isolated. confusion: [classes][classes] counts, rows = true."""
+    pairs = list(dict.fromkeys((e["true"], e["pred"]) for e in errors))
+
+    def describe(t: int, p: int) -> str:
+        seen = f"; {other_confusion[t][p]} in {other}" if other_confusion is not None else ""
+        return f"{classes[t]} → {classes[p]} ({confusion[t][p]} of {sum(confusion[t])} {classes[t]} images{seen})"
+
+    systematic = [describe(t, p) for t, p in pairs if confusion[t][p] > 1]
+    isolated = [describe(t, p) for t, p in pairs if confusion[t][p] <= 1]
+    parts = []
+    if systematic:
+        parts.append(f"Systematic confusions (the same wrong class for several images of a class): "
+                     f"{'; '.join(systematic)}.")
+    if isolated:
+        kind = "One confusion is" if len(isolated) == 1 else f"{len(isolated)} confusions are"
+        parts.append(f"{kind} isolated (a single image of its class): {'; '.join(isolated)}.")
+    return " ".join(parts)

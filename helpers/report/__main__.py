@@ -24,9 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         layout = RunLayout.from_params(values)
         report_dir = project_path(values["report_dir"]) if values["report_dir"] else layout.root / "report"
         executed = [layout.executed(p.stem) for p in notebook_cells.notebook_paths()]
+        headline = summary(layout.root)
         pdf = build(executed, report_dir, values["report_title"] or "Study of small image classifiers",
-                    layout.metrics("run"))
-        save_json(report_dir / "summary.json", summary(layout.root))
+                    layout.metrics("run"), summary_=headline, params=values, figures_dir=layout.figures)
+        save_json(report_dir / "summary.json", headline)
     except (ParameterError, ReportError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

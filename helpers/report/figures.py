@@ -8,6 +8,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+# Figures are drawn at the size they print: the report scales a figure to at most 0.9 of the text
+# width (0.9 × 6.9 in at 0.8 in margins = 6.2 in; nbconvert's adjustbox default), so one drawn
+# PRINT_WIDTH wide (plus the tight bounding box's margin) keeps its font sizes, and no text in it is
+# smaller than SMALL points (the legibility floor is 7 pt on paper).
+PRINT_WIDTH = 6.0  # inches
+SMALL = 7.5  # points: panel titles, ticks, legends, colorbar labels
+
 
 def to_hwc(image: torch.Tensor) -> np.ndarray:
     """uint8 or [0, 1] float image [C, H, W] -> array [H, W, 3] for imshow (grey images are
@@ -76,7 +83,7 @@ def training_curves(histories: dict[str, list[dict]]):
             ax_acc.plot(ep, [h[f"{split}_acc"] for h in hist], style, color=color, label=f"{name} {split}")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
-    ax_acc.legend(fontsize=7)
+    ax_acc.legend(fontsize=SMALL)
     fig.tight_layout()
     return fig
 
@@ -101,9 +108,22 @@ def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str]):
     return fig
 
 
-def _draw_panel(ax, arr: torch.Tensor, kind: str, base: torch.Tensor | None = None) -> None:
+def _colorbar(fig, ax, image, label: str) -> None:
+    """A thin colorbar beside a map, its ticks and label at SMALL points (few ticks, so they fit)."""
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    bar.locator = plt.MaxNLocator(2)
+    bar.formatter = plt.FormatStrFormatter("%.1g")
+    bar.update_ticks()
+    bar.ax.tick_params(labelsize=SMALL, length=2, pad=1)
+    if label:
+        bar.set_label(label, fontsize=SMALL, labelpad=1)
+
+
+def _draw_panel(ax, arr: torch.Tensor, kind: str, base: torch.Tensor | None = None, fig=None) -> None:
     """kind 'image': arr [3, H, W] in [0, 1]; 'delta': a perturbation [3, H, W], amplified around
-    grey; 'saliency': [H, W] as a heat map; 'gradcam': [H, W] in [0, 1] over the image `base`."""
+    grey; 'saliency': [H, W] as a heat map; 'gradcam': [H, W] in [0, 1] over the image `base`.
+    With `fig`, saliency and Grad-CAM maps get a colorbar (saliency in logit units per pixel
+    unit, Grad-CAM relative in [0, 1])."""
     arr = arr.detach().cpu()
     if kind == "image":
         ax.imshow(to_hwc(arr))
@@ -111,73 +131,119 @@ def _draw_panel(ax, arr: torch.Tensor, kind: str, base: torch.Tensor | None = No
         ax.imshow(to_hwc(0.5 + arr / (2 * (float(arr.abs().max()) or 1.0))))
     elif kind == "gradcam":
         ax.imshow(to_hwc(base))
-        ax.imshow(arr.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        shown = ax.imshow(arr.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        if fig is not None:
+            _colorbar(fig, ax, shown, "")
     else:
-        ax.imshow(arr.numpy(), cmap="hot")
+        shown = ax.imshow(arr.numpy(), cmap="hot", vmin=0)
+        if fig is not None:
+            _colorbar(fig, ax, shown, "")
 
 
-def explanation_rows(rows: Sequence[dict], size: float = 1.7):
+def explanation_rows(rows: Sequence[dict], size: float | None = None):
     """One row per example: the image, then (title, map, kind) panels; kind 'saliency' is shown
-    as a heat map, 'gradcam' as an overlay on the image. rows: {'image', 'title', 'maps'}."""
+    as a heat map with a colorbar (|gradient|, logit per pixel unit), 'gradcam' as an overlay on
+    the image with a colorbar (relative, 0 to 1). rows: {'image', 'title', 'maps'}. The figure is
+    PRINT_WIDTH wide (`size`, inches per panel, overrides), so its titles print at SMALL points."""
     ncols = 1 + max(len(r["maps"]) for r in rows)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * size, len(rows) * (size + 0.45)), squeeze=False)
+    size = size or PRINT_WIDTH / ncols
+    # a row is as tall as its map (narrowed by the colorbar) plus its longest title, at SMALL points
+    lines = [1 + max(t.count("\n") for t in [r["title"]] + [m[0] for m in r["maps"]]) for r in rows]
+    heights = [0.8 * size + 0.15 * k for k in lines]
+    # the first column is wider: its title (label, file, split) is the longest text of a row
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * size, sum(heights)), squeeze=False,
+                             layout="constrained", gridspec_kw={"height_ratios": heights,
+                                                                "width_ratios": [1.3] + [1] * (ncols - 1)})
     for ax_row, r in zip(axes, rows):
         for ax in ax_row:
             ax.axis("off")
         ax_row[0].imshow(to_hwc(r["image"]))
-        ax_row[0].set_title(r["title"], fontsize=7, loc="left")
+        ax_row[0].set_title(r["title"], fontsize=SMALL, loc="left")
         for ax, (title, m, kind) in zip(ax_row[1:], r["maps"]):
-            _draw_panel(ax, m, kind, r["image"])
-            ax.set_title(title, fontsize=6.5)
-    fig.tight_layout()
+            _draw_panel(ax, m, kind, r["image"], fig)
+            ax.set_title(title, fontsize=SMALL)
     return fig
 
 
+def _panel_axes(n: int, max_cols: int = 3, height: float = 2.5):
+    """n panels in rows of at most `max_cols`, the whole at most PRINT_WIDTH wide; unused axes hidden."""
+    ncols = min(n, max_cols)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(min(PRINT_WIDTH, 3.0 * ncols), height * nrows), squeeze=False,
+                             sharey=True, layout="constrained")
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat[:n]
+
+
 def curves(df, y: str, panel: str, color: str, style: str | None, ylabel: str, ylim=(-0.02, 1.02), *,
-           x: str = "eps", xlabel: str = "ε (L∞, pixel units of [0, 1])"):
+           x: str = "eps", xlabel: str = "ε (L∞, pixel units of [0, 1])", low: str | None = None,
+           high: str | None = None, max_cols: int = 3):
     """`y` against column `x` (by default 'eps', e.g. attack success rate vs ε): one panel per value
-    of column `panel`, line colour by column `color`, line style by column `style`.
+    of column `panel` (at most `max_cols` per row), line colour by column `color`, line style by
+    column `style`. With columns `low` and `high` (e.g. a 95 % Wilson interval), each point gets an
+    error bar, the lines shifted a little sideways so the bars do not hide each other.
     df: a pandas DataFrame; ylim None lets matplotlib choose."""
     panels = list(dict.fromkeys(df[panel]))
     colors = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(df[color]))}
     styles = {v: s for v, s in zip(dict.fromkeys(df[style]) if style else [None], ["-o", "--s", ":^", "-.v"])}
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False, sharey=True)
-    for ax, p in zip(axes[0], panels):
+    fig, axes = _panel_axes(len(panels), max_cols)
+    numeric = np.issubdtype(df[x].dtype, np.number)
+    span = (float(df[x].max() - df[x].min()) or 1.0) if numeric else 0.0
+    for ax, p in zip(axes, panels):
         sub = df[df[panel] == p]
-        for c in colors:
-            for st, fmt in styles.items():
-                g = sub[(sub[color] == c) & ((sub[style] == st) if style else True)].sort_values(x)
-                if len(g):
-                    ax.plot(g[x], g[y].astype(float), fmt, color=colors[c],
-                            label=f"{c} {st}" if style else str(c))
-        ax.set_title(str(p))
-        ax.set_xlabel(xlabel)
+        lines = [(c, st) for c in colors for st in styles]
+        for i, (c, st) in enumerate(lines):
+            g = sub[(sub[color] == c) & ((sub[style] == st) if style else True)].sort_values(x)
+            if not len(g):
+                continue
+            label = f"{c} {st}" if style else str(c)
+            ys = g[y].astype(float)
+            if low and high and numeric:
+                xs = g[x].astype(float) + (i - (len(lines) - 1) / 2) * 0.012 * span
+                err = [(ys - g[low].astype(float)).clip(lower=0), (g[high].astype(float) - ys).clip(lower=0)]
+                ax.errorbar(xs, ys, yerr=err, fmt=styles[st], color=colors[c], ms=3.5, capsize=2, lw=1, label=label)
+            else:
+                ax.plot(g[x], ys, styles[st], color=colors[c], ms=3.5, label=label)
+        if numeric:  # the same x range on every panel, even where a series has no value at one end
+            ax.set_xlim(float(df[x].min()) - 0.05 * span, float(df[x].max()) + 0.05 * span)
+        ax.set_title(str(p), fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=SMALL + 0.5)
+        ax.tick_params(labelsize=SMALL)
         if ylim is not None:
             ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel(ylabel)
-    fig.tight_layout()
+        ax.legend(fontsize=SMALL)
+        ax.set_ylabel(ylabel, fontsize=SMALL + 0.5)
     return fig
 
 
-def adversarial_rows(rows: Sequence[dict], size: float = 1.45):
-    """One adversarial example per row: a text column (labels, top-3 before and after, norms,
-    outcome), then image panels (title, array, kind) with kind 'image' ([3, H, W] in [0, 1]),
-    'delta' (a perturbation [3, H, W], shown amplified around grey), 'saliency' [H, W] (heat) or
-    'gradcam' ([H, W] map, drawn over the row's image of the same side, given as 'base')."""
-    ncols = 1 + max(len(r["panels"]) for r in rows)
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * size + 1.2, len(rows) * (size + 0.35)),
-                             squeeze=False, gridspec_kw={"width_ratios": [1.9] + [1] * (ncols - 1)})
-    for ax_row, r in zip(axes, rows):
-        for ax in ax_row:
+def _text_block(ax, lines: Sequence[str], x: float) -> None:
+    ax.text(x, 1, "\n".join(lines), fontsize=SMALL, va="top", ha="left", family="monospace", transform=ax.transAxes)
+
+
+def adversarial_examples(rows: Sequence[dict]):
+    """Adversarial examples, each in two bands: text (a header line; the top-3 classes before and
+    after the attack side by side; the norms) above a row of image panels (title, array, kind[,
+    base]) with kind 'image' ([3, H, W] in [0, 1]), 'delta' (a perturbation [3, H, W], shown
+    amplified around grey), 'saliency' [H, W] (heat, with colorbar) or 'gradcam' ([H, W] map over
+    `base`, with colorbar). rows: {'header', 'before', 'after', 'footer', 'panels'}. Drawn
+    PRINT_WIDTH wide, so every character prints at SMALL points or larger: keep rows to 3 or 4."""
+    ncols = max(len(r["panels"]) for r in rows)
+    panel = PRINT_WIDTH / ncols
+    fig = plt.figure(figsize=(PRINT_WIDTH, len(rows) * (0.75 * panel + 1.3)), layout="constrained")
+    bands = fig.subfigures(len(rows), 1, squeeze=False)[:, 0]
+    for band, r in zip(bands, rows):
+        text_ax, *axes = band.subplots(2, ncols, gridspec_kw={"height_ratios": [0.8, 0.75 * panel + 0.5]})
+        text = band.add_subplot(2, 1, 1)
+        for ax in list(text_ax) + list(axes[0]):
             ax.axis("off")
-        ax_row[0].text(0, 1, r["text"], fontsize=5.6, va="top", ha="left", family="monospace",
-                       transform=ax_row[0].transAxes)
-        for ax, (title, arr, kind, *base) in zip(ax_row[1:], r["panels"]):
-            _draw_panel(ax, arr, kind, base[0] if base else None)
-            ax.set_title(title, fontsize=5.8)
-    fig.tight_layout()
+        text.axis("off")
+        _text_block(text, [r["header"], "before the attack:", *r["before"]], 0.0)
+        _text_block(text, [r["footer"], "after the attack:", *r["after"]], 0.5)
+        for ax, (title, arr, kind, *base) in zip(axes[0], r["panels"]):
+            _draw_panel(ax, arr, kind, base[0] if base else None, band)
+            ax.set_title(title, fontsize=SMALL)
     return fig
 
 
@@ -194,6 +260,6 @@ def history_lines(history: Sequence[dict], series: dict[str, str], ylabel: str, 
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=SMALL)
     fig.tight_layout()
     return fig

@@ -1,20 +1,32 @@
-"""The PDF report: executed notebooks merged, code hidden, compiled with XeLaTeX via nbconvert."""
+"""The PDF report: executed notebooks merged, code hidden, compiled with XeLaTeX via nbconvert.
+
+Order: title page with the abstract, contents, executive summary, the notebooks A1 … C2, then
+conclusions, limitations, references, reproduction and the settings appendix. Figure and table
+references of the narrative (`[Figure](#fig:B1_success_vs_eps)`) become `Figure~\\ref{...}`; a
+reference to a label that no figure or table defines stops the build. XeLaTeX runs until the
+.aux and .toc files stop changing, so the contents' page numbers are right.
+"""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
 from ..core.files import ROOT, atomic_path
+from . import crossref
 
 TEMPLATE_DIR = ROOT / "report"
 TEMPLATE = "study.tex.j2"
 # Cells whose input is shown as text in the report: none. Outputs that are noise in print: these.
 _DROP_TAGS = {"parameters", "injected-parameters", "remove-cell"}
+MAX_PASSES = 4  # XeLaTeX passes at most; contents and references settle after two or three
 
 
 class ReportError(RuntimeError):
@@ -42,12 +54,82 @@ def merged_notebook(executed: list[Path], title: str) -> nbformat.NotebookNode:
     return merged
 
 
-def build(executed: list[Path], report_dir: Path, title: str, run_metrics: Path | None = None) -> Path:
-    """Compile `<report_dir>/report.pdf` from the executed notebooks `executed`, in that order,
-    closed by the reproduction section made from `run_metrics` (the run's metrics/run.json)."""
+def add_sections(merged: nbformat.NotebookNode, summary_: dict[str, Any] | None, params: dict[str, Any] | None,
+                 run_metrics: Path | None) -> None:
+    """The computed sections around the notebooks: the abstract (as metadata for the title page) and
+    executive summary before them, conclusions, limitations, references, reproduction and the
+    settings appendix after them."""
+    from .bibliography import references_markdown
+    from .reproduction import reproduction_cells
+    params = params or {}
+    md = nbformat.v4.new_markdown_cell
+    front, back = [], []
+    if summary_ is not None:
+        from .closing import conclusions_markdown, limitations_markdown
+        from .executive import abstract, executive_cells
+        merged.metadata["abstract"] = abstract(summary_, params)
+        front = executive_cells(summary_, params)
+        back += [md(conclusions_markdown(summary_, params), id="conclusions"),
+                 md(limitations_markdown(summary_, params), id="limitations")]
+    back.append(md(references_markdown(), id="references"))
+    if run_metrics is not None:
+        back += reproduction_cells(run_metrics)
+    if params:
+        from .settings_appendix import settings_cells
+        back += settings_cells(params)
+    merged.cells = front + merged.cells + back
+
+
+_PANDOC_TABLE = re.compile(r"(\\begin\{longtable\}\[\].*?\\end\{longtable\})", re.DOTALL)
+
+
+def uncount_pandoc_tables(body: str) -> str:
+    """Markdown tables that pandoc turned into caption-less longtables still step the table counter
+    (longtable does so for every table); take the step back so that numbered tables count 1, 2, 3."""
+    return _PANDOC_TABLE.sub(lambda m: m.group(1) + "\n\\addtocounter{table}{-1}", body)
+
+
+def _latex_of_markdown(text: str) -> str:
+    from nbconvert.filters.pandoc import convert_pandoc
+    return convert_pandoc(text, "markdown+tex_math_double_backslash", "latex")
+
+
+def _fingerprint(build_dir: Path) -> str:
+    """Hash of the files whose change means another pass is needed (labels, pages, contents)."""
+    h = hashlib.sha256()
+    for name in ("report.aux", "report.toc", "report.out"):
+        f = build_dir / name
+        h.update(f.read_bytes() if f.exists() else b"-")
+    return h.hexdigest()
+
+
+def compile_latex(build_dir: Path) -> int:
+    """Run XeLaTeX on build_dir/report.tex until .aux/.toc stop changing (at most MAX_PASSES);
+    returns the number of passes."""
+    before = _fingerprint(build_dir)
+    for n in range(1, MAX_PASSES + 1):
+        proc = subprocess.run(["xelatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"],
+                              cwd=build_dir, capture_output=True, text=True)
+        if proc.returncode != 0:
+            log = build_dir / "report.log"
+            text = log.read_text(errors="replace") if log.exists() else proc.stdout
+            raise ReportError("xelatex failed:\n" + "\n".join(text.splitlines()[-40:]))
+        after = _fingerprint(build_dir)
+        if after == before and n >= 2:
+            return n
+        before = after
+    return MAX_PASSES
+
+
+def build(executed: list[Path], report_dir: Path, title: str, run_metrics: Path | None = None,
+          summary_: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
+          figures_dir: Path | None = None) -> Path:
+    """Compile `<report_dir>/report.pdf` (and keep its `report.tex` beside it for the checks) from
+    the executed notebooks `executed`, in that order, with the computed sections of `add_sections`;
+    the figures' PNG files are taken from `figures_dir`."""
     from nbconvert import LatexExporter
 
-    for tool in ("xelatex",):
+    for tool in ("xelatex", "pandoc"):
         if shutil.which(tool) is None:
             raise ReportError(f"{tool} not found: run `make setup` (installs texlive-xetex, pandoc, fonts-dejavu)")
     missing = [str(p) for p in executed if not p.exists()]
@@ -56,23 +138,28 @@ def build(executed: list[Path], report_dir: Path, title: str, run_metrics: Path 
     exporter = LatexExporter(template_file=str(TEMPLATE_DIR / TEMPLATE),
                              exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     merged = merged_notebook(executed, title)
-    if run_metrics is not None:
-        from .reproduction import reproduction_markdown
-        merged.cells.append(nbformat.v4.new_markdown_cell(reproduction_markdown(run_metrics), id="reproduction"))
+    add_sections(merged, summary_, params, run_metrics)
+    try:
+        crossref.resolve(merged)
+    except crossref.UnknownLabel as e:
+        raise ReportError(str(e)) from None
+    if "abstract" in merged.metadata:
+        merged.metadata["abstract_latex"] = _latex_of_markdown(merged.metadata["abstract"])
     body, resources = exporter.from_notebook_node(merged)
+    body = uncount_pandoc_tables(body)
     with tempfile.TemporaryDirectory(prefix="report-") as tmp:
         build_dir = Path(tmp)
         (build_dir / "report.tex").write_text(body)
         for name, data in resources.get("outputs", {}).items():
             (build_dir / name).write_bytes(data)
-        for _ in range(2):  # the second pass fills in the table of contents
-            proc = subprocess.run(["xelatex", "-interaction=nonstopmode", "-halt-on-error", "report.tex"],
-                                  cwd=build_dir, capture_output=True, text=True)
-            if proc.returncode != 0:
-                log = (build_dir / "report.log").read_text(errors="replace") if (build_dir / "report.log").exists() else proc.stdout
-                raise ReportError("xelatex failed:\n" + "\n".join(log.splitlines()[-40:]))
+        if figures_dir is not None and figures_dir.is_dir():
+            for png in figures_dir.glob("*.png"):
+                shutil.copyfile(png, build_dir / png.name)
+        compile_latex(build_dir)
         report_dir.mkdir(parents=True, exist_ok=True)
         dest = report_dir / "report.pdf"
         with atomic_path(dest) as out:
             shutil.copyfile(build_dir / "report.pdf", out)
+        with atomic_path(report_dir / "report.tex") as out:
+            shutil.copyfile(build_dir / "report.tex", out)
     return dest

@@ -62,10 +62,15 @@ def transfer_statistics(source: AttackRun, target_clean_logits: torch.Tensor, ta
     """Adversarial inputs crafted on a source model, fed unchanged to a target model.
 
     Eligible inputs: both models classify the clean input correctly (and, for a targeted attack,
-    its label is not the target). source_success_rate and target_success_rate are over the
-    eligible inputs; transfer_rate = target successes / source successes (None when the source
-    has none); transfer_given_source is the fraction of the source's successes that also fool the
-    target. Logits float [N, C] on the CPU.
+    its label is not the target). Three rates, each a proportion with its denominator:
+    - conditional_transfer_rate (the headline): of the source's successes among the eligible
+      inputs (n_source_success), the fraction that also fool the target;
+    - transfer_rate, the *unconditional* transfer rate: of the eligible inputs (n_eligible), the
+      fraction whose adversarial input fools the target, whether or not it fooled the source
+      (equal to target_success_rate; the key keeps its old name for the readers of summary.json);
+    - source_success_rate: of the eligible inputs, the fraction that fool the source.
+    success_ratio = target successes / source successes is kept for reference only: it is not a
+    proportion (it can exceed 1, and reach 1 with no success in common). Logits float [N, C] on the CPU.
     """
     eligible = (source.clean_logits.argmax(1) == labels) & (target_clean_logits.argmax(1) == labels)
     if source.target is not None:
@@ -76,9 +81,12 @@ def transfer_statistics(source: AttackRun, target_clean_logits: torch.Tensor, ta
         return (pred == source.target if source.target is not None else pred != labels) & eligible
 
     src, dst = succeeded(source.adv_logits), succeeded(target_adv_logits)
-    n, n_src, n_dst = int(eligible.sum()), int(src.sum()), int(dst.sum())
-    return {"n_eligible": n, "n_source_success": n_src, "n_target_success": n_dst,
+    n, n_src, n_dst, n_both = int(eligible.sum()), int(src.sum()), int(dst.sum()), int((src & dst).sum())
+    conditional = n_both / n_src if n_src else None
+    return {"n_eligible": n, "n_source_success": n_src, "n_target_success": n_dst, "n_both_success": n_both,
             "source_success_rate": n_src / n if n else None,
             "target_success_rate": n_dst / n if n else None,
-            "transfer_rate": n_dst / n_src if n_src else None,
-            "transfer_given_source": int((src & dst).sum()) / n_src if n_src else None}
+            "transfer_rate": n_dst / n if n else None,
+            "conditional_transfer_rate": conditional,
+            "transfer_given_source": conditional,  # the old name of conditional_transfer_rate
+            "success_ratio": n_dst / n_src if n_src else None}

@@ -20,6 +20,7 @@ from torch import nn
 from ..attacks import Attack, build_attack
 from ..core import progress
 from ..core.files import sha256_file
+from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
 from ..robustness import AttackRun, eps_key, run_attack, save_adversarial_set, statistics
 
 GOALS = ("untargeted", "targeted")
@@ -76,23 +77,6 @@ def prepare(stage, data) -> Setup:
                  data.valid.labels, list(p["attack_eps"]), stage.device, {n: sha256_file(f) for n, f in paths.items()})
 
 
-def settings_table(setup: Setup, seed: int, example_eps: float) -> pd.DataFrame:
-    """Everything needed to reproduce the attacks, one (setting, value) row each."""
-    steps = {f"{a.title} step α": f"ε / {a.step_divisor:g} (α = {a.step_size(example_eps):.4g} at ε = {example_eps:g})"
-             for a in setup.attacks.values() if a.iterative}
-    settings = {
-        "threat model": "white-box, L∞ budget, pixel space [0, 1]",
-        "split attacked": f"validation ({len(setup.labels)} images)",
-        "ε grid": ", ".join(f"{e:g}" for e in setup.attack_eps),
-        **{a.title: a.describe() for a in setup.attacks.values()}, **steps,
-        "random starts": f"seed {seed} (a generator seeded with it per attack run)",
-        "target class": f"{setup.classes[setup.target]} (index {setup.target})",
-        "loss": "cross-entropy (untargeted: ascend on the label; targeted: descend on the target)",
-        "precision": "fp32, models in eval mode", "device": str(setup.device), "threads": torch.get_num_threads(),
-        **{f"checkpoint {n}": f"{f.name} (sha256 {setup.sha256[n][:12]})" for n, f in setup.checkpoints.items()}}
-    return pd.DataFrame({"setting": list(settings), "value": [str(v) for v in settings.values()]})
-
-
 @dataclass
 class Grid:
     """Every attack run: `runs[model, attack, goal, ε]`, `rows` (statistics and seconds per run, in
@@ -130,23 +114,6 @@ def run_grid(setup: Setup, seed: int) -> Grid:
                                  **statistics(run, setup.images, setup.labels), "seconds": seconds})
                     task.step(f"{n} {attack.title} {goal} ε={eps:g}, {seconds:.1f} s")
     return Grid(setup, runs, rows, time.perf_counter() - started)
-
-
-def model_tables(grid: Grid) -> list[tuple[str, pd.DataFrame]]:
-    """Per model: successes and robust accuracy; mean norms, confidences and iterations."""
-    out, n_inputs = [], len(grid.setup.labels)
-    iterative = [grid.setup.title(a) for a in grid.setup.iterative()] or ["(no iterative attack)"]
-    for n in grid.setup.models:
-        sub = grid.table[grid.table.model == n]
-        key = {"attack": sub.attack.map(grid.setup.title) + " " + sub.goal, "ε": sub.eps}
-        out.append((f"{n}: attack success = successes / eligible inputs, and robust accuracy over all {n_inputs} inputs",
-                    pd.DataFrame({**key, "success": sub.success, "rate": sub.success_rate, "robust acc": sub.robust_acc})))
-        out.append((f"{n}: mean L2 and L∞ norm of δ over eligible inputs (pixel units), mean confidence of the "
-                    "adversarial prediction and, for targeted attacks, mean probability of the target class p(tgt); "
-                    f"mean {' and '.join(iterative)} iteration of first success",
-                    pd.DataFrame({**key, "L2": sub.l2, "L∞": sub.linf, "conf.": sub.confidence,
-                                  "p(tgt)": sub.get("target_confidence"), "iters": sub.get("iterations_mean")})))
-    return out
 
 
 def timing_sentence(grid: Grid) -> str:
@@ -219,71 +186,127 @@ def primary_attack(attacks: dict[str, Attack]) -> str:
     return next((a for a, obj in attacks.items() if obj.iterative), list(attacks)[-1])
 
 
+def _separated(grid: Grid, pairs: list[tuple[tuple, tuple]]) -> int:
+    """How many (run a, run b) pairs have success-rate intervals that do not overlap."""
+    def ci(key):
+        n = int(grid.value(*key, "n_eligible"))
+        return wilson_of_rate(grid.value(*key, "success_rate"), n) if n else (0.0, 1.0)
+    return sum(not overlap(ci(a), ci(b)) for a, b in pairs)
+
+
+def _model_line(grid: Grid, n: str, main: str, others: list[str], e0: float) -> str:
+    """What the attacks do to model `n` at `e0`, with intervals and denominators."""
+    s, eps_grid = grid.setup, sorted(grid.setup.attack_eps)
+    rate = lambda a, g, e: grid.value(n, a, g, e, "success_rate")  # noqa: E731
+
+    def stated(a, g):
+        k = int(grid.value(n, a, g, e0, "n_eligible"))
+        return f"{grid.value(n, a, g, e0, 'success')} ({format_rate(rate(a, g, e0), k)})" if k else "none of 0"
+
+    def first_eps_reaching(a, g):
+        hit = [e for e in eps_grid if (rate(a, g, e) or 0) >= HALF]
+        return f"from ε = {hit[0]:g}" if hit else f"at no ε up to {max(eps_grid):g}"
+
+    main_t, target_class, total = s.title(main), s.classes[s.target], len(s.labels)
+    rest = "; ".join(f"{s.title(o)} manages {grid.value(n, o, 'untargeted', e0, 'success')} and "
+                     f"{grid.value(n, o, 'targeted', e0, 'success')}" for o in others)
+    return (f"- **{n}**: at ε = {e0:g} (about {e0 * 255:.0f} of 255 grey levels), {main_t} fools {stated(main, 'untargeted')} "
+            f"of the correctly classified inputs and sends {stated(main, 'targeted')} of the eligible inputs to "
+            f"{target_class}" + (f"; {rest}. " if rest else ". ")
+            + f"Untargeted {main_t} fools at least half of them {first_eps_reaching(main, 'untargeted')}, targeted "
+            f"{main_t} {first_eps_reaching(main, 'targeted')}. Its robust accuracy under untargeted {main_t} at ε = {e0:g}, over "
+            f"all {total} validation images, is {format_rate(grid.value(n, main, 'untargeted', e0, 'robust_acc'), total)}, "
+            "against a clean accuracy of "
+            f"{format_rate(grid.value(n, main, 'untargeted', e0, 'clean_acc'), total)}.")
+
+
 def reading(grid: Grid, example_eps: float, secure_robust_acc: float) -> str:
-    """The bullet points that read the attack results (every number computed from `grid`); a model
-    keeping less than `secure_robust_acc` robust accuracy is called not secure."""
-    s, e0, eps_grid = grid.setup, example_eps, sorted(grid.setup.attack_eps)
-    target_class, main = s.classes[s.target], primary_attack(s.attacks)
+    """The bullet points that read the attack results (every number computed from `grid`, rates
+    with their 95 % Wilson intervals); a model keeping less than `secure_robust_acc` robust
+    accuracy is called not secure."""
+    s, e0 = grid.setup, example_eps
+    main = primary_attack(s.attacks)
     main_t, others = s.title(main), [a for a in s.attacks if a != main]
-    rate = lambda n, a, g, e: grid.value(n, a, g, e, "success_rate")  # noqa: E731
-    succ = lambda n, a, g: grid.value(n, a, g, e0, "success")  # noqa: E731
-
-    def first_eps_reaching(n, a, g, level):
-        hit = [e for e in eps_grid if (rate(n, a, g, e) or 0) >= level]
-        return f"ε = {hit[0]:g}" if hit else f"no ε up to {max(eps_grid):g}"
-
-    lines = []
-    for n in s.models:
-        rest = "; ".join(f"{s.title(o)} manages {succ(n, o, 'untargeted')} and {succ(n, o, 'targeted')}" for o in others)
-        lines.append(f"- **{n}**: at ε = {e0:g} (about {e0 * 255:.0f} of 255 grey levels), {main_t} fools "
-                     f"{succ(n, main, 'untargeted')} correctly classified inputs and sends {succ(n, main, 'targeted')} "
-                     f"eligible inputs to {target_class}" + (f"; {rest}. " if rest else ". ")
-                     + f"Half of the eligible inputs are fooled by untargeted {main_t} from "
-                     f"{first_eps_reaching(n, main, 'untargeted', HALF)} and sent to {target_class} from "
-                     f"{first_eps_reaching(n, main, 'targeted', HALF)}; robust accuracy under {main_t} at ε = {e0:g} is "
-                     f"{grid.value(n, main, 'untargeted', e0, 'robust_acc'):.0%} against a clean accuracy of "
-                     f"{grid.value(n, main, 'untargeted', e0, 'clean_acc'):.0%}.")
-    gap = [(rate(n, main, "untargeted", e) or 0) - (rate(n, main, "targeted", e) or 0) for n in s.models for e in s.attack_eps]
-    lines.append(f"- Targeted attacks are {'harder' if sum(gap) > 0 else 'not harder'}: over models and ε, untargeted "
-                 f"{main_t} success exceeds targeted {main_t} success by {100 * sum(gap) / len(gap):.0f} percentage points "
-                 "on average, because one specific class must win instead of any wrong one.")
+    rate = lambda n, a, g, e: grid.value(n, a, g, e, "success_rate") or 0  # noqa: E731
+    lines = [_model_line(grid, n, main, others, e0) for n in s.models]
+    runs = [(n, e) for n in s.models for e in s.attack_eps]
+    gap = [rate(n, main, "untargeted", e) - rate(n, main, "targeted", e) for n, e in runs]
+    apart = _separated(grid, [((n, main, "untargeted", e), (n, main, "targeted", e)) for n, e in runs])
+    lines.append(f"- Over the {len(runs)} pairs of model and ε, untargeted {main_t} success exceeds targeted {main_t} "
+                 f"success by {100 * sum(gap) / len(gap):.0f} percentage points on average; " + _apart(apart, len(runs))
+                 + (" Targeted attacks are harder: one specific class must win instead of any wrong one."
+                    if sum(gap) > 0 and apart else ""))
     for strong, weak in strength_pairs(s.attacks):
-        pg = [(rate(n, strong, g, e) or 0) - (rate(n, weak, g, e) or 0) for n in s.models for g in GOALS for e in s.attack_eps]
-        pays = "Iterating pays: " if s.attacks[strong].iterative and not s.attacks[weak].iterative else ""
+        keys = [(n, g, e) for n in s.models for g in GOALS for e in s.attack_eps]
+        pg = [rate(n, strong, g, e) - rate(n, weak, g, e) for n, g, e in keys]
+        apart = _separated(grid, [((n, strong, g, e), (n, weak, g, e)) for n, g, e in keys])
+        pays = "Iterating pays: " if s.attacks[strong].iterative and not s.attacks[weak].iterative and apart else ""
         lines.append(f"- {pays}{s.title(strong)}'s success rate exceeds {s.title(weak)}'s by {100 * sum(pg) / len(pg):.0f} "
-                     f"percentage points on average (largest gap {100 * max(pg):.0f}).")
+                     f"percentage points on average (largest gap {100 * max(pg):.0f}); " + _apart(apart, len(keys)))
     lines += _overshoot_lines(grid, main)
     if len(s.models) == 2:
-        a, b = s.models
-        ra, rb = (grid.value(k, main, "untargeted", e0, "robust_acc") for k in (a, b))
-        lines.append(f"- Under untargeted {main_t} at ε = {e0:g}, {a if ra > rb else b} keeps more of its accuracy "
-                     f"({max(ra, rb):.0%} against {min(ra, rb):.0%}); " + (
-                         "neither model is secure against a white-box attacker at this budget."
-                         if max(ra, rb) < secure_robust_acc else "it is the more robust of the two at this budget."))
+        lines.append(_two_models(grid, main, e0, secure_robust_acc))
     return "\n".join(lines)
 
 
+def _apart(apart: int, total: int) -> str:
+    if not apart:
+        return f"the two intervals overlap in all {total} comparisons, so no single difference is resolved."
+    return f"the intervals are apart in {apart} of the {total} comparisons."
+
+
+def _two_models(grid: Grid, main: str, e0: float, secure_robust_acc: float) -> str:
+    """Which of two models keeps more accuracy under untargeted `main` at `e0`, if the intervals say."""
+    total, (a, b) = len(grid.setup.labels), grid.setup.models
+    ra, rb = (grid.value(k, main, "untargeted", e0, "robust_acc") for k in (a, b))
+    hi, lo = (a, b) if ra >= rb else (b, a)
+    same = overlap(wilson_of_rate(ra, total), wilson_of_rate(rb, total))
+    head = (f"- Under untargeted {grid.setup.title(main)} at ε = {e0:g}, the robust accuracy of {hi} is "
+            f"{format_rate(max(ra, rb), total)} and that of {lo} {format_rate(min(ra, rb), total)}")
+    head += ("; the intervals overlap, so the data do not show which model is more robust" if same
+             else f": {hi} is the more robust of the two at this budget")
+    return head + (f". Both stay below {secure_robust_acc:.0%} robust accuracy: neither model is secure against a "
+                   "white-box attacker at this budget." if max(ra, rb) < secure_robust_acc else ".")
+
+
 def _overshoot_lines(grid: Grid, main: str) -> list[str]:
-    """One-step attacks whose targeted success falls again at the largest ε: one line per model."""
+    """One-step attacks whose targeted success falls again at the largest ε (peak and last
+    intervals apart, else the fall is not stated as one): one line per model."""
     s, eps_grid, lines = grid.setup, sorted(grid.setup.attack_eps), []
     avoid = f", which {s.title(main)}'s small projected steps avoid." if s.attacks[main].iterative else "."
     for attack in (a for a, obj in s.attacks.items() if not obj.iterative):
         for n in s.models:
             ft = [grid.value(n, attack, "targeted", e, "success_rate") or 0 for e in eps_grid]
-            if ft[-1] < max(ft):
-                lines.append(f"- {n}: targeted {s.title(attack)} peaks at {max(ft):.0%} (ε = {eps_grid[ft.index(max(ft))]:g}) "
-                             f"and falls to {ft[-1]:.0%} at ε = {max(eps_grid):g}: a single step of the full budget "
+            peak = eps_grid[ft.index(max(ft))]
+            if ft[-1] < max(ft) and _separated(grid, [((n, attack, "targeted", peak), (n, attack, "targeted", eps_grid[-1]))]):
+                k = int(grid.value(n, attack, "targeted", peak, "n_eligible"))
+                lines.append(f"- {n}: targeted {s.title(attack)} peaks at {format_rate(max(ft), k)} (ε = {peak:g}) and falls "
+                             f"to {format_rate(ft[-1], k)} at ε = {max(eps_grid):g}: a single step of the full budget "
                              f"overshoots the region where {s.classes[s.target]} wins" + avoid)
     return lines
 
 
+def denominators(grid: Grid) -> dict[str, int]:
+    """Every proportion's denominator (helpers/report/summary.py): success rates over the eligible
+    inputs of their run, robust and clean accuracy over all inputs."""
+    out = {f"{n}.clean_acc": len(grid.setup.labels) for n in grid.setup.models}
+    for row in grid.rows:
+        key = f"{row['model']}.{row['attack']}.{row['goal']}.{eps_key(row['eps'])}"
+        out[f"{key}.robust_acc"] = row["n"]
+        if row["n_eligible"]:
+            out[f"{key}.success_rate"] = row["n_eligible"]
+    return out
+
+
 def metrics(grid: Grid, settings: pd.DataFrame, checks: list[str]) -> dict[str, Any]:
-    """B1's metrics: summary[model][attack][goal][eps key] = SUMMARY_KEYS of each run, attack_s;
-    the settings, every run's statistics and the passed checks."""
+    """B1's metrics: summary[model][attack][goal][eps key] = SUMMARY_KEYS of each run,
+    summary[model].clean_acc, attack_s; the settings, every run's statistics, the passed checks
+    and the denominators of the proportions."""
     summary: dict[str, Any] = {}
     for row in grid.rows:
-        node = summary.setdefault(row["model"], {}).setdefault(row["attack"], {}).setdefault(row["goal"], {})
+        node = summary.setdefault(row["model"], {"clean_acc": row["clean_acc"]})
+        node = node.setdefault(row["attack"], {}).setdefault(row["goal"], {})
         node[eps_key(row["eps"])] = {k: row.get(k) for k in SUMMARY_KEYS if k in row}
     summary["attack_s"] = grid.seconds
     return {"summary": summary, "settings": dict(zip(settings["setting"], settings["value"])),
-            "runs": [dict(r) for r in grid.rows], "checks": checks}
+            "runs": [dict(r) for r in grid.rows], "checks": checks, "denominators": denominators(grid)}

@@ -13,6 +13,7 @@ from ..attacks import build_attack
 from ..compression import method_class
 from ..core import progress
 from ..core.files import sha256_file
+from ..evaluation.intervals import format_rate, wilson_of_rate
 from ..models.checkpoints import load_model
 from ..report import figures
 from ..robustness import load_adversarial_set, replay, run_attack, statistics, transfer_statistics
@@ -31,6 +32,7 @@ class Variant:
     acc: float
     latency_b1_ms: float
     size_mb: float          # the smallest file that restores it
+    n: int = 0              # validation images behind `acc`
 
     @property
     def name(self) -> str:
@@ -46,9 +48,10 @@ def variants(c1: dict[str, Any], layout, names: list[str]) -> dict[str, list[Var
     out = {}
     for name in names:
         d = c1["summary"][name][DENSE]
-        out[name] = [Variant(name, DENSE, "–", 0.0, layout.trained(name), d["acc"], d["latency_b1_ms"], d["size_mb"])]
+        n = d.get("n", 0)
+        out[name] = [Variant(name, DENSE, "–", 0.0, layout.trained(name), d["acc"], d["latency_b1_ms"], d["size_mb"], n)]
         out[name] += [Variant(name, r["method"], r["point"], 1 - r["nonzero"] / d["params"], layout.resolve(r["path"]),
-                              r["acc"], r["latency_b1_ms"], r["size_compressed_mb"])
+                              r["acc"], r["latency_b1_ms"], r["size_compressed_mb"], n)
                       for r in c1["records"] if r["model"] == name]
     return out
 
@@ -71,12 +74,15 @@ def fixed_sets(layout, by_model: dict[str, list[Variant]]) -> dict[str, dict[str
 
 
 def _describe(v: Variant) -> dict[str, Any]:
-    return {"model": v.model, "name": v.name, "method": v.method, "point": v.point, "removed": v.removed, "acc": v.acc}
+    return {"model": v.model, "name": v.name, "method": v.method, "point": v.point, "removed": v.removed, "acc": v.acc,
+            "n_valid": v.n}
 
 
 def replay_fixed_sets(by_model, sets, device) -> tuple[pd.DataFrame, float]:
-    """Every variant's statistics on its dense model's fixed set, with the transfer rate from the
-    dense model (among inputs both classify correctly). Returns (rows, seconds)."""
+    """Every variant's statistics on its dense model's fixed set, with the transfer from the dense
+    model among the inputs both classify correctly (n_both_correct): the conditional rate (of the
+    dense model's successes among them, n_source_success, the fraction that fool the variant) and
+    the unconditional one (of n_both_correct). Returns (rows, seconds)."""
     rows, t0 = [], time.perf_counter()
     ticker = progress.task("fixed set replay", sum(len(v) for v in by_model.values()))
     for name, vs in by_model.items():
@@ -88,9 +94,11 @@ def replay_fixed_sets(by_model, sets, device) -> tuple[pd.DataFrame, float]:
                 st = statistics(r, blob["images"], blob["labels"])
                 tr = transfer_statistics(source[key], r.clean_logits, r.adv_logits, blob["labels"])
                 rows.append({**_describe(v), "attack": r.attack, "goal": "targeted" if r.target is not None else "untargeted",
-                             "eps": r.eps, **{k: st[k] for k in ("n_eligible", "n_success", "success_rate", "l2_success",
+                             "eps": r.eps, **{k: st[k] for k in ("n", "n_eligible", "n_success", "success_rate", "l2_success",
                                                                  "linf", "confidence_wrong")},
-                             "transfer_rate": tr["transfer_rate"]})
+                             "conditional_transfer_rate": tr["conditional_transfer_rate"],
+                             "n_source_success": tr["n_source_success"], "transfer_rate": tr["transfer_rate"],
+                             "n_both_correct": tr["n_eligible"]})
             ticker.step(f"{name} {v.name}")
     return pd.DataFrame(rows), time.perf_counter() - t0
 
@@ -116,29 +124,41 @@ def whitebox(by_model, sets, params: dict[str, Any], device) -> tuple[pd.DataFra
                                    seed=params["seed"], device=device, stop_on_success=True)
                     st = statistics(r, blob["images"], blob["labels"])
                     rows.append({**_describe(v), "attack": attack.name, "goal": goal, "eps": eps,
-                                 **{k: st.get(k) for k in ("n_eligible", "n_success", "success_rate", "robust_acc",
+                                 **{k: st.get(k) for k in ("n", "n_eligible", "n_success", "success_rate", "robust_acc",
                                                            "iterations_mean", "confidence_wrong")}})
                     ticker.step(f"{v.model} {v.name} {attack.title} {goal} ε={eps:g}")
     return pd.DataFrame(rows), time.perf_counter() - t0
 
 
-def fixed_set_tables(replayed: pd.DataFrame, example_eps: float, attack: str) -> list[tuple[str, pd.DataFrame]]:
-    """Per model: success of every attack of the fixed set at `example_eps`, and the details of `attack`'s
-    untargeted inputs (successes, transfer rate, L2 of the successful ones, confidence)."""
+def _rates(table: pd.DataFrame, value: str, n: str) -> list[str]:
+    """'0.82 [0.69, 0.90]' per row: `value` over the count in column `n`."""
+    return [format_rate(v, k) if v is not None and v == v else "–" for v, k in zip(table[value], table[n])]
+
+
+def fixed_set_tables(replayed: pd.DataFrame, example_eps: float, attack: str) -> list[tuple[str, pd.DataFrame, str]]:
+    """Per model (caption, table, label): success of every attack of the fixed set at `example_eps`,
+    and the details of `attack`'s untargeted inputs (accuracy, successes, conditional transfer from
+    the dense model, L2 of the successful ones, confidence), rates with 95 % Wilson intervals."""
     tables = []
     for name, at in replayed[replayed.eps == example_eps].groupby("model", sort=False):
-        wide = at.pivot_table(index="name", columns=["attack", "goal"], values="success_rate", sort=False, dropna=False)
-        wide.columns = [f"{a.upper()} {g[:4]}." for a, g in wide.columns]
-        tables.append((f"{name}: success of the fixed set at ε = {example_eps:g} on the dense model and each compressed one "
-                       "(successes / inputs that model classifies correctly; targeted: whose label is not the target)",
-                       wide.reset_index()))
+        at = at.assign(cell=_rates(at, "success_rate", "n_eligible"),
+                       column=[f"{a.upper()} {g[:4]}." for a, g in zip(at.attack, at.goal)])
+        wide = at.pivot_table(index="name", columns="column", values="cell", aggfunc="first", sort=False)
+        tables.append((f"{name}: success of the fixed set at ε = {example_eps:g} on the dense model and on each "
+                       "compressed one, with 95 % Wilson intervals (over the inputs that model classifies correctly; "
+                       "targeted: whose label is not the target)", wide.reset_index(), f"fixed_set_{name}"))
         u = at[(at.attack == attack) & (at.goal == "untargeted")]
-        tables.append((f"{name}, untargeted {attack.upper()} inputs at ε = {example_eps:g}: clean accuracy, successes, "
-                       "transfer rate from the dense model, mean L2 of δ over the inputs that fool the model (pixel units), "
-                       "mean confidence of its wrong predictions",
-                       pd.DataFrame({"model": u.name, "acc": u.acc, "success": [f"{a}/{b}" for a, b in zip(u.n_success, u.n_eligible)],
-                                     "transfer": u.transfer_rate, "L2 fooled": u.l2_success,
-                                     "conf. wrong": u.confidence_wrong})))
+        tables.append((f"{name}, untargeted {attack.upper()} inputs of the fixed set at ε = {example_eps:g}: clean "
+                       "accuracy, share fooled, conditional transfer (of the inputs that fool the dense model, the "
+                       "share that also fool this one), each with its 95 % Wilson interval; mean L2 of δ over the "
+                       "inputs that fool the model (pixel units) and mean confidence of its wrong predictions",
+                       pd.DataFrame({"model": u.name, "acc": _rates(u, "acc", "n_valid"),
+                                     "fooled": _rates(u, "success_rate", "n_eligible"),
+                                     "transfer": _rates(u, "conditional_transfer_rate", "n_source_success"),
+                                     "L2 fooled": u.l2_success.map(lambda v: f"{v:.2f}" if v == v and v is not None else "–"),
+                                     "conf. wrong": u.confidence_wrong.map(
+                                         lambda v: f"{v:.2f}" if v == v and v is not None else "–")}),
+                       f"fixed_set_{name}_{attack}"))
     return tables
 
 
@@ -152,22 +172,20 @@ def fixed_set_figures(replayed: pd.DataFrame, example_eps: float) -> list[tuple[
     return out
 
 
-def whitebox_tables_and_figures(attacked: pd.DataFrame, params: dict[str, Any]):
-    """Per model: the success figure and table of `robustness_attack`, and at `example_eps` the mean
-    iteration of first success of iterative attacks and the success rate of one-step attacks."""
-    tables, figs, attack, eps0 = [], [], params["robustness_attack"], params["example_eps"]
+def whitebox_tables(attacked: pd.DataFrame, params: dict[str, Any]) -> list[tuple[str, pd.DataFrame, str]]:
+    """Per model and goal, (caption, table, label): the success rate of `robustness_attack` at every
+    ε with its 95 % Wilson interval; per model at `example_eps`, the mean iteration of first success
+    of the iterative attacks and the success rate of the one-step ones."""
+    tables, attack, eps0 = [], params["robustness_attack"], params["example_eps"]
     iterative = {a: build_attack(a, params).iterative for a in params["attacks"]}
     for name, sub in attacked.groupby("model", sort=False):
-        main = sub[sub.attack == attack]
-        figs.append((figures.curves(main.assign(panel=main.goal), "success_rate", "panel", "name", None,
-                                    f"{attack.upper()} success rate"), f"whitebox_{name}",
-                     f"{name}: white-box {attack.upper()} success against ε on the dense model and on each attacked "
-                     "compressed model."))
-        wide = main.pivot_table(index="name", columns=["goal", "eps"], values="success_rate", sort=False, dropna=False)
-        wide.columns = [f"{g[:4]}. {e:g}" for g, e in wide.columns]
-        tables.append((f"{name}: white-box {attack.upper()} success rate per goal and ε", wide.reset_index()))
-        at = sub[sub.eps == eps0]
-        cols = {}
+        for goal, main in sub[sub.attack == attack].groupby("goal", sort=False):
+            main = main.assign(cell=_rates(main, "success_rate", "n_eligible"), column=[f"ε {e:g}" for e in main.eps])
+            wide = main.pivot_table(index="name", columns="column", values="cell", aggfunc="first", sort=False)
+            tables.append((f"{name}: white-box {goal} {attack.upper()} success rate at each ε, with its 95 % Wilson "
+                           "interval over the inputs the model classifies correctly", wide.reset_index(),
+                           f"whitebox_{name}_{goal}"))
+        at, cols = sub[sub.eps == eps0], {}
         for a, is_iterative in iterative.items():
             value = "iterations_mean" if is_iterative else "success_rate"
             # pivots keep the models never fooled (no iteration count)
@@ -176,5 +194,53 @@ def whitebox_tables_and_figures(attacked: pd.DataFrame, params: dict[str, Any]):
                 short = {"untargeted": "untarg.", "targeted": "targ."}[goal]
                 cols[f"{a.upper()} {'iters ' if is_iterative else ''}{short}"] = piv.get(goal)
         tables.append((f"{name} at ε = {eps0:g}: mean iteration of first success of the iterative attacks, and success "
-                       "rate of the one-step attacks", pd.DataFrame(cols).rename_axis("model").reset_index()))
-    return tables, figs
+                       "rate of the one-step attacks",
+                       pd.DataFrame(cols).apply(lambda c: c.map(lambda v: "–" if v != v or v is None else f"{v:.2f}"))
+                       .rename_axis("model").reset_index(),
+                       f"iterations_{name}"))
+    return tables
+
+
+def robustness_figure(attacked: pd.DataFrame, attack: str, eps: float):
+    """Untargeted success of `attack` at `eps` against the fraction of parameters removed, one
+    panel per model, one series per method with 95 % Wilson intervals as error bars; the dense
+    model's rate is a horizontal line inside its interval band."""
+    import matplotlib.pyplot as plt
+
+    at = attacked[(attacked.attack == attack) & (attacked.goal == "untargeted") & (attacked.eps == eps)]
+    models = list(dict.fromkeys(at.model))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 3.3), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], models):
+        sub = at[at.model == name]
+        dense = sub[sub.method == DENSE].iloc[0]
+        low, high = wilson_of_rate(dense.success_rate, int(dense.n_eligible))
+        ax.axhspan(low, high, color="grey", alpha=0.15)
+        ax.axhline(dense.success_rate, color="grey", ls="--", label="dense (band: 95 % interval)")
+        for i, (method, g) in enumerate(sub[sub.method != DENSE].groupby("method", sort=False)):
+            g = g.sort_values("removed")
+            ci = [wilson_of_rate(r, int(n)) for r, n in zip(g.success_rate, g.n_eligible)]
+            err = [[r - c[0] for r, c in zip(g.success_rate, ci)], [c[1] - r for r, c in zip(g.success_rate, ci)]]
+            ax.errorbar(g.removed + 0.006 * i, g.success_rate, yerr=err, fmt="-o", ms=4, capsize=3, label=method)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("fraction of parameters removed", fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel(f"untargeted {attack.upper()} success at ε = {eps:g}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def refs(items: list, kind: str = "tab") -> str:
+    """References to (caption, table, label) triples (kind 'tab') or (figure, what, caption)
+    triples (kind 'fig'), as the report numbers them."""
+    if kind == "fig":
+        return ", ".join(f"[Figure](#fig:C2_{what})" for _, what, _ in items)
+    return ", ".join(f"[Table](#tab:C2_{label})" for _, _, label in items)
+
+
+def show_labelled(stage, items: list[tuple[str, pd.DataFrame, str]]) -> None:
+    """Show (caption, table, label) triples; a label makes the table `tab:C2_<label>`."""
+    for caption, table, label in items:
+        stage.show_table(table, caption, label=label)

@@ -13,10 +13,11 @@ from torch import nn
 
 from ..compression import (BaseModel, CompressionContext, CompressionMethod, CompressionRecord, build_method,
                            targets)
+from ..compression.control import CONTROL, DenseControl
 from ..compression.measure import file_size_mb, macs_and_params
 from ..core import progress
+from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
 from ..evaluation.predict import accuracy
-from ..report import figures
 from ..training.config import TrainConfig
 
 
@@ -31,13 +32,15 @@ def dense_models(stage, data, names: list[str]) -> dict[str, tuple[BaseModel, di
         macs, params = macs_and_params(model, image_shape)
         out[name] = (BaseModel(name, model, ckpt, path),
                      {"acc": accuracy(model, data.valid.images, data.valid.labels, stage.device),
-                      "size_mb": file_size_mb(path), "params": params, "macs": macs})
+                      "n": len(data.valid.labels), "size_mb": file_size_mb(path), "params": params, "macs": macs})
     return out
 
 
 def dense_table(dense: dict[str, tuple[BaseModel, dict]]) -> pd.DataFrame:
-    return pd.DataFrame([{"model": n, "val acc": d["acc"], "params": d["params"], "MMACs": d["macs"] / 1e6,
-                          "ckpt MB": d["size_mb"]} for n, (_, d) in dense.items()])
+    """The dense models; accuracy with its 95 % Wilson interval over the validation split."""
+    return pd.DataFrame([{"model": n, "val acc [95 % CI]": format_rate(d["acc"], d["n"]), "params": f"{d['params']:,}",
+                          "MMACs": f"{d['macs'] / 1e6:.1f}", "ckpt MB": f"{d['size_mb']:.2f}"}
+                         for n, (_, d) in dense.items()])
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Sweep:
     records: list[CompressionRecord] = field(default_factory=list)
     models: dict[tuple[str, str, str], nn.Module] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    controls: dict[str, CompressionRecord] = field(default_factory=dict)  # per model: the dense control
+    control_of: str = ""  # the method whose budget the dense control got ('' for none)
 
     def table(self) -> pd.DataFrame:
         """One row per compressed model (skipped targets left out)."""
@@ -88,7 +93,22 @@ def run_sweep(stage, data, dense: dict[str, tuple[BaseModel, dict]], params: dic
             ticker.step(f"{model_name} {method.label(target)}"
                         + (", reused" if result.record.reused else "") + (", skipped" if result.record.skipped else ""))
         sweep.seconds[name] = time.perf_counter() - t0
+    if params.get("dense_control_budget") in methods:
+        run_controls(sweep, stage, data, dense, methods[params["dense_control_budget"]], ctx)
     return sweep
+
+
+def run_controls(sweep: Sweep, stage, data, dense, like: CompressionMethod, ctx: CompressionContext) -> None:
+    """The dense control of every model: fine-tuned again, unpruned, with `like`'s budget (same
+    context, so a distilling budget reuses the teacher outputs the pruned models computed)."""
+    control, t0 = DenseControl(like), time.perf_counter()
+    ticker = progress.task(f"dense control with the {like.name} budget", len(dense), min_interval=0)
+    for model_name, (base, _) in dense.items():
+        result = control.apply(base, 0.0, ctx)
+        _check_round_trip(control, result.record, result.model, stage, data)
+        sweep.controls[model_name] = result.record
+        ticker.step(model_name + (", reused" if result.record.reused else ""))
+    sweep.control_of, sweep.seconds[CONTROL] = like.name, time.perf_counter() - t0
 
 
 def methods_narrative(sweep: Sweep) -> str:
@@ -110,42 +130,141 @@ def methods_narrative(sweep: Sweep) -> str:
     return "\n\n".join(parts)
 
 
-def method_tables(sweep: Sweep, dense: dict[str, tuple[BaseModel, dict]]) -> list[tuple[str, pd.DataFrame]]:
-    """Per method and model: the points with their sizes and accuracies before and after fine-tuning."""
+def show_labelled(stage, items: list[tuple[str, pd.DataFrame, str]]) -> None:
+    """Show (caption, table, label) triples; a label makes the table `tab:<tag>_<label>`."""
+    for caption, table, label in items:
+        stage.show_table(table, caption, label=label)
+
+
+def figure_refs(items: list[tuple[Any, str, str]], tag: str = "C1") -> str:
+    """References to (figure, what, caption) items, as the report numbers them."""
+    return ", ".join(f"[Figure](#fig:{tag}_{what})" for _, what, _ in items)
+
+
+def table_refs(items: list[tuple[str, pd.DataFrame, str]], tag: str = "C1") -> str:
+    """References to (caption, table, label) items."""
+    return ", ".join(f"[Table](#tab:{tag}_{label})" for _, _, label in items)
+
+
+def table_label(*parts: str) -> str:
+    """A label for a figure or table from names such as ('global', 'ResNetSmall')."""
+    return "_".join(p.replace(" ", "_").replace(".", "p") for p in parts)
+
+
+def method_tables(sweep: Sweep, dense: dict[str, tuple[BaseModel, dict]]) -> list[tuple[str, pd.DataFrame, str]]:
+    """Per method and model (caption, table, label): the points with their sizes and accuracies
+    (95 % Wilson intervals over the validation split) before and after fine-tuning."""
     tables = []
     for name, method in sweep.methods.items():
         for model_name, (_, d) in dense.items():
             rows = [r for r in sweep.made(name) if r.model == model_name]
             if not rows:
                 continue
-            table = pd.DataFrame({"point": [r.point for r in rows], method.target_name: [r.target for r in rows],
-                                  "sparsity": [r.sparsity for r in rows], "params": [r.params for r in rows],
-                                  "non-zero": [r.nonzero for r in rows],
-                                  "MACs ÷": [d["macs"] / r.macs for r in rows], "acc": [r.acc_pre_ft for r in rows],
-                                  "acc FT": [r.acc for r in rows], "MB": [r.size_mb for r in rows],
-                                  "compact MB": [r.size_compressed_mb for r in rows]})
-            tables.append((f"{model_name}, {method.title} (dense model: accuracy {d['acc']:.2f}, {d['size_mb']:.2f} MB, "
-                           f"{d['params']:,} parameters)", table))
+            table = pd.DataFrame({"point": [r.point for r in rows], "sparsity": [f"{r.sparsity:.2f}" for r in rows],
+                                  "params": [f"{r.params:,}" for r in rows], "non-zero": [f"{r.nonzero:,}" for r in rows],
+                                  "MACs ÷": [f"{d['macs'] / r.macs:.2f}" for r in rows],
+                                  "acc": [format_rate(r.acc_pre_ft, d["n"]) for r in rows],
+                                  "acc FT": [format_rate(r.acc, d["n"]) for r in rows],
+                                  "MB": [f"{r.size_mb:.2f}" for r in rows],
+                                  "compact MB": [f"{r.size_compressed_mb:.2f}" for r in rows]})
+            tables.append((f"{model_name}, {method.title}: every point, its size, and its validation accuracy before "
+                           f"(acc) and after fine-tuning (acc FT) with 95 % Wilson intervals over {d['n']} images; "
+                           f"the dense model scores {format_rate(d['acc'], d['n'])} in {d['size_mb']:.2f} MB with "
+                           f"{d['params']:,} parameters", table, table_label(name, model_name)))
     return tables
 
 
+def method_tables_sentence(sweep: Sweep, dense) -> str:
+    """Which table holds which method and model (so every table is referenced from the text)."""
+    refs = [f"{method.title} of {m} in [Table](#tab:C1_{table_label(name, m)})" for name, method in sweep.methods.items()
+            for m in dense if any(r.model == m for r in sweep.made(name))]
+    return "The points of each method: " + "; ".join(refs) + "."
+
+
+def _made_when(records: list[CompressionRecord]) -> str:
+    times = sorted({r.created_at for r in records})
+    return f"at {times[0]}" if len(times) == 1 else f"between {times[0]} and {times[-1]}"
+
+
 def work_summary(sweep: Sweep) -> str:
-    """How long each method took, how many models it trained and how many it reused (and when
-    those were made), and which targets it skipped."""
+    """How long each method took now, how many models it trained and how many it reused (and
+    when, and how long their fine-tuning took then), and which targets it skipped."""
     lines = []
     for name, method in sweep.methods.items():
         made, skipped = sweep.made(name), [r for r in sweep.records if r.method == name and r.skipped]
         reused = [r for r in made if r.reused]
-        text = f"- {method.title}: {len(made)} models in {sweep.seconds[name]:.0f} s"
-        if reused:
-            text += (f", of which {len(reused)} reused from checkpoints made {min(r.created_at for r in reused)}"
-                     + (f" to {max(r.created_at for r in reused)}" if len({r.created_at for r in reused}) > 1 else "")
-                     + f" (their fine-tuning took {sum(r.finetune_s for r in reused):.0f} s when they were made)")
+        fresh = len(made) - len(reused)
+        if not reused:
+            text = f"- {method.title}: {fresh} models fine-tuned in this run, in {sweep.seconds[name]:.0f} s"
+        else:
+            which = (("its only model" if len(made) == 1 else f"all {len(made)} models") if not fresh else
+                     f"{len(reused)} of {len(made)} models")
+            text = (f"- {method.title}: {which} reused from checkpoint{'' if len(reused) == 1 else 's'} written "
+                    f"{_made_when(reused)} by an earlier run, whose fine-tuning took "
+                    f"{sum(r.finetune_s for r in reused):.0f} s then"
+                    + (f"; {fresh} fine-tuned now" if fresh else "")
+                    + f"; this run spent {sweep.seconds[name]:.0f} s on them (loading, checking, measuring"
+                    + (", fine-tuning" if fresh else "") + ")")
         text += "."
         if skipped:
             text += " Not trained again, since they reach no new model: " + "; ".join(
                 f"{r.model} {r.point} ({r.skipped})" for r in skipped) + "."
         lines.append(text)
+    return "\n".join(lines)
+
+
+def control_table(sweep: Sweep, dense) -> pd.DataFrame:
+    """Per model: the dense model of A2, its dense control and every model of the method whose
+    budget the control got, with validation accuracy and its 95 % Wilson interval."""
+    rows, col = [], "val acc [95 % CI]"
+    for m, (_, d) in dense.items():
+        control = sweep.controls.get(m)
+        if control is None:
+            continue
+        rows.append({"model": m, "variant": "dense (A2)", "extra fine-tuning": "none", col: format_rate(d["acc"], d["n"])})
+        rows.append({"model": m, "variant": "dense control", "extra fine-tuning": _epochs(control.finetune_epochs),
+                     col: format_rate(control.acc, d["n"])})
+        rows += [{"model": m, "variant": f"{sweep.control_of} {r.point}", "extra fine-tuning": _epochs(r.finetune_epochs),
+                  col: format_rate(r.acc, d["n"])} for r in sweep.made(sweep.control_of) if r.model == m]
+    return pd.DataFrame(rows)
+
+
+def _epochs(k: int) -> str:
+    return f"{k} epoch{'' if k == 1 else 's'}"
+
+
+def _compare(a: float, b: float, n: int) -> str:
+    """How proportion a compares with b (both over n images), saying when their intervals overlap."""
+    if a == b:
+        return "equal to"
+    word = "above" if a > b else "below"
+    if overlap(wilson_of_rate(a, n), wilson_of_rate(b, n)):
+        return f"{word}, by {abs(round((a - b) * n))} of {n} images (the intervals overlap, so not resolved),"
+    return f"{word} (the intervals do not overlap)"
+
+
+def control_text(sweep: Sweep, dense) -> str:
+    """What the dense control says of "the pruned model beats (or matches) the dense one"."""
+    if not sweep.controls:
+        return ""
+    like = sweep.methods[sweep.control_of]
+    lines = [f"Since the budgets differ, a model compressed by {like.title} that matches its dense model may owe it to its "
+             f"longer fine-tuning ({like.budget.describe()}). So each dense model was fine-tuned again, unpruned, with "
+             "exactly that budget, distilling a frozen copy of itself where the pruned models distil it: the **dense "
+             "control** ([Table](#tab:C1_control)). It has the dense model's architecture, so its latency is the dense "
+             "model's."]
+    for m, control in sweep.controls.items():
+        d = dense[m][1]
+        pruned = sorted((r for r in sweep.made(like.name) if r.model == m), key=lambda r: -r.acc)
+        made = (f"reused from a checkpoint written at {control.created_at}, whose fine-tuning took {control.finetune_s:.0f} s"
+                if control.reused else f"fine-tuned in this run in {control.finetune_s:.0f} s")
+        text = (f"- {m}: the dense control scores {format_rate(control.acc, d['n'])} ({made}), "
+                f"{_compare(control.acc, d['acc'], d['n'])} the dense model's {format_rate(d['acc'], d['n'])}")
+        if pruned:
+            best = pruned[0]
+            text += (f"; the best {like.name}-pruned model, {best.point}, scores {format_rate(best.acc, d['n'])}, "
+                     f"{_compare(best.acc, control.acc, d['n'])} the control")
+        lines.append(text + ".")
     return "\n".join(lines)
 
 
@@ -168,8 +287,14 @@ def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFram
         point = {k: r[k] for k in scalar}
         point.update({k: v for k, v in r["details"].items() if isinstance(v, (int, float))})
         summary[r["model"]].setdefault(r["method"], {})[r["point"]] = point
+    for name, control in sweep.controls.items():
+        summary[name][CONTROL] = {"acc": control.acc, "finetune_s": control.finetune_s, "reused": control.reused,
+                                  "epochs": control.finetune_epochs, "budget_of": sweep.control_of}
     summary["seconds"] = dict(sweep.seconds)
-    return {"summary": summary, "records": records, "dense": {n: d for n, (_, d) in dense.items()},
+    n_valid = next(iter(dense.values()))[1]["n"]  # every accuracy of C1 is over the same validation split
+    return {"summary": summary, "denominators": {"*.acc": n_valid, "*.acc_pre_ft": n_valid},
+            "records": records, "controls": {n: r.as_dict() for n, r in sweep.controls.items()},
+            "dense": {n: d for n, (_, d) in dense.items()},
             "skipped": [r.as_dict() for r in sweep.records if r.skipped],
             "methods": {n: {"title": m.title, "family": m.family, "target_name": m.target_name,
                             "budget": m.budget.__dict__, "settings": m.settings.__dict__} for n, m in sweep.methods.items()},

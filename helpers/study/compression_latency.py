@@ -6,6 +6,7 @@ from typing import Any
 import pandas as pd
 
 from ..core import progress
+from ..evaluation.intervals import format_rate
 from ..evaluation.latency import latencies_ms
 from ..report import figures
 
@@ -75,11 +76,42 @@ def latency_figures(sweep, dense, latency: pd.DataFrame, batch: int) -> list[tup
     return out
 
 
-def latency_table(sweep, dense, latency: pd.DataFrame, batch: int) -> pd.DataFrame:
-    t = with_latency(sweep, dense, latency)
-    return pd.DataFrame({"model": t.model, "method": t.method, "point": t.point, "MACs ÷": t.mac_reduction,
-                         "acc": t.acc, "b1 ms": t.latency_b1_ms, "speedup": t.speedup,
-                         f"b{batch} ms": t[f"latency_b{batch}_ms"], f"b{batch} ×": t[f"speedup_b{batch}"]})
+def latency_tables(sweep, dense, latency: pd.DataFrame, batch: int) -> list[tuple[str, pd.DataFrame, str]]:
+    """Per target scale (sparsity, MAC reduction ...), (caption, table, label): every compressed
+    model's MAC reduction, fine-tuned accuracy (95 % Wilson interval), latency (mean ± std) and
+    speedup over its dense model at batch 1 and `batch`."""
+    from .compression_analysis import _slug
+    t, out = with_latency(sweep, dense, latency), []
+    if t.empty:
+        return out
+    kinds = {n: m.target_name for n, m in sweep.methods.items()}
+    for kind in dict.fromkeys(kinds.values()):
+        sub = t[t.method.map(kinds) == kind]
+        if sub.empty:
+            continue
+        table = pd.DataFrame({"model": sub.model, "method": sub.method, "point": sub.point,
+                              "MACs ÷": sub.mac_reduction.map("{:.2f}".format),
+                              "acc [95 % CI]": [format_rate(a, dense[m][1]["n"]) for a, m in zip(sub.acc, sub.model)],
+                              "b1 ms": [f"{m:.2f} ± {s:.2f}" for m, s in zip(sub.latency_b1_ms, sub.latency_b1_std_ms)],
+                              "b1 ×": sub.speedup.map("{:.2f}".format),
+                              f"b{batch} ms": [f"{m:.2f} ± {s:.2f}" for m, s in
+                                               zip(sub[f"latency_b{batch}_ms"], sub[f"latency_b{batch}_std_ms"])],
+                              f"b{batch} ×": sub[f"speedup_b{batch}"].map("{:.2f}".format)})
+        out.append((f"latency of every model compressed to a {kind}: MAC reduction, validation accuracy after "
+                    f"fine-tuning, latency (mean ± std, ms) and speedup over its dense model at batch 1 and {batch}",
+                    table, f"latency_{_slug(kind)}"))
+    return out
+
+
+def measurement_sentence(latency: pd.DataFrame, device, threads: int, *, runs: int, batch: int, batch_runs: int,
+                         rounds: int, warmup: int) -> str:
+    """How the latencies were measured, and the dense models' batch-1 figures that C1 and C2 quote."""
+    d = latency[latency.method == DENSE]
+    dense = "; ".join(f"{m} {ms:.2f} ± {sd:.2f} ms" for m, ms, sd in zip(d.model, d.latency_b1_ms, d.latency_b1_std_ms))
+    return (f"Every latency of C1 and C2 comes from this one measurement on {device} with {threads} threads: after "
+            f"{warmup} untimed pass{'' if warmup == 1 else 'es'} per model, {runs} timed passes at batch 1 and {batch_runs} at batch {batch} per "
+            f"model, spread over {min(rounds, runs)} round-robin rounds. The dense models' batch-1 latencies quoted "
+            f"everywhere in C1 and C2 are these: {dense} ([Table](#tab:C1_dense_latency)).")
 
 
 def speed_lines(sweep, dense, latency: pd.DataFrame, *, max_acc_drop: float, target_speedup: float,
@@ -94,19 +126,22 @@ def speed_lines(sweep, dense, latency: pd.DataFrame, *, max_acc_drop: float, tar
             if sub.empty:
                 continue
             lo, hi = sub.speedup.min(), sub.speedup.max()
-            text = (f"- {model_name}, {method.title}: batch-1 speedup {lo:.2f}–{hi:.2f}× over the dense model's "
-                    f"{dense_ms:.2f} ms" + (f" (within ±{noise:.0%}, which this machine's run-to-run noise allows: no "
-                                            "speedup)" if hi < 1 + noise else ""))
+            span = f"{lo:.2f}×" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}–{hi:.2f}×"
+            text = (f"- {model_name}, {method.title}: batch-1 speedup {span} over the dense {dense_ms:.2f} ms"
+                    + ("" if len(sub) == 1 else f" across its {len(sub)} models"))
+            if hi < 1 + noise:
+                text += f" (all within ±{noise:.0%}, the run-to-run noise of this machine: no speedup)"
             kept = sub[sub.acc >= d["acc"] - max_acc_drop - 1e-9].sort_values("speedup")
             if len(kept):
                 best = kept.iloc[-1]
-                text += (f"; the fastest within {100 * max_acc_drop:g} points of the dense accuracy is {best.point}: "
-                         f"{best.acc:.0%} against {d['acc']:.0%}, {best.latency_b1_ms:.2f} ms, {best.speedup:.2f}×")
+                text += (f"; the fastest within {100 * max_acc_drop:g} points of the dense accuracy is {best.point}, "
+                         f"{format_rate(best.acc, d['n'])} against {format_rate(d['acc'], d['n'])}, at "
+                         f"{best.latency_b1_ms:.2f} ms ({best.speedup:.2f}×)")
                 if method.family == "structured":
-                    text += (f" (target: at least {target_speedup:g}×, "
-                             f"{'met' if best.speedup >= target_speedup else 'missed'})")
+                    text += (f", {'reaching' if best.speedup >= target_speedup else 'short of'} the "
+                             f"{target_speedup:g}× target speedup")
             else:
-                text += f"; no point stays within {100 * max_acc_drop:g} points of the dense accuracy"
+                text += f"; none stays within {100 * max_acc_drop:g} points of the dense accuracy"
             fewest = sub.nonzero.min()
             lines.append(text + f". Its sparsest model keeps {fewest / d['params']:.0%} of the parameters non-zero.")
     return lines

@@ -127,10 +127,14 @@ def check_integrity(data, near_dup_distance: int, on_bad_image: str) -> Integrit
     near["where"] = ["across splits" if split_of(a) != split_of(b) else f"within {split_of(a)}"
                      for a, b in zip(near["image a"], near["image b"])]
     result = Integrity(bad, exact, near, "")
-    result.text = (f"Undecodable files: {len(bad)} (policy `on_bad_image: {on_bad_image}`).\n\n"
+    policy = ("an undecodable file would stop the run" if on_bad_image == "error"
+              else "undecodable files are skipped" + (" and listed in [Table](#tab:A1_bad)" if len(bad) else ""))
+    result.text = (f"Undecodable files: {len(bad)} ({policy}).\n\n"
                    f"Exact duplicate groups: {len(exact)}" + ("".join(f"\n- {', '.join(g)}" for g in exact) if exact else ".")
-                   + f"\n\nNear-duplicate pairs (distance ≤ {near_dup_distance}): {len(near)}, of which "
-                   f"{result.near_across_splits} across splits.")
+                   + f"\n\nNear-duplicate pairs (difference hashes within {near_dup_distance} of 64 bits): {len(near)}, "
+                   f"of which {result.near_across_splits} across splits"
+                   + (" ([Table](#tab:A1_near), and the first pairs in [Figure](#fig:A1_near_duplicates))." if len(near)
+                      else "."))
     return result
 
 

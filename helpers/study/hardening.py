@@ -17,6 +17,7 @@ from torch import nn
 from .. import explain
 from ..core import progress
 from ..defense.fgsm_rs import DefenseConfig, adversarial_finetune_or_load
+from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
 from ..evaluation.predict import predict
 from ..explain.map_statistics import concentration, roughness
 from ..report import figures
@@ -25,6 +26,10 @@ from ..training.cached import Trained
 from ..training.config import TrainConfig
 
 TOP_SHARE = 0.1  # saliency concentration: the share of the map's mass in its top 10 % of pixels
+CI = "95 % Wilson interval in brackets"
+# Settings rows name the training recipe in words, not by its parameter names.
+READABLE = {"lr": "peak learning rate", "amp": "training precision (autocast)", "rotation_deg": "rotation (degrees)",
+            "scale": "random zoom (1 ± scale)", "translate": "random shift (fraction of the size)"}
 
 
 def choose_model(models: list[str], a2_summary: dict[str, Any], defense_model: str) -> str:
@@ -35,9 +40,20 @@ def choose_model(models: list[str], a2_summary: dict[str, Any], defense_model: s
     return name
 
 
-def choice_sentence(name: str, a2_summary: dict[str, Any], defense_model: str) -> str:
-    return (f"The model hardened is **{name}**" + ("" if defense_model else
-            f", the more accurate in A2 ({a2_summary[name]['val_acc']:.0%} validation accuracy)") + ".")
+def choice_sentence(name: str, a2_summary: dict[str, Any], defense_model: str, n_valid: int | None = None) -> str:
+    """Which model is hardened and why; with `n_valid` (the validation images A2's accuracies are
+    over), the accuracies carry intervals and an overlap with another model's is said."""
+    if defense_model:
+        return f"The model hardened is **{name}**, as configured."
+    acc = a2_summary[name]["val_acc"]
+    if not n_valid:
+        return f"The model hardened is **{name}**, the more accurate in A2 ({acc:.0%} validation accuracy)."
+    others = [m for m in a2_summary if m != name and isinstance(a2_summary[m], dict) and "val_acc" in a2_summary[m]]
+    tied = [m for m in others if overlap(wilson_of_rate(acc, n_valid), wilson_of_rate(a2_summary[m]["val_acc"], n_valid))]
+    return (f"The model hardened is **{name}**, the one with the higher validation accuracy in A2 "
+            f"({format_rate(acc, n_valid)})" + (f"; its interval overlaps that of {', '.join(tied)} "
+                                                f"({', '.join(format_rate(a2_summary[m]['val_acc'], n_valid) for m in tied)}), "
+                                                "so it is not shown to be the more accurate." if tied else "."))
 
 
 def configs(params: dict[str, Any]) -> tuple[TrainConfig, DefenseConfig]:
@@ -60,7 +76,7 @@ def settings_table(base_name: str, cfg: TrainConfig, dcfg: DefenseConfig, params
     settings = {"base model": base_name, "method": "FGSM-RS adversarial fine-tuning (Wong et al. 2020)",
                 "training ε": dcfg.eps, "FGSM-RS step α": f"{dcfg.alpha_ratio:g} ε = {dcfg.alpha_ratio * dcfg.eps:.4g}",
                 "epoch selection": f"highest untargeted PGD-{dcfg.select_steps} robust accuracy on validation (α = ε/4)",
-                **{k: v for k, v in asdict(cfg).items() if k != "patience"},
+                **{READABLE.get(k, k.replace("_", " ")): v for k, v in asdict(cfg).items() if k != "patience"},
                 "evaluation": (f"untargeted PGD-{params['defense_eval_steps']}, α = ε/{params['pgd_step_divisor']:g}, "
                                f"{params['defense_restarts']} random restarts, worst case over iterates and restarts"),
                 "device": str(device), "threads": torch.get_num_threads()}
@@ -85,21 +101,24 @@ def _share(fraction: float) -> str:
     return "half" if fraction == 0.5 else f"{fraction:.0%}"
 
 
-def finetuning_sentence(trained: Trained, collapse_fraction: float) -> str:
+def finetuning_sentence(trained: Trained, collapse_fraction: float, n_valid: int | None = None) -> str:
     """How long fine-tuning took (or when the reused checkpoint was made), the peak of robust
-    validation accuracy, and whether it collapsed afterwards (catastrophic overfitting)."""
+    validation accuracy (with its interval over the `n_valid` validation images when given), and
+    whether it collapsed afterwards (catastrophic overfitting)."""
     result, hist = trained.result, trained.result["history"]
     scores = [h["val_selection_score"] for h in hist]
     timing = f"{result['total_train_s']:.0f} s for {len(hist)} epochs ({result['epoch_s']:.1f} s per epoch)"
     text = (f"The fine-tuned checkpoint was reused: it was made at {trained.created_at}, when fine-tuning took {timing}. "
             if trained.reused else f"Fine-tuning took {timing}. ")
-    text += f"PGD robust validation accuracy peaked at {max(scores):.0%} in epoch {result['best_epoch']}, the epoch kept. "
+    peak = format_rate(max(scores), n_valid) if n_valid else f"{max(scores):.0%}"
+    text += f"PGD robust validation accuracy peaked at {peak} in epoch {result['best_epoch']}, the epoch kept. "
     collapsed = collapsed_epochs(hist, collapse_fraction)
     if collapsed:
         return text + (f"It then fell below {_share(collapse_fraction)} of that in epoch {collapsed[0]}, while training "
                        f"accuracy on FGSM-RS inputs was {hist[collapsed[0] - 1]['train_acc']:.0%}: catastrophic "
                        "overfitting, which the selection by PGD avoided.")
-    return text + (f"It never fell below {_share(collapse_fraction)} of its peak afterwards (last epoch: {scores[-1]:.0%}): "
+    last = format_rate(scores[-1], n_valid) if n_valid else f"{scores[-1]:.0%}"
+    return text + (f"It never fell below {_share(collapse_fraction)} of its peak afterwards (last epoch: {last}): "
                    "no sign of catastrophic overfitting.")
 
 
@@ -137,32 +156,47 @@ def evaluate(name: str, variants: dict[str, nn.Module], images: torch.Tensor, la
             rows.append({"model": f"{name} {label}", "variant": label, "eps": eps, "accuracy": int(ok.sum()) / len(labels),
                          "robust": f"{int(ok.sum())}/{len(labels)}"})
             task.step(f"{label} ε={eps:g}")
-    return Evaluation(name, rows, time.perf_counter() - started, len(labels), f"PGD-{steps}, {restarts} restarts")
+    return Evaluation(name, rows, time.perf_counter() - started, len(labels),
+                      f"PGD-{steps} with {restarts} random start{'s' if restarts != 1 else ''}")
 
 
 def accuracy_table(evaluation: Evaluation) -> pd.DataFrame:
-    """One row per variant: clean accuracy and robust accuracy at each ε."""
+    """One row per variant: clean accuracy and robust accuracy at each ε, each with its Wilson
+    interval over the evaluation's images."""
     wide = pd.DataFrame(evaluation.rows).pivot_table(index="variant", columns="eps", values="accuracy", sort=False)
     wide.columns = ["clean"] + [f"ε {e:g}" for e in wide.columns[1:]]
-    return wide.reset_index()
+    return wide.map(lambda v: format_rate(v, evaluation.n_images)).reset_index()
 
 
 def accuracy_figure(evaluation: Evaluation):
+    """Accuracy against ε (0: clean) of both variants, with Wilson intervals."""
     table = pd.DataFrame(evaluation.rows).assign(attack=evaluation.attack)
-    return figures.curves(table, "accuracy", "attack", "variant", None, "accuracy (ε = 0: clean)")
+    bounds = [wilson_of_rate(a, evaluation.n_images) for a in table.accuracy]
+    table = table.assign(low=[b[0] for b in bounds], high=[b[1] for b in bounds])
+    return figures.curves(table, "accuracy", "attack", "variant", None, "accuracy (ε = 0: clean)", low="low", high="high")
 
 
 def evaluation_lines(evaluation: Evaluation, attack_eps: list[float], defense_eps: float, defense_min_gain: float) -> str:
-    """What the defense costs in clean accuracy and buys in robust accuracy at each ε."""
-    acc = evaluation.accuracy
+    """What the defense costs in clean accuracy and buys in robust accuracy at each ε (with
+    intervals); it "helps" at an ε where it gains at least `defense_min_gain` and the two
+    intervals are apart."""
+    acc, n = evaluation.accuracy, evaluation.n_images
     standard, robust = acc["standard"], acc["robust"]
-    lines = [f"- Clean accuracy goes from {standard[0.0]:.0%} to {robust[0.0]:.0%} "
-             f"({100 * (robust[0.0] - standard[0.0]):+.0f} points): the price of robustness."]
-    lines += [f"- ε = {eps:g}: robust accuracy {standard[eps]:.0%} → {robust[eps]:.0%}." for eps in attack_eps]
-    gain = [e for e in attack_eps if robust[e] - standard[e] >= defense_min_gain]
-    lines.append(f"- The defense helps by at least {100 * defense_min_gain:.0f} points at "
-                 + (", ".join(f"ε = {e:g}" for e in gain) if gain else "no ε")
-                 + (f"; it was trained at ε = {defense_eps:g}." if gain else "."))
+    ci = lambda v: wilson_of_rate(v, n)  # noqa: E731
+    rate = lambda v: format_rate(v, n)  # noqa: E731
+    change = robust[0.0] - standard[0.0]
+    lines = [f"- Clean accuracy over the {n} validation images goes from {rate(standard[0.0])} to {rate(robust[0.0])} "
+             f"({100 * change:+.0f} points)" + (": the intervals overlap, so the cost in clean accuracy is not resolved."
+                                               if overlap(ci(standard[0.0]), ci(robust[0.0])) else
+                                               ": the price of robustness." if change < 0 else ".")]
+    lines.append("- Robust accuracy under the evaluation attack goes " + "; ".join(
+        f"from {rate(standard[e])} to {rate(robust[e])} at ε = {e:g}" for e in attack_eps)
+        + f" ([Table](#tab:B3_accuracy)).")
+    gain = [e for e in attack_eps if robust[e] - standard[e] >= defense_min_gain and not overlap(ci(robust[e]), ci(standard[e]))]
+    lines.append(f"- Counting the defense as helpful where it raises robust accuracy by at least {100 * defense_min_gain:.0f} "
+                 "points and the two intervals are apart, it helps at " + (", ".join(f"ε = {e:g}" for e in gain) if gain
+                                                                          else "no ε")
+                 + f"; it was trained at ε = {defense_eps:g}.")
     lines.append(f"The evaluation took {evaluation.seconds:.0f} s.")
     return "\n".join(lines)
 
@@ -207,11 +241,11 @@ def compare_maps(name: str, variants: dict[str, nn.Module], valid, shown: list[s
         maps = []
         for label, m in variants.items():
             sal, cam = explain.saliency(m, x, t)[0].cpu(), explain.gradcam(m, x, t)[0].cpu()
-            maps += [(f"{label} saliency\nexplains {c}", sal, "saliency"), (f"{label} Grad-CAM\nexplains {c}", cam, "gradcam")]
+            maps += [(f"{label}\nsaliency\nfor {c}", sal, "saliency"), (f"{label}\nGrad-CAM\nfor {c}", cam, "gradcam")]
             out.stats.append({"class": c, "model": label, "correct": bool(pred[label][i] == ci),
                               "saliency concentration": concentration(sal, TOP_SHARE), "saliency roughness": roughness(sal)})
         file = valid.files[i].removeprefix(f"{valid.split}/")
-        out.panels.append({"image": x[0].cpu(), "title": f"{c}\n{file}" + ("" if len(both) else "\n(not correct for both)"),
+        out.panels.append({"image": x[0].cpu(), "title": f"{c}\n{file}" + ("" if len(both) else "\n(not correct\nfor both)"),
                            "maps": maps})
     return out
 
@@ -231,10 +265,10 @@ def maps_sentence(comparison: MapComparison) -> str:
         return ""
     m = maps_table(comparison).groupby("model")[["saliency concentration", "saliency roughness"]].mean()
     smoother = m.loc["robust", "saliency roughness"] < m.loc["standard", "saliency roughness"]
-    return (f"On average the robust model's saliency has roughness {m.loc['robust', 'saliency roughness']:.3f} against "
+    return (f"On average over the {len(comparison.panels)} images of [Figure](#fig:B3_maps), the robust model's saliency has roughness {m.loc['robust', 'saliency roughness']:.3f} against "
             f"{m.loc['standard', 'saliency roughness']:.3f} for the standard model, and puts "
             f"{m.loc['robust', 'saliency concentration']:.0%} of its mass in the top {TOP_SHARE:.0%} of pixels against "
-            f"{m.loc['standard', 'saliency concentration']:.0%}: its gradients are "
+            f"{m.loc['standard', 'saliency concentration']:.0%}: on these few images its gradients are "
             + ("smoother, as expected of an adversarially trained model." if smoother else
                "not smoother on these images, unlike what is usually reported for adversarially trained models."))
 
@@ -243,7 +277,8 @@ def metrics(trained: Trained, evaluation: Evaluation, settings: pd.DataFrame, co
             attack_eps: list[float]) -> dict[str, Any]:
     """B3's metrics under the summary prefix 'B1.defense': the hardened model's clean and PGD robust
     accuracy, fine-tuning seconds and kept epoch, the standard model's accuracies, eval seconds;
-    whether the checkpoint was reused and when it was made; history, settings, rows and map statistics."""
+    whether the checkpoint was reused and when it was made; history, settings, rows, map statistics
+    and the denominators (every accuracy is over the evaluation's images)."""
     acc, name = evaluation.accuracy, evaluation.name
     standard, robust = acc["standard"], acc["robust"]
     summary = {name: {"clean_acc": robust[0.0], "pgd_robust_acc": {eps_key(e): robust[e] for e in attack_eps},
@@ -254,4 +289,5 @@ def metrics(trained: Trained, evaluation: Evaluation, settings: pd.DataFrame, co
     return {"summary_prefix": "B1.defense", "summary": summary, "reused": trained.reused,
             "created_at": trained.created_at, "history": trained.result["history"],
             "settings": dict(zip(settings["setting"], settings["value"])), "accuracy": evaluation.rows,
-            "saliency": comparison.stats if comparison.panels else []}
+            "saliency": comparison.stats if comparison.panels else [],
+            "denominators": {"*clean_acc": evaluation.n_images, "*pgd_robust_acc.*": evaluation.n_images}}

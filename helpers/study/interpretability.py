@@ -26,6 +26,12 @@ UNIFORM_CENTRE = 0.25   # the central quarter's share of a uniform map (half the
 # below DISAGREE_R "different regions", in between "partly".
 AGREE_R, DISAGREE_R = 0.5, 0.2
 SEARCHED_SPLITS = ("valid", "train")  # examples are searched in this order
+KIND = {"saliency": "saliency", "gradcam": "Grad-CAM"}  # how a map kind is named in a panel title
+
+
+def _title(model: str, kind: str, explained: str, note: str = "") -> str:
+    """A map's title in short lines (the panels of a full-width row are about 1 in wide)."""
+    return f"{model}\n{KIND[kind]}\nfor {explained}{note}"
 
 
 def load_models(stage, names: list[str]) -> dict[str, nn.Module]:
@@ -149,9 +155,9 @@ def correct_examples(models: dict[str, nn.Module], data, classes: list[str], pre
         file = data.splits()[ex.split].files[ex.index]
         x = _image(data, ex.split, ex.index, device)
         maps = maps_for(models, x, {n: ci for n in models})
-        note = "" if ex.correct_for_all else " (not correct for every model)"
-        out.rows.append({"image": x[0].cpu(), "title": f"{c}{note}\n{_short(file)} ({ex.split})",
-                         "maps": [(f"{n} {k}\nexplains {data.classes[t]}", mp, k) for n, k, t, mp in maps]})
+        note = "" if ex.correct_for_all else "\n(not correct\nfor every model)"
+        out.rows.append({"image": x[0].cpu(), "title": f"{c}\n{_short(file)}\n({ex.split}){note}",
+                         "maps": [(_title(n, k, data.classes[t]), mp, k) for n, k, t, mp in maps]})
         cams = {n: mp for n, k, t, mp in maps if k == "gradcam"}
         sal = {n: mp for n, k, t, mp in maps if k == "saliency"}
         out.stats.append({"class": c, "file": file, "correct for all": ex.correct_for_all,
@@ -178,9 +184,9 @@ def error_examples(models: dict[str, nn.Module], data, preds, device) -> Example
         predicted = {k: int(preds[s][k][i]) for k in models}
         maps = maps_for(models, x, predicted)
         true_cam = gradcam(models[n], x, torch.tensor([y], device=device))[0].cpu()
-        out.rows.append({"image": x[0].cpu(), "title": f"{n} error\ntrue: {data.classes[y]}\n{_short(file)} ({s})",
-                         "maps": [(f"{k} {kind}\nexplains {data.classes[t]}", mp, kind) for k, kind, t, mp in maps]
-                         + [(f"{n} Grad-CAM\nexplains {data.classes[y]} (true)", true_cam, "gradcam")]})
+        out.rows.append({"image": x[0].cpu(), "title": f"{n} error,\ntrue class:\n{data.classes[y]}\n{_short(file)}\n({s})",
+                         "maps": [(_title(k, kind, data.classes[t]), mp, kind) for k, kind, t, mp in maps]
+                         + [(_title(n, "gradcam", data.classes[y], "\n(the true class)"), true_cam, "gradcam")]})
         pred_cam = next(mp for k, kind, t, mp in maps if k == n and kind == "gradcam")
         out.stats.append({"model": n, "file": file, "true": data.classes[y], "predicted": data.classes[predicted[n]],
                           "centre": centre_fraction(pred_cam),
@@ -208,17 +214,26 @@ def summary(correct: Examples, errors: Examples, names: list[str]) -> dict[str, 
     return out
 
 
-def describe(headline: dict[str, Any], names: list[str], centred_cam_fraction: float) -> str:
+def describe(headline: dict[str, Any], names: list[str], centred_cam_fraction: float, n_examples: int | None = None) -> str:
     """The findings as bullet points: each model's centredness (centred above
-    `centred_cam_fraction`), the models' agreement, and what the wrong class's Grad-CAM shows."""
-    lines = []
-    for n in names:
+    `centred_cam_fraction`), the models' agreement, and what the wrong class's Grad-CAM shows;
+    `n_examples`, when given, is how many images the means are over."""
+    lines, verdicts = [], {}
+    over = f"Over the {n_examples} examples, " if n_examples else ""
+    for i, n in enumerate(names):
         v = headline[n]
-        lines.append(f"- **{n}** puts {v['gradcam_centre_fraction']:.0%} of its Grad-CAM mass in the central quarter "
-                     f"of the image area (a uniform map would put {UNIFORM_CENTRE:.0%} there) and "
-                     f"{v['saliency_in_gradcam_fraction']:.0%} of its saliency inside its Grad-CAM region: "
-                     + ("its evidence is centred on the subject" if v["gradcam_centre_fraction"] > centred_cam_fraction
-                        else "its evidence is spread over the surroundings as much as the centre") + ".")
+        verdicts[n] = v["gradcam_centre_fraction"] > centred_cam_fraction
+        verdict = ("centred on the subject" if verdicts[n] else "spread over the surroundings as much as the centre")
+        if i == 0:
+            lines.append(f"- {over}**{n}** puts {v['gradcam_centre_fraction']:.0%} of its Grad-CAM mass in the central "
+                         f"quarter of the image area (a uniform map would put {UNIFORM_CENTRE:.0%} there) and "
+                         f"{v['saliency_in_gradcam_fraction']:.0%} of its saliency inside its Grad-CAM region: its "
+                         f"evidence is {verdict}.")
+            continue
+        same = verdicts[n] == verdicts[names[0]]
+        lines.append(f"- **{n}** puts {v['gradcam_centre_fraction']:.0%} of its Grad-CAM mass there and "
+                     f"{v['saliency_in_gradcam_fraction']:.0%} of its saliency inside its region: "
+                     + (f"its evidence, too, is {verdict}." if same else f"unlike {names[0]}'s, its evidence is {verdict}."))
     if "gradcam_model_agreement" in headline:
         r = headline["gradcam_model_agreement"]
         lines.append(f"- The two models' Grad-CAMs for the same image and class correlate with r = {r:.2f} on average: "

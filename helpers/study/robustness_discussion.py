@@ -1,27 +1,51 @@
 """C2, conclusions: what compression did to robustness, a deployment recommendation by a stated
-rule, and C2's metrics."""
+rule, and C2's metrics.
+
+Robustness is compared at one ε, the *robustness ε*: with the default grid, untargeted PGD fools
+nearly every correctly classified input of every model from ε = 0.05 on, so success averaged over
+the grid is dominated by saturated values and cannot tell models apart (it once recommended the
+least robust variants). The smallest ε of the grid is where the success rates still differ.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import pandas as pd
 
+from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
 from ..robustness import eps_key
 from .compressed_robustness import DENSE
 
+SATURATED = 0.95  # an ε "saturates" when the attack fools at least this share on every model (wording only)
 
-def verdicts(attacked: pd.DataFrame, attack: str, margin: float) -> tuple[dict[str, pd.Series], dict[str, dict[str, str]]]:
-    """Per model: the mean untargeted success of `attack` over the ε grid of every attacked variant,
-    and each compressed variant's verdict: 'more robust' (lower by at least `margin`), 'less robust'
-    (higher by at least `margin`) or 'about as robust' as its dense model."""
-    means, verdict = {}, {}
-    for name, sub in attacked[(attacked.attack == attack) & (attacked.goal == "untargeted")].groupby("model", sort=False):
-        rate = sub.groupby("name", sort=False, dropna=False).success_rate.mean()
-        base = rate[DENSE]
-        means[name] = rate
+
+def rule_eps(params: dict[str, Any]) -> float:
+    """The robustness ε: `robustness_eps`, or the smallest ε of `attack_eps` when it is 0."""
+    eps = params.get("robustness_eps") or min(params["attack_eps"])
+    if eps not in params["attack_eps"]:
+        raise ValueError(f"the robustness ε {eps:g} is not in the attacked grid {params['attack_eps']}")
+    return eps
+
+
+def _ci(row) -> tuple[float, float]:
+    return wilson_of_rate(row.success_rate, int(row.n_eligible))
+
+
+def verdicts(attacked: pd.DataFrame, attack: str, margin: float,
+             eps: float) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
+    """Per model: the untargeted success of `attack` at `eps` of every attacked variant (a frame
+    indexed by variant name: success_rate, n_eligible), and each compressed variant's verdict:
+    'more robust' (success lower by at least `margin`), 'less robust' (higher by at least
+    `margin`) or 'about as robust' as its dense model."""
+    at_eps, verdict = {}, {}
+    sub = attacked[(attacked.attack == attack) & (attacked.goal == "untargeted") & (attacked.eps == eps)]
+    for name, g in sub.groupby("model", sort=False):
+        rates = g.set_index("name")[["success_rate", "n_eligible"]]
+        base = rates.success_rate[DENSE]
+        at_eps[name] = rates
         verdict[name] = {v: ("more robust" if r <= base - margin else "less robust" if r >= base + margin
-                             else "about as robust") for v, r in rate.items() if v != DENSE}
-    return means, verdict
+                             else "about as robust") for v, r in rates.success_rate.items() if v != DENSE}
+    return at_eps, verdict
 
 
 def needed_eps(sub: pd.DataFrame, grid: list[float], level: float) -> dict[str, float | None]:
@@ -36,112 +60,180 @@ def _span(values: pd.Series, fmt: str) -> str:
     return lo if lo == hi else f"{lo}–{hi}"
 
 
+def saturation_sentence(attacked: pd.DataFrame, attack: str, eps: float) -> str:
+    """Why the robustness ε: the lowest success per ε of the grid over all attacked models."""
+    sub = attacked[(attacked.attack == attack) & (attacked.goal == "untargeted")]
+    low = sub.groupby("eps").success_rate.agg(["min", "max"])
+    saturated = [e for e, r in low.iterrows() if r["min"] >= SATURATED]
+    text = (f"Robustness is compared at ε = {eps:g}. Across the attacked models, untargeted {attack.upper()} success "
+            "ranges " + "; ".join(f"{r['min']:.2f}–{r['max']:.2f} at ε = {e:g}" for e, r in low.iterrows()) + ".")
+    if saturated:
+        text += (f" From ε = {min(saturated):g} on, every model is fooled on at least {SATURATED:.0%} of its inputs, so an "
+                 "average over the grid would be dominated by values that cannot tell the models apart.")
+    return text
+
+
 def _fixed_set_lines(replayed: pd.DataFrame, name: str, eps0: float) -> list[str]:
     lines, at = [], replayed[(replayed.model == name) & (replayed.eps == eps0)]
     for goal, g in at.groupby("goal", sort=False):
-        dense = g[g.method == DENSE].groupby("attack", sort=False).success_rate.first()
+        dense = g[g.method == DENSE].groupby("attack", sort=False).first()
         span = g[g.method != DENSE].groupby("attack", sort=False).success_rate.agg(["min", "max"])
-        lines.append(f"- {name}, {goal}, fixed set at ε = {eps0:g}: on the dense model "
-                     + ", ".join(f"{a.upper()} succeeds on {dense[a]:.0%}" for a in dense.index)
+        lines.append(f"- {name}, {goal}, fixed set at ε = {eps0:g} ([Table](#tab:C2_fixed_set_{name})): on the dense "
+                     "model " + ", ".join(f"{a.upper()} succeeds on {format_rate(r.success_rate, int(r.n_eligible))}"
+                                          for a, r in dense.iterrows())
                      + "; on the compressed models " + ", ".join(
-                         f"{a.upper()} {_span(span.loc[a], '.0%')}" for a in span.index) + ".")
-    tr = at[at.method != DENSE].groupby("goal").transfer_rate.mean()
-    lines.append(f"- {name}: the dense model's inputs transfer to its compressed versions at a mean rate of "
-                 f"{tr.get('untargeted', float('nan')):.2f} (untargeted) and {tr.get('targeted', float('nan')):.2f} (targeted).")
+                         f"{a.upper()} on {_span(span.loc[a], '.2f')}" for a in span.index) + ".")
+    for goal, g in at[(at.method != DENSE)].dropna(subset=["conditional_transfer_rate"]).groupby("goal", sort=False):
+        lo, hi = g.loc[g.conditional_transfer_rate.idxmin()], g.loc[g.conditional_transfer_rate.idxmax()]
+        head = f"  Of the {goal} inputs that fool the dense model, the share that also fools a compressed version "
+        if lo.conditional_transfer_rate == hi.conditional_transfer_rate:
+            lines.append(head + f"(conditional transfer) is {lo.conditional_transfer_rate:.2f} on every compressed model "
+                         f"with such inputs ({len(g)}).")
+        else:
+            lines.append(head + "(conditional transfer) runs from "
+                         f"{format_rate(lo.conditional_transfer_rate, int(lo.n_source_success))} ({lo['name']}) to "
+                         f"{format_rate(hi.conditional_transfer_rate, int(hi.n_source_success))} ({hi['name']}).")
     return lines
 
 
-def _whitebox_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any], means, verdict) -> list[str]:
-    attack, eps0 = params["robustness_attack"], params["example_eps"]
-    rate, v = means[name], verdict[name]
-    counts = pd.Series(v).value_counts()
-    lines = [f"- {name}, white-box: mean untargeted {attack.upper()} success over the ε grid is {rate[DENSE]:.0%} on the "
-             f"dense model; of {len(v)} compressed model{'' if len(v) == 1 else 's'}, " + ", ".join(
-                 f"{c} {'is' if c == 1 else 'are'} {k}" for k, c in counts.items()) + " ("
-             + "; ".join(f"{k}: {rate[k]:.0%}" for k in v) + ")."]
+def _whitebox_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any], at_eps, verdict) -> list[str]:
+    attack, eps0, eps = params["robustness_attack"], params["example_eps"], rule_eps(params)
+    rates, v = at_eps[name], verdict[name]
+    base = rates.loc[DENSE]
+    groups = {k: [n for n in v if v[n] == k] for k in ("less robust", "about as robust", "more robust")}
+    unresolved = [n for n in v if overlap(_ci(rates.loc[n]), _ci(base))]
+    text = (f"- {name}, white-box ([Table](#tab:C2_whitebox_{name}_untargeted)): at ε = {eps:g}, untargeted "
+            f"{attack.upper()} fools {format_rate(base.success_rate, int(base.n_eligible))} of the dense model's "
+            "correctly classified inputs. ")
+    if len(v) == 1:
+        only = next(iter(v))
+        text += (f"Its one attacked compressed model, {only}, is {v[only]} "
+                 f"({format_rate(rates.success_rate[only], int(rates.n_eligible[only]))}), and the two intervals "
+                 + ("overlap: the difference is not resolved." if unresolved else "do not overlap."))
+        return [text] + _needed_lines(attacked, name, params)
+    parts = [f"{len(members)} {'is' if len(members) == 1 else 'are'} {kind} ("
+             + ", ".join(f"{n}: {rates.success_rate[n]:.2f}" for n in members) + ")"
+             for kind, members in groups.items() if members]
+    text += f"Of its {len(v)} attacked compressed models, " + "; ".join(parts) + ". "
+    text += ("Every one of these intervals overlaps the dense model's: no difference is resolved on these inputs."
+             if len(unresolved) == len(v) else
+             f"{len(v) - len(unresolved)} of them {'differs' if len(v) - len(unresolved) == 1 else 'differ'} from the "
+             "dense model beyond the 95 % intervals: "
+             + ", ".join(n for n in v if n not in unresolved) + ".")
+    return [text] + _needed_lines(attacked, name, params)
+
+
+def _needed_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any]) -> list[str]:
+    """The needed ε of every variant, and the mean iterations PGD needed at the example ε."""
+    attack, eps0, lines = params["robustness_attack"], params["example_eps"], []
     sub = attacked[(attacked.model == name) & (attacked.attack == attack) & (attacked.goal == "untargeted")]
     need, top = needed_eps(sub, params["attack_eps"], params["needed_eps_success"]), max(params["attack_eps"])
-    lines.append(f"  Needed ε (untargeted success ≥ {params['needed_eps_success']:.0%}): dense "
-                 f"{need[DENSE] if need[DENSE] is not None else 'beyond the grid'}; compressed "
-                 + ", ".join(f"{k} {e if e is not None else '>' + format(top, 'g')}" for k, e in need.items() if k != DENSE) + ".")
+    lines.append(f"  The smallest ε of the grid at which untargeted {attack.upper()} fools at least "
+                 f"{params['needed_eps_success']:.0%}: dense {need[DENSE] if need[DENSE] is not None else 'beyond the grid'}; "
+                 "compressed " + ", ".join(f"{k} {e if e is not None else '>' + format(top, 'g')}"
+                                           for k, e in need.items() if k != DENSE) + ".")
     it = sub[sub.eps == eps0].set_index("name").iterations_mean
-    if it.notna().any():
+    if it.notna().any() and DENSE in it and it[DENSE] == it[DENSE]:
         others = it.drop(DENSE).dropna()
         lines.append(f"  {attack.upper()} needed {it[DENSE]:.1f} iterations on average at ε = {eps0:g} on the dense model"
-                     + (f" and {_span(others, '.1f')} on the compressed ones." if len(others) else "."))
+                     + (f" and {_span(others, '.1f')} on the compressed ones ([Table](#tab:C2_iterations_{name}))."
+                        if len(others) else f" ([Table](#tab:C2_iterations_{name}))."))
     return lines
 
 
 def _transfer_comparison(replayed: pd.DataFrame, b2: dict[str, Any], names: list[str], attack: str, eps0: float) -> list[str]:
+    """Conditional transfer to compressed versions against conditional transfer to the other
+    architecture (B2), at `eps0`, untargeted."""
     lines = []
     for name in names:
         own = replayed[(replayed.model == name) & (replayed.method != DENSE) & (replayed.attack == attack)
-                       & (replayed.goal == "untargeted") & (replayed.eps == eps0)].transfer_rate.dropna().astype(float)
+                       & (replayed.goal == "untargeted") & (replayed.eps == eps0)].dropna(subset=["conditional_transfer_rate"])
         for other in names:
-            cross = b2.get(f"{name}_to_{other}", {}).get(attack, {}).get("untargeted", {}).get(eps_key(eps0), {}).get("transfer_rate")
-            if cross is not None and len(own):
-                lines.append(f"- Transfer: {name}'s untargeted {attack.upper()} inputs at ε = {eps0:g} fool its compressed "
-                             f"versions at a mean transfer rate of {own.mean():.2f}, against {cross:.2f} for the other "
-                             f"architecture, {other} (B2): compression keeps {'more' if own.mean() > cross else 'less'} of "
-                             "the vulnerability than a change of architecture.")
+            node = b2.get(f"{name}_to_{other}", {}).get(attack, {}).get("untargeted", {}).get(eps_key(eps0), {})
+            cross, n_cross = node.get("conditional_transfer_rate"), node.get("n_source_success")
+            if cross is None or not n_cross or own.empty:
+                continue
+            low = own.loc[own.conditional_transfer_rate.idxmin()]
+            resolved = not overlap(wilson_of_rate(cross, int(n_cross)),
+                                   wilson_of_rate(low.conditional_transfer_rate, int(low.n_source_success)))
+            lines.append(f"- Transfer: of {name}'s untargeted {attack.upper()} inputs at ε = {eps0:g} that fool it, "
+                         f"at least {format_rate(low.conditional_transfer_rate, int(low.n_source_success))} also fool "
+                         f"each compressed version ({low['name']} being the lowest), against "
+                         f"{format_rate(cross, int(n_cross))} for the other architecture, {other} (B2): "
+                         + ("compression keeps more of the vulnerability than a change of architecture, beyond the "
+                            "intervals." if resolved and low.conditional_transfer_rate > cross else
+                            "the intervals overlap, so this run does not separate the two." if not resolved else
+                            "a change of architecture keeps more of it, beyond the intervals."))
     return lines
 
 
 def discussion(replayed, attacked, b2: dict[str, Any], params: dict[str, Any]):
-    """The computed conclusions of C2 (markdown lines), the mean success rates and the verdicts."""
-    means, verdict = verdicts(attacked, params["robustness_attack"], params["robustness_margin"])
+    """The computed conclusions of C2 (markdown lines), the success at the robustness ε, the verdicts."""
+    at_eps, verdict = verdicts(attacked, params["robustness_attack"], params["robustness_margin"], rule_eps(params))
     lines = []
     for name in dict.fromkeys(replayed.model):
         lines += _fixed_set_lines(replayed, name, params["example_eps"])
-        if name in means:
-            lines += _whitebox_lines(attacked, name, params, means, verdict)
+        if name in at_eps:
+            lines += _whitebox_lines(attacked, name, params, at_eps, verdict)
     lines += _transfer_comparison(replayed, b2, list(dict.fromkeys(replayed.model)), params["robustness_attack"],
                                   params["example_eps"])
-    return "\n".join(lines), means, verdict
+    return "\n".join(lines), at_eps, verdict
 
 
-def recommend(by_model, means, verdict, max_acc_drop: float, attack: str) -> tuple[dict[str, str], str]:
-    """The deployment rule: among the compressed models that lose at most `max_acc_drop` of
-    validation accuracy, were attacked white-box and are not less robust than the dense model,
-    the one with the lowest batch-1 latency (the smaller file breaking ties); else the dense model."""
-    picks, lines = {}, []
-    for name, vs in by_model.items():
-        dense = vs[0]
-        ok = [v for v in vs[1:] if v.name in verdict.get(name, {}) and v.acc >= dense.acc - max_acc_drop - 1e-9
-              and verdict[name][v.name] != "less robust"]
-        pick = min(ok, key=lambda v: (v.latency_b1_ms, v.size_mb)) if ok else dense
-        picks[name] = pick.name
-        rate = means.get(name, {})
-        lines.append(f"- **{name}: {pick.name}**" + (
-            f" — accuracy {pick.acc:.0%} (dense {dense.acc:.0%}), batch-1 latency {pick.latency_b1_ms:.2f} ms "
-            f"({dense.latency_b1_ms / pick.latency_b1_ms:.1f}× faster), smallest file {pick.size_mb:.2f} MB "
-            f"(dense {dense.size_mb:.2f} MB), mean untargeted {attack.upper()} success {rate[pick.name]:.0%} (dense "
-            f"{rate[DENSE]:.0%}); {len(ok)} compressed model{' qualified' if len(ok) == 1 else 's qualified'}." if ok else
-            " — no compressed model qualified, so the dense model stays."))
-    return picks, "\n".join(lines)
+def _num(value):
+    """A metric value as JSON wants it: None for a missing or NaN value."""
+    return None if value is None or (isinstance(value, float) and value != value) else value
 
 
-def metrics(replayed: pd.DataFrame, attacked: pd.DataFrame, picks: dict[str, str], seconds: dict[str, float],
-            example_eps: float) -> dict[str, Any]:
-    """C2's metrics: C2.<Model>.<method>.<point>.<attack>.<goal>.* (fixed set), ….whitebox.<attack>.<goal>.eps<ε>.*
-    (the dense model under C2.<Model>.dense.*), C2.<Model>.recommended, and the seconds of each part."""
+# The denominator column of each proportion C2 reports (see helpers/report/summary.py).
+FIXED_SET_COUNTS = {"success_rate": "n_eligible", "conditional_transfer_rate": "n_source_success",
+                    "transfer_rate": "n_both_correct"}
+WHITEBOX_COUNTS = {"success_rate": "n_eligible", "robust_acc": "n"}
+
+
+def metrics(replayed: pd.DataFrame, attacked: pd.DataFrame, picks: dict[str, str], runners: dict[str, str],
+            seconds: dict[str, float], example_eps: float, rule: dict[str, Any],
+            robust: dict[str, Any] | None = None) -> dict[str, Any]:
+    """C2's metrics: C2.<Model>.<method>.<point>.<attack>.<goal>.* (fixed set at `example_eps`, and
+    .eps<ε>.* at every ε), ….whitebox.<attack>.<goal>.eps<ε>.* (the dense model under
+    C2.<Model>.dense.*), C2.<Model>.recommended / .runner_up, C2.rule.*, C2.robust.* (B3's model
+    pruned, `robust_pruning.metrics_part`), the seconds of each part; `denominators` names the
+    count behind every proportion."""
     summary: dict[str, Any] = {}
+    denominators: dict[str, int] = {}
 
-    def node(r) -> dict:
+    def node(r) -> tuple[dict, str]:
         top = summary.setdefault(r["model"], {}).setdefault(r["method"], {})
-        return top if r["method"] == DENSE else top.setdefault(r["point"], {})
+        path = f"{r['model']}.{r['method']}" + ("" if r["method"] == DENSE else f".{r['point']}")
+        return (top if r["method"] == DENSE else top.setdefault(r["point"], {})), path
+
+    def put(target: dict, path: str, r, counts: dict[str, str], keys) -> None:
+        for k in keys:
+            target[k] = _num(r.get(k))
+            if k in counts and target[k] is not None:
+                denominators[f"{path}.{k}"] = int(r[counts[k]])
 
     for r in replayed.to_dict("records"):
-        n = node(r).setdefault(r["attack"], {}).setdefault(r["goal"], {"success_rate_by_eps": {}, "transfer_rate_by_eps": {}})
-        n["success_rate_by_eps"][eps_key(r["eps"])] = r["success_rate"]
-        n["transfer_rate_by_eps"][eps_key(r["eps"])] = r["transfer_rate"]
+        n, path = node(r)
+        path += f".{r['attack']}.{r['goal']}"
+        n = n.setdefault(r["attack"], {}).setdefault(r["goal"], {})
+        put(n.setdefault(eps_key(r["eps"]), {}), f"{path}.{eps_key(r['eps'])}", r, FIXED_SET_COUNTS,
+            ("success_rate", "conditional_transfer_rate", "transfer_rate"))
         if r["eps"] == example_eps:
-            n.update({k: r[k] for k in ("success_rate", "transfer_rate", "l2_success", "confidence_wrong")})
+            put(n, path, r, FIXED_SET_COUNTS, ("success_rate", "conditional_transfer_rate", "transfer_rate",
+                                               "l2_success", "confidence_wrong"))
     for r in attacked.to_dict("records"):
-        n = node(r).setdefault("whitebox", {}).setdefault(r["attack"], {}).setdefault(r["goal"], {})
-        n[eps_key(r["eps"])] = {k: r[k] for k in ("success_rate", "robust_acc", "iterations_mean")}
+        n, path = node(r)
+        n = n.setdefault("whitebox", {}).setdefault(r["attack"], {}).setdefault(r["goal"], {}).setdefault(eps_key(r["eps"]), {})
+        put(n, f"{path}.whitebox.{r['attack']}.{r['goal']}.{eps_key(r['eps'])}", r, WHITEBOX_COUNTS,
+            ("success_rate", "robust_acc", "iterations_mean"))
     for name, pick in picks.items():
-        summary[name]["recommended"] = pick
+        summary[name]["recommended"], summary[name]["runner_up"] = pick, runners[name]
+    summary["rule"] = rule
+    if robust:
+        summary["robust"] = robust["summary"]
+        denominators.update(robust["denominators"])
     summary.update({f"{k}_s": v for k, v in seconds.items()})
-    return {"summary": summary, "fixed_set": replayed.to_dict("records"), "whitebox": attacked.to_dict("records"),
-            "example_eps": example_eps}
+    return {"summary": summary, "denominators": denominators, "fixed_set": replayed.to_dict("records"),
+            "whitebox": attacked.to_dict("records"), "example_eps": example_eps,
+            "robust_pruning": (robust or {}).get("rows", [])}

@@ -51,6 +51,7 @@ class Stage:
     layout: RunLayout
     device: torch.device
     figures: list[str] = field(default_factory=list)
+    tables: int = 0                # tables shown so far, for automatic labels tab:<tag>_<n>
     _data: Any = None
 
     @property
@@ -77,17 +78,19 @@ class Stage:
         return model.to(self.device), ckpt
 
     def show_figure(self, fig, what: str, caption: str) -> None:
-        """Save `fig` as <figures>/<tag>_<what>.png, show it with its caption, close it."""
+        """Save `fig` as <figures>/<tag>_<what>.png, show it with its caption, close it. The PDF
+        numbers it ("Figure 12") and the text refers to it as `[Figure](#fig:<tag>_<what>)`."""
         import matplotlib.pyplot as plt
-        from IPython.display import Image, Markdown, display
+        from IPython.display import display
 
+        from ..report import display as report_display
         dest = self.layout.figure(f"{self.tag}_{what}.png")
         with atomic_path(dest) as tmp:
             fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
         plt.close(fig)
         self.figures.append(dest.name)
-        display(Image(filename=str(dest)))
-        display(Markdown(f"**Figure** `{dest.name}`: {caption}"))
+        for data, metadata in report_display.figure_outputs(dest, caption, f"fig:{self.tag}_{what}"):
+            display(data, raw=True, metadata=metadata)
 
     def show_figures(self, items: list[tuple[Any, str, str]]) -> None:
         """Show (figure, what, caption) triples in order (see `show_figure`)."""
@@ -96,23 +99,29 @@ class Stage:
 
     @staticmethod
     def say(text: str) -> None:
-        """Show narrative markdown computed from results (never typed-in numbers)."""
+        """Show narrative markdown computed from results (never typed-in numbers); refer to figures
+        and tables as `[Figure](#fig:B1_success_vs_eps)` and `[Table](#tab:B1_success)`."""
         from IPython.display import Markdown, display
         if text:
             display(Markdown(text))
 
-    @staticmethod
-    def show_table(df, caption: str = "", floatfmt: str = ".3f", index: bool = False) -> None:
-        """Show a pandas DataFrame as a markdown table (a real table in the PDF, too)."""
-        from IPython.display import Markdown, display
-        df = df.astype(object).where(df.notna(), None)  # missing values print as a dash, not 'nan'
-        text = df.to_markdown(index=index, floatfmt=floatfmt, missingval="–")
-        display(Markdown((f"**Table**: {caption}\n\n" if caption else "") + text))
+    def show_table(self, df, caption: str = "", floatfmt: str = ".3f", index: bool = False,
+                   label: str | None = None) -> None:
+        """Show a pandas DataFrame as a table: markdown in JupyterLab, a numbered longtable in the
+        PDF. `label` names it `tab:<tag>_<label>` for references from the text,
+        `[Table](#tab:<tag>_<label>)`; without one it is `tab:<tag>_<n>`, n counting this stage's
+        tables from 1. `floatfmt` is one format or one per column."""
+        from IPython.display import display
 
-    def show_tables(self, tables: list[tuple[str, Any]], floatfmt: str = ".3f") -> None:
-        """Show (caption, DataFrame) pairs in order."""
-        for caption, df in tables:
-            self.show_table(df, caption, floatfmt)
+        from ..report import display as report_display
+        self.tables += 1
+        name = f"tab:{self.tag}_{label if label is not None else self.tables}"
+        display(report_display.table_output(df, caption, name, floatfmt, index), raw=True)
+
+    def show_tables(self, tables: list[tuple], floatfmt: str = ".3f") -> None:
+        """Show (caption, DataFrame) or (caption, DataFrame, label) tuples in order."""
+        for caption, df, *label in tables:
+            self.show_table(df, caption, floatfmt, label=label[0] if label else None)
 
     def read_metrics(self, tag: str) -> dict[str, Any]:
         """Metrics an earlier notebook wrote, e.g. read_metrics('A2')."""

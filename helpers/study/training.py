@@ -1,6 +1,7 @@
 """A2, training and evaluation: the recipe, the models, training (or reusing) each of them,
-accuracy per split, per-class scores, confusion matrices, the most confident mistakes, latency,
-and the comparison of the models."""
+accuracy per split with 95 % Wilson intervals, per-class scores, confusion matrices, the most
+confident mistakes, and the comparison of the models. (The seed variance is `training_seeds`; the
+batch-1 latency is measured once, in C1, side by side with the compressed models.)"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ import torch
 from torch import nn
 
 from ..core import progress
-from ..evaluation.latency import latency_ms
-from ..evaluation.metrics import classification_metrics, misclassified, reading_of_error
+from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
+from ..evaluation.metrics import classification_metrics, confusion_summary, misclassified, reading_of_error
 from ..evaluation.predict import predict
 from ..models.registry import count_parameters, get_spec
 from ..report import figures
@@ -20,7 +21,15 @@ from ..training.cached import Trained, train_or_load
 from ..training.config import TrainConfig
 
 SPLIT_TITLES = {"train": "training", "valid": "validation", "test": "test"}
+ACC_KEY = {"train": "train_acc", "valid": "val_acc", "test": "test_acc"}  # summary key of each split's accuracy
 MISTAKE_PX = 128  # misclassified images are shown from the stored file at this size, for legibility
+# The recipe's settings in words, for the table (the parameters keep their names in the metrics).
+SETTING_NAMES = {"epochs": "maximum epochs", "batch_size": "batch size", "lr": "peak learning rate",
+                 "weight_decay": "weight decay", "label_smoothing": "label smoothing",
+                 "warmup_epochs": "warm-up epochs", "patience": "early stop after epochs without improvement",
+                 "amp": "training precision", "seed": "seed", "augment": "augmentation",
+                 "rotation_deg": "rotation (degrees)", "scale": "random zoom (±)",
+                 "translate": "random shift (fraction)", "jitter": "colour jitter strength"}
 Scores = dict[str, dict[str, dict[str, Any]]]  # {model: {split: classification_metrics(...)}}
 
 
@@ -41,8 +50,29 @@ def recipe(params: dict[str, Any], data, device: torch.device) -> dict[str, Any]
             "training images": len(data.train), "validation images": len(data.valid)}
 
 
+def recipe_text(params: dict[str, Any]) -> str:
+    """The recipe in words with its values (no parameter names): optimizer, schedule, loss,
+    precision, epoch budgets and early stopping."""
+    cfg = TrainConfig.from_params(params)
+    by_model = params["epochs_by_model"]
+    budget = f"at most {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} per model" + (
+        f" ({', '.join(f'{m}: {e}' for m, e in by_model.items())})" if by_model else "")
+    decay = (f"weight decay {cfg.weight_decay:g} (not on biases and BatchNorm)" if cfg.weight_decay
+             else "no weight decay")
+    warmup = (f"a linear warm-up over the first {cfg.warmup_epochs} epoch(s), then" if cfg.warmup_epochs
+              else "no warm-up,")
+    precision = "a bf16 autocast forward pass" if cfg.amp == "bf16" else "fp32 throughout"
+    return (f"AdamW (Adam with decoupled weight decay) at a peak learning rate of {cfg.lr:g} with {decay}; "
+            f"{warmup} a cosine decay of the learning rate per step; cross-entropy with label smoothing "
+            f"{cfg.label_smoothing:g}; batches of {cfg.batch_size}; {precision}. Training runs {budget} and "
+            f"stops early after {cfg.patience} epochs without a lower validation loss; the weights of the epoch "
+            "with the lowest validation loss are kept. The settings are listed in [Table](#tab:A2_recipe).")
+
+
 def recipe_table(settings: dict[str, Any]) -> pd.DataFrame:
-    return pd.DataFrame({"setting": list(settings), "value": [str(v) for v in settings.values()]})
+    """The recipe as (setting, value) rows, each setting named in words (SETTING_NAMES)."""
+    return pd.DataFrame({"setting": [SETTING_NAMES.get(k, k) for k in settings],
+                         "value": [str(v) for v in settings.values()]})
 
 
 def model_table(names: list[str], data) -> pd.DataFrame:
@@ -93,12 +123,14 @@ def training_table(trained: dict[str, Trained], data) -> pd.DataFrame:
 
 
 def describe_training(trained: dict[str, Trained]) -> str:
-    """Which models were trained now and which reused a checkpoint of an earlier run."""
+    """Which models were trained now and which reused a checkpoint of an earlier run (with the
+    time that run wrote it), so the seconds of [Table](#tab:A2_runs) are read right."""
     reused = [n for n, t in trained.items() if t.reused]
     if not reused:
-        return "Every model was trained in this run."
+        return "Every model was trained in this run; [Table](#tab:A2_runs) gives the seconds."
     return "\n".join(f"- **{n}** reused the checkpoint made at {trained[n].created_at} (same recipe, data, model "
-                     "and training code): its seconds above are those of that run, not of this one." for n in reused)
+                     "and training code): its seconds in [Table](#tab:A2_runs) are those of that run, not of this "
+                     "one." for n in reused)
 
 
 def predictions(models: dict[str, nn.Module], data, device: torch.device) -> dict[str, dict[str, torch.Tensor]]:
@@ -114,16 +146,26 @@ def scores(logits: dict[str, dict[str, torch.Tensor]], data) -> Scores:
 
 
 def accuracy_table(model_scores: Scores) -> pd.DataFrame:
-    return pd.DataFrame([{"model": n, **{f"{s} accuracy": v["accuracy"] for s, v in per_split.items()},
+    """One row per model: the accuracy on each split with its 95 % Wilson interval ('0.62 [0.48,
+    0.74]', n = the split's size, in the header), and the validation macro-F1."""
+    return pd.DataFrame([{"model": n, **{f"{SPLIT_TITLES[s]} accuracy (n={v['n']})": format_rate(v["accuracy"], v["n"])
+                                         for s, v in per_split.items()},
                           "validation macro-F1": per_split["valid"]["macro_f1"]}
                          for n, per_split in model_scores.items()])
 
 
-def per_class_tables(model_scores: Scores, classes: list[str]) -> list[tuple[str, pd.DataFrame]]:
-    """(caption, table of precision, recall, F1, support per class on the validation split) per model."""
-    return [(f"{n}: per-class precision, recall and F1 on the validation split",
-             pd.DataFrame([{"class": c, **per_split["valid"]["per_class"][c]} for c in classes]))
-            for n, per_split in model_scores.items()]
+def per_class_table(model_scores: Scores, classes: list[str]) -> pd.DataFrame:
+    """Per class (rows) the validation support and, per model, precision, recall and F1 (columns
+    '<model> P', '<model> R', '<model> F1')."""
+    first = next(iter(model_scores.values()))["valid"]["per_class"]
+    rows = []
+    for c in classes:
+        row = {"class": c, "support": first[c]["support"]}
+        for n, per_split in model_scores.items():
+            m = per_split["valid"]["per_class"][c]
+            row.update({f"{n} P": m["precision"], f"{n} R": m["recall"], f"{n} F1": m["f1"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def confusion_figure(model_scores: Scores, classes: list[str], split: str):
@@ -151,9 +193,10 @@ def mistakes(name: str, logits: dict[str, torch.Tensor], per_split: dict[str, di
         if errors:
             confusion = per_split[split]["confusion"]
             other_confusion = per_split[other]["confusion"] if other else None
-            reading = "\n".join(f"{i + 1}. `{splits[split].files[e['index']]}` — "
-                                + reading_of_error(e, data.classes, confusion, other_confusion)
-                                for i, e in enumerate(errors))
+            reading = ("\n".join(f"{i + 1}. `{splits[split].files[e['index']]}`: "
+                                  + reading_of_error(e, data.classes) for i, e in enumerate(errors))
+                       + "\n\n" + confusion_summary(errors, data.classes, confusion, other_confusion,
+                                                    SPLIT_TITLES[other] if other else ""))
             return Mistakes(name, split, errors, reading)
     return Mistakes(name, None, [], f"**{name}** makes no mistake on the validation or training split.")
 
@@ -168,32 +211,25 @@ def mistakes_figure(found: Mistakes, data):
 
 
 def show_mistakes(stage, logits: dict[str, dict[str, torch.Tensor]], model_scores: Scores, data, k: int) -> None:
-    """Show each model's figure `misclassified_<model>` and the reading of its mistakes."""
+    """Show each model's figure `misclassified_<model>` and the reading of its mistakes, which
+    refers to the figure."""
     found = [mistakes(n, logits[n], model_scores[n], data, k) for n in logits]
     for m in found:
         if m.errors:
-            stage.show_figure(mistakes_figure(m, data), f"misclassified_{m.model}",
-                              f"{m.model}: the {len(m.errors)} most confident mistakes on the {m.split} split "
+            what = f"misclassified_{m.model}"
+            stage.show_figure(mistakes_figure(m, data), what,
+                              f"{m.model}: the {len(m.errors)} most confident mistakes on the "
+                              f"{SPLIT_TITLES[m.split]} split, each with its true class and the top-3 probabilities "
                               f"(shown at {MISTAKE_PX} px; the model saw {data.image_size} px).")
-        stage.say(m.reading)
+            stage.say(f"**{m.model}** ([Figure](#fig:A2_{what})), most confident first:\n\n{m.reading}")
+        else:
+            stage.say(m.reading)
 
 
-def latencies(models: dict[str, nn.Module], data, device: torch.device, runs: int,
-              warmup: int) -> dict[str, tuple[float, float]]:
-    """(mean, std) in ms of one batch-1 forward pass of each model, timed one model after another."""
-    shape = (1, data.channels, data.image_size, data.image_size)
-    task = progress.task("latency", len(models), min_interval=0)
-    out = {}
-    for n, m in models.items():
-        out[n] = latency_ms(m, shape, device, runs=runs, warmup=warmup)
-        task.step(n)
-    return out
-
-
-def summary(trained: dict[str, Trained], model_scores: Scores, latency: dict[str, tuple[float, float]],
-            data) -> dict[str, dict[str, Any]]:
+def summary(trained: dict[str, Trained], model_scores: Scores, data) -> dict[str, dict[str, Any]]:
     """Per model the headline numbers (the A2.<model>.* keys of summary.json): accuracies, size,
-    training time (of the run that made the checkpoint) and latency, plus reused and created_at."""
+    training time (of the run that made the checkpoint), reused and created_at. No latency: it is
+    measured once, in C1, side by side with the compressed models."""
     out = {}
     for n, t in trained.items():
         per_split, r = model_scores[n], t.result
@@ -202,47 +238,66 @@ def summary(trained: dict[str, Trained], model_scores: Scores, latency: dict[str
                   "params": count_parameters(t.model), "size_mb": t.path.stat().st_size / 1e6,
                   "epoch_s": r["epoch_s"], "total_train_s": r["total_train_s"],
                   "train_img_s": len(data.train) / r["epoch_s"], "epochs_run": len(r["history"]),
-                  "best_epoch": r["best_epoch"], "latency_b1_ms": latency[n][0], "latency_b1_std_ms": latency[n][1],
-                  "reused": t.reused, "created_at": t.created_at}
+                  "best_epoch": r["best_epoch"], "reused": t.reused, "created_at": t.created_at}
     return out
 
 
-def comparison_table(headline: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame([{"model": n, "train acc": s["train_acc"], "val acc": s["val_acc"],
-                          **({"test acc": s["test_acc"]} if "test_acc" in s else {}),
+def _split_sizes(data) -> dict[str, int]:
+    """{'train': n, 'valid': n[, 'test': n]}: the denominators of the accuracies."""
+    return {s: len(split) for s, split in data.splits().items()}
+
+
+def comparison_table(headline: dict[str, dict[str, Any]], data) -> pd.DataFrame:
+    """One row per model: accuracies with their 95 % Wilson intervals, size and training time (of
+    the run that made the checkpoint)."""
+    n = _split_sizes(data)
+    return pd.DataFrame([{"model": m, "train acc": format_rate(s["train_acc"], n["train"]),
+                          "val acc": format_rate(s["val_acc"], n["valid"]),
+                          **({"test acc": format_rate(s["test_acc"], n["test"])} if "test_acc" in s else {}),
                           "parameters": f"{s['params']:,}", "size (MB)": s["size_mb"], "s / epoch": s["epoch_s"],
-                          "training s": s["total_train_s"],
-                          "latency b1 (ms)": f"{s['latency_b1_ms']:.2f} ± {s['latency_b1_std_ms']:.2f}"}
-                         for n, s in headline.items()])
+                          "training s": s["total_train_s"]} for m, s in headline.items()])
 
 
-def comparison_text(headline: dict[str, dict[str, Any]], reference_val_acc: dict[str, float], n_valid: int) -> str:
-    """One line per model, most accurate first (gap to training, speed, the course report's
-    accuracy when `reference_val_acc` has one), then the most against the least accurate model."""
-    ranked = sorted(headline, key=lambda n: headline[n]["val_acc"], reverse=True)
-    lines = []
-    for n in ranked:
-        s = headline[n]
-        line = (f"- **{n}**: {s['val_acc']:.1%} validation accuracy ({s['train_acc']:.1%} on training, a gap of "
-                f"{100 * (s['train_acc'] - s['val_acc']):.1f} points), {s['epoch_s']:.2f} s per epoch "
-                f"({s['train_img_s']:.0f} img/s), {s['latency_b1_ms']:.2f} ms per image")
-        if n in reference_val_acc:
-            line += (f"; the course report had {reference_val_acc[n]:.0%}, this run is "
-                     f"{100 * (s['val_acc'] - reference_val_acc[n]):+.0f} points from it")
-        lines.append(line + ".")
-    text = "\n".join(lines)
+def _model_line(name: str, s: dict[str, Any], reference: float | None, n: dict[str, int]) -> str:
+    """One model's accuracies with intervals, its gap to training, its speed, the course report."""
+    line = (f"- **{name}**: validation accuracy {format_rate(s['val_acc'], n['valid'])}, training "
+            f"{format_rate(s['train_acc'], n['train'])} (a gap of {100 * (s['train_acc'] - s['val_acc']):.1f} "
+            f"points), {s['epoch_s']:.2f} s per epoch ({s['train_img_s']:.0f} img/s)")
+    if reference is not None:
+        low, high = wilson_of_rate(s["val_acc"], n["valid"])
+        inside = "inside" if low <= reference <= high else "outside"
+        diff = 100 * (s["val_acc"] - reference)
+        line += (f"; the course report had {reference:.2f}: this run is {abs(diff):.0f} points "
+                 f"{'above' if diff > 0 else 'below'} it, and {reference:.2f} lies {inside} this run's interval")
+    return line + "."
+
+
+def comparison_text(headline: dict[str, dict[str, Any]], reference_val_acc: dict[str, float], data) -> str:
+    """One line per model, most accurate first (accuracies with 95 % Wilson intervals, gap to
+    training, speed, the course report's accuracy when `reference_val_acc` has one), then the most
+    against the least accurate model: whether their validation intervals overlap decides whether
+    the difference is called resolved."""
+    n = _split_sizes(data)
+    ranked = sorted(headline, key=lambda m: headline[m]["val_acc"], reverse=True)
+    text = ("[Table](#tab:A2_comparison) compares the models; every interval is a 95 % Wilson interval.\n\n"
+            + "\n".join(_model_line(m, headline[m], reference_val_acc.get(m), n) for m in ranked))
     if len(ranked) > 1:
         a, b = headline[ranked[0]], headline[ranked[-1]]
         gap = a["val_acc"] - b["val_acc"]
-        text += (f"\n\n{ranked[0]} is the more accurate by {100 * gap:.0f} points ({round(gap * n_valid)} of "
-                 f"{n_valid} validation images) at {a['params'] / b['params']:.2g}x the parameters and "
-                 f"{a['latency_b1_ms'] / b['latency_b1_ms']:.2g}x the latency of {ranked[-1]}.")
-    return text
+        same = overlap(wilson_of_rate(a["val_acc"], n["valid"]), wilson_of_rate(b["val_acc"], n["valid"]))
+        verdict = ("the two intervals overlap, so this validation split does not resolve the difference" if same
+                   else "the two intervals do not overlap, so the difference exceeds the uncertainty of this split")
+        text += (f"\n\n{ranked[0]} is ahead of {ranked[-1]} by {100 * gap:.0f} points ({round(gap * n['valid'])} of "
+                 f"{n['valid']} validation images) with {a['params'] / b['params']:.2g}x the parameters; {verdict}.")
+    return text + ("\n\nThe batch-1 latency of these models is measured once, in C1, where each is timed "
+                   "round-robin side by side with its compressed variants.")
 
 
 def metrics(headline: dict[str, dict[str, Any]], model_scores: Scores, data, trained: dict[str, Trained],
-            settings: dict[str, Any]) -> dict[str, Any]:
-    """A2's metrics file: summary (per model), scores (per model and split), classes, the fit
-    result of each training run, and the recipe."""
-    return {"summary": headline, "scores": model_scores, "classes": data.classes,
-            "training": {n: t.result for n, t in trained.items()}, "recipe": settings}
+            settings: dict[str, Any], seeds: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A2's metrics file: summary (per model), the denominators of its accuracies (summary.json
+    gives each its Wilson interval), scores (per model and split), classes, the fit result of each
+    training run, the recipe and the seed sweep (`training_seeds.seed_metrics`)."""
+    return {"summary": headline, "denominators": {f"*.{ACC_KEY[s]}": n for s, n in _split_sizes(data).items()},
+            "scores": model_scores, "classes": data.classes,
+            "training": {n: t.result for n, t in trained.items()}, "recipe": settings, "seed_sweep": seeds or {}}

@@ -1,6 +1,12 @@
 """B2, transferability: B1's fixed adversarial sets, crafted on each source model, fed unchanged to
-every other model. Only inputs both models classify correctly count (and, for targeted attacks,
-whose label is not the target), so source and target rates share one denominator.
+every other model, against a random-sign noise baseline of the same budget.
+
+Only inputs both models classify correctly count (and, for targeted attacks, whose label is not
+the target), so source and target share one set of eligible inputs. The headline is the
+**conditional transfer rate**: of the source's successes among them, the fraction that also fool
+the target. The unconditional rate (`transfer_rate`, kept under its old key) is the fraction of
+the eligible inputs whose adversarial input fools the target; the noise baseline is the fraction
+of the inputs a model classifies correctly that random-sign noise of the same ε fools.
 
 Attack keys of a fixed set are '<attack>.<goal>.eps<ε>' (see robustness.save_adversarial_set).
 """
@@ -15,11 +21,17 @@ from torch import nn
 
 from ..attacks import Attack, build_attack
 from ..core import progress
+from ..evaluation.intervals import format_rate, overlap, wilson
 from ..report import figures
-from ..robustness import eps_key, load_adversarial_set, replay, transfer_statistics
+from ..robustness import eps_key, load_adversarial_set, noise_statistics, replay, transfer_statistics
 
 GOALS = ("untargeted", "targeted")
-SUMMARY_KEYS = ("transfer_rate", "target_success_rate", "source_success_rate", "transfer_given_source", "n_eligible")
+SUMMARY_KEYS = ("conditional_transfer_rate", "transfer_rate", "target_success_rate", "source_success_rate",
+                "transfer_given_source", "success_ratio", "n_eligible", "n_source_success", "n_both_success")
+# The denominator of each proportion of a summary row (see helpers/report/summary.py).
+DENOMINATOR = {"conditional_transfer_rate": "n_source_success", "transfer_given_source": "n_source_success",
+               "transfer_rate": "n_eligible", "target_success_rate": "n_eligible", "source_success_rate": "n_eligible"}
+CI = "95 % Wilson interval in brackets"
 
 
 @dataclass
@@ -63,18 +75,25 @@ def attacks_of(blob: dict[str, Any]) -> dict[str, Attack]:
 @dataclass
 class Transfer:
     """One row per (source, target, attack key): `transfer_statistics` plus 'k/n' strings; `table`
-    is the same as a DataFrame with a 'panel' column (attack title and goal) for the figures."""
+    is the same as a DataFrame with a 'panel' column (attack title and goal) for the figures;
+    `noise` one row per (model, ε) of the random-sign baseline (`noise_statistics`)."""
     rows: list[dict[str, Any]]
     titles: dict[str, str]
     iterative: dict[str, bool]
+    noise: list[dict[str, Any]]
 
     def __post_init__(self):
         self.table = pd.DataFrame(self.rows)
         self.table["panel"] = self.table["attack"].map(self.titles) + " " + self.table["goal"]
+        self.noise_table = pd.DataFrame(self.noise, columns=["model", "eps", "n_eligible", "n_success", "success_rate"])
+
+    def noise_on(self, model: str, eps: float) -> dict[str, Any] | None:
+        return next((r for r in self.noise if r["model"] == model and r["eps"] == eps), None)
 
 
-def transfer_grid(fixed: FixedSets, device: torch.device) -> Transfer:
-    """Every model's logits on every source's fixed set, then the statistics of each direction."""
+def transfer_grid(fixed: FixedSets, device: torch.device, seed: int = 0) -> Transfer:
+    """Every model's logits on every source's fixed set, the statistics of each direction, and
+    the random-sign noise baseline (seeded with `seed`) on every model at every ε of the sets."""
     names = list(fixed.models)
     task = progress.task("B2 replay", len(names) ** 2)
     on = {}
@@ -92,97 +111,203 @@ def transfer_grid(fixed: FixedSets, device: torch.device) -> Transfer:
                 rows.append({"source": src, "target": dst, "direction": f"{src} → {dst}", "attack": attack, "goal": goal,
                              "eps": a["eps"], **st, "source success": f"{st['n_source_success']}/{st['n_eligible']}",
                              "target success": f"{st['n_target_success']}/{st['n_eligible']}"})
+    eps_grid = sorted({a["eps"] for a in fixed.sets[names[0]]["attacks"].values()})
+    noise = [{"model": n, **noise_statistics(fixed.models[n], fixed.images, fixed.labels, e, seed, device,
+                                             clean_logits=next(iter(on[n, n].values())).clean_logits)}
+             for n in names for e in eps_grid]
     attacks = attacks_of(fixed.sets[names[0]])
-    return Transfer(rows, {a: obj.title for a, obj in attacks.items()}, {a: obj.iterative for a, obj in attacks.items()})
+    return Transfer(rows, {a: obj.title for a, obj in attacks.items()}, {a: obj.iterative for a, obj in attacks.items()},
+                    noise)
 
 
-def direction_tables(transfer: Transfer) -> list[tuple[str, pd.DataFrame]]:
-    """Per direction: successes on source and target, transfer rate, share of source successes."""
-    out = []
-    for direction, sub in transfer.table.groupby("direction", sort=False):
-        out.append((f"{direction}: successes on the source and on the target model among the inputs both classify "
-                    "correctly (targeted: and whose label is not the target); transfer = target successes / source "
-                    "successes; the last column is the fraction of the source's successes that also fool the target",
-                    pd.DataFrame({"attack": sub.panel, "ε": sub.eps, "source": sub["source success"],
-                                  "target": sub["target success"], "transfer": sub.transfer_rate,
-                                  "of source's": sub.transfer_given_source})))
-    return out
+def _rate(row: dict[str, Any] | pd.Series, key: str) -> str:
+    """A row's rate `key` with its 95 % Wilson interval over the row's denominator for it."""
+    return format_rate(row[key], int(row[DENOMINATOR[key]]))
+
+
+def transfer_table(transfer: Transfer) -> pd.DataFrame:
+    """One row per direction, attack, goal and ε: the counts behind both transfer rates, and the
+    rates with their intervals (conditional over the source's successes, unconditional over the
+    eligible inputs)."""
+    t = transfer.table
+    return pd.DataFrame({"direction": t.direction, "attack": t.panel, "ε": t.eps, "eligible": t.n_eligible,
+                         "fool source": t.n_source_success, "fool target": t.n_target_success,
+                         "fool both": t.n_both_success,
+                         "conditional": [_rate(r, "conditional_transfer_rate") for _, r in t.iterrows()],
+                         "unconditional": [_rate(r, "transfer_rate") for _, r in t.iterrows()]})
+
+
+def noise_table(transfer: Transfer) -> pd.DataFrame:
+    """The random-sign noise baseline: per model and ε, the correctly classified inputs it fools."""
+    t = transfer.noise_table
+    return pd.DataFrame({"model": t.model, "ε": t.eps, "fooled": [f"{k}/{n}" for k, n in zip(t.n_success, t.n_eligible)],
+                         "success rate": [format_rate(r, n) for r, n in zip(t.success_rate, t.n_eligible)]})
+
+
+def _with_interval(table: pd.DataFrame, rate: str, n: str) -> pd.DataFrame:
+    """`table` with columns low and high: the Wilson interval of `rate` over column `n`."""
+    bounds = [wilson(round(r * k), k) if k and r == r and r is not None else (float("nan"),) * 2
+              for r, k in zip(table[rate].astype(float), table[n])]
+    return table.assign(rate=table[rate].astype(float), low=[b[0] for b in bounds], high=[b[1] for b in bounds])
 
 
 def target_success_figure(transfer: Transfer):
-    return figures.curves(transfer.table, "target_success_rate", "panel", "direction", None,
-                          "success rate on the target model")
+    """Unconditional transfer rate per panel (attack and goal) and direction, with intervals, and
+    on the untargeted panels the random-sign noise baseline of each target model."""
+    t = _with_interval(transfer.table, "transfer_rate", "n_eligible")
+    noise = _with_interval(transfer.noise_table, "success_rate", "n_eligible")
+    untargeted = [p for p in dict.fromkeys(t.panel) if p.endswith("untargeted")]
+    baseline = [noise.assign(panel=p, direction="random-sign noise on " + noise.model) for p in untargeted]
+    both = pd.concat([t[["panel", "direction", "eps", "rate", "low", "high"]], *baseline], ignore_index=True)
+    return figures.curves(both, "rate", "panel", "direction", None, "share of eligible inputs fooled",
+                          low="low", high="high", max_cols=2)
 
 
-def transfer_rate_figure(transfer: Transfer):
-    return figures.curves(transfer.table, "transfer_rate", "panel", "direction", None, "transfer rate",
-                          ylim=(-0.02, 1.22))
+def conditional_figure(transfer: Transfer):
+    """Conditional transfer rate (of the source's successes, the share that fool the target) per
+    panel and direction, with intervals."""
+    t = _with_interval(transfer.table, "conditional_transfer_rate", "n_source_success")
+    return figures.curves(t, "rate", "panel", "direction", None, "share of source successes\nthat fool the target",
+                          low="low", high="high", max_cols=2)
 
 
-def mean_of(table: pd.DataFrame, column: str, **where: Any) -> float | None:
-    """Mean of `column` over the rows matching `where` (column=value), ignoring missing values."""
-    sub = table
-    for k, v in where.items():
-        sub = sub[sub[k] == v]
-    values = sub[column].dropna().astype(float)
-    return float(values.mean()) if len(values) else None
+def primary_attack(transfer: Transfer) -> str:
+    """The attack the reading leads with: the first iterative one, else the last one listed."""
+    return next((a for a, it in transfer.iterative.items() if it), list(transfer.titles)[-1])
 
 
-def attack_comparison(transfer: Transfer, transfer_margin: float) -> str:
-    """How the attacks' mean transfer rates compare (the old FGSM-against-PGD sentence when one of
-    two attacks is iterative and the other is not); empty when a rate is missing."""
-    rates = {a: mean_of(transfer.table, "transfer_rate", attack=a) for a in transfer.titles}
-    if len(rates) < 2 or None in rates.values():
-        return ""
-    t = transfer.titles
-    if len(rates) > 2:
-        return "- Mean transfer rates: " + ", ".join(f"{t[a]} {r:.2f}" for a, r in rates.items()) + "."
-    (a, ra), (b, rb) = rates.items()
-    head = f"- {t[a]} transfers at a mean rate of {ra:.2f} and {t[b]} at {rb:.2f}: "
-    if ra <= rb + transfer_margin and rb <= ra + transfer_margin:
-        return head + "the two attacks transfer about equally well."
-    better, worse = (a, b) if ra > rb else (b, a)
-    if transfer.iterative[worse] and not transfer.iterative[better]:
-        return head + (f"{t[worse]}'s many steps fit the source model's particular decision boundary, which a single "
-                       f"{t[better]} step does not.")
-    if transfer.iterative[better] and not transfer.iterative[worse]:
-        return head + f"{t[better]} transfers better as well as attacking the source more strongly."
-    return head + f"{t[better]} transfers better."
+def _row(transfer: Transfer, direction: str, attack: str, goal: str, eps: float) -> pd.Series | None:
+    t = transfer.table
+    sub = t[(t.direction == direction) & (t.attack == attack) & (t.goal == goal) & (t.eps == eps)]
+    return sub.iloc[0] if len(sub) else None
 
 
-def reading(transfer: Transfer, transfer_margin: float, substitute_threat_rate: float) -> str:
-    """The bullet points that read the transfer results (every number computed from `transfer`)."""
-    table, lines = transfer.table, []
-    by_dir = {d: mean_of(table, "transfer_rate", direction=d) for d in dict.fromkeys(table["direction"])}
-    known = {d: v for d, v in by_dir.items() if v is not None}
-    if len(known) >= 2:
-        best, worst = max(known, key=known.get), min(known, key=known.get)
-        lines.append(f"- Averaged over attacks, goals and ε, the transfer rate is {known[best]:.2f} for {best} and "
-                     f"{known[worst]:.2f} for {worst}: adversarial inputs crafted on {best.split(' → ')[0]} carry over "
-                     "to the other model " + ("more readily." if known[best] - known[worst] > transfer_margin
-                                              else "about as readily as the other way round."))
-    for goal in GOALS:
-        v = mean_of(table, "target_success_rate", goal=goal)
-        if v is not None:
-            lines.append(f"- {goal.capitalize()}: the mean success on the target model is {v:.0%} "
-                         f"(against {mean_of(table, 'source_success_rate', goal=goal):.0%} on the source).")
-    comparison = attack_comparison(transfer, transfer_margin)
-    lines += [comparison] if comparison else []
-    big = table[(table.eps == table.eps.max()) & (table.goal == "untargeted")]
-    fooled, total = int(big["n_target_success"].sum()), int(big["n_eligible"].sum())
-    if total:
-        lines.append(f"- At the largest budget, ε = {table.eps.max():g}, untargeted adversarial inputs made on the other "
-                     f"model fool the target on {fooled} of {total} eligible inputs (both directions and attacks): "
-                     + ("an attacker without access to the model, using a substitute, is a real threat at that budget."
-                        if fooled / total > substitute_threat_rate
-                        else "without access to the model, an attacker gains little at that budget."))
-    return "\n".join(lines)
+def _interval(row, key: str) -> tuple[float, float]:
+    return wilson(int(row[{"conditional_transfer_rate": "n_both_success", "transfer_rate": "n_target_success"}[key]]),
+                  int(row[DENOMINATOR[key]]))
+
+
+def _count(k: int, one: str, many: str) -> str:
+    return f"{k} {one if k == 1 else many}"
+
+
+def direction_lines(transfer: Transfer, eps: float) -> list[str]:
+    """Per direction, the conditional transfer of the leading attack at `eps`, untargeted and
+    targeted; then whether the two directions' untargeted intervals overlap."""
+    main, lines, rows = primary_attack(transfer), [], {}
+    title = transfer.titles[main]
+    for d in dict.fromkeys(transfer.table.direction):
+        u, g = _row(transfer, d, main, "untargeted", eps), _row(transfer, d, main, "targeted", eps)
+        if u is None or not u.n_source_success:
+            lines.append(f"- {d}: " + (f"untargeted {title} at ε = {eps:g} fools none of the {u.n_eligible} eligible "
+                                       "inputs on the source" if u is not None and u.n_eligible else
+                                       "no input is classified correctly by both models") + ", so nothing can transfer.")
+            continue
+        rows[d] = u
+        text = (f"- {d}: of the {u.n_source_success} eligible inputs whose untargeted {title} input (ε = {eps:g}) fools "
+                f"{u.source}, {_count(u.n_both_success, 'also fools', 'also fool')} {u.target} (conditional transfer rate "
+                f"{_rate(u, 'conditional_transfer_rate')})")
+        if g is not None and g.n_source_success:
+            text += (f"; of the {g.n_source_success} sent to the target class on {g.source}, "
+                     f"{_count(g.n_both_success, 'is', 'are')} sent there on {g.target} too "
+                     f"({_rate(g, 'conditional_transfer_rate')})")
+        lines.append(text + ".")
+    if len(rows) == 2:
+        (a, ra), (b, rb) = rows.items()
+        same = overlap(_interval(ra, "conditional_transfer_rate"), _interval(rb, "conditional_transfer_rate"))
+        hi = a if ra.conditional_transfer_rate >= rb.conditional_transfer_rate else b
+        lines.append("- The two directions' intervals overlap: these inputs do not show that one direction transfers "
+                     "better than the other." if same else
+                     f"- The intervals do not overlap: adversarial inputs transfer more readily {hi.replace(' → ', ' to ')}.")
+    return lines
+
+
+def attack_comparison(transfer: Transfer, transfer_margin: float, eps: float) -> list[str]:
+    """Per direction, how the attacks' untargeted conditional transfer rates at `eps` compare (the
+    old FGSM-against-PGD reading when one of two attacks is iterative and the other is not, made
+    only when the intervals do not overlap and the rates differ by at least `transfer_margin`)."""
+    t, lines = transfer.titles, []
+    for d in dict.fromkeys(transfer.table.direction):
+        rows = {a: _row(transfer, d, a, "untargeted", eps) for a in t}
+        rows = {a: r for a, r in rows.items() if r is not None and r.n_source_success}
+        if len(rows) < 2:
+            continue
+        listed = ", ".join(f"{t[a]} {_rate(r, 'conditional_transfer_rate')}" for a, r in rows.items())
+        if len(rows) > 2:
+            lines.append(f"- {d}, untargeted at ε = {eps:g}: conditional transfer rates {listed}.")
+            continue
+        (a, ra), (b, rb) = rows.items()
+        better, worse = (a, b) if ra.conditional_transfer_rate >= rb.conditional_transfer_rate else (b, a)
+        gap = abs(ra.conditional_transfer_rate - rb.conditional_transfer_rate)
+        head = (f"- {d}, untargeted at ε = {eps:g}: {t[a]}'s successes transfer at {_rate(ra, 'conditional_transfer_rate')} "
+                f"and {t[b]}'s at {_rate(rb, 'conditional_transfer_rate')}")
+        if overlap(_interval(ra, "conditional_transfer_rate"), _interval(rb, "conditional_transfer_rate")):
+            lines.append(head + ": the intervals overlap, so neither attack is shown to transfer better.")
+        elif gap < transfer_margin:
+            lines.append(head + f": less than {100 * transfer_margin:.0f} percentage points apart, about equally well.")
+        elif transfer.iterative[worse] and not transfer.iterative[better]:
+            lines.append(head + f": {t[worse]}'s many steps fit the source model's particular decision boundary, "
+                         f"which a single {t[better]} step does not.")
+        else:
+            lines.append(head + f": {t[better]}'s transfer better.")
+    return lines
+
+
+def noise_lines(transfer: Transfer, substitute_threat_rate: float) -> list[str]:
+    """At the largest ε, per direction, the unconditional transfer of the leading attack against
+    random-sign noise of the same size on the target; a substitute model is called a real threat
+    when transfer fools more than `substitute_threat_rate` of the eligible inputs and its interval
+    lies above the noise's."""
+    main, top, lines = primary_attack(transfer), float(transfer.table.eps.max()), []
+    for d in dict.fromkeys(transfer.table.direction):
+        u, noise = _row(transfer, d, main, "untargeted", top), None
+        if u is not None:
+            noise = transfer.noise_on(u.target, top)
+        if u is None or noise is None or not u.n_eligible or not noise["n_eligible"]:
+            continue
+        noise_ci = wilson(noise["n_success"], noise["n_eligible"])
+        above = not overlap(_interval(u, "transfer_rate"), noise_ci) and u.transfer_rate > noise["success_rate"]
+        threat = above and u.transfer_rate > substitute_threat_rate
+        lines.append(
+            f"- {d} at the largest budget, ε = {top:g}: untargeted {transfer.titles[main]} inputs made on {u.source} "
+            f"fool {u.target} on {u.n_target_success} of {u.n_eligible} eligible inputs "
+            f"({_rate(u, 'transfer_rate')}); random-sign noise of the same size fools it on {noise['n_success']} of the "
+            f"{noise['n_eligible']} inputs it classifies correctly ({format_rate(noise['success_rate'], noise['n_eligible'])}). "
+            + (("An attacker with only a substitute model is a real threat at this budget" if threat else
+                "The transferred inputs beat noise, but fool no more than "
+                f"{100 * substitute_threat_rate:.0f} % of the inputs: a limited threat") if above else
+               "The intervals overlap: at this budget the transferred inputs are not shown to do better than noise")
+            + ".")
+    return lines
+
+
+def reading(transfer: Transfer, transfer_margin: float, substitute_threat_rate: float, example_eps: float) -> str:
+    """The bullet points that read the transfer results (every number computed from `transfer`):
+    conditional transfer per direction at `example_eps`, the attacks compared, noise at the largest ε."""
+    eps = example_eps if example_eps in set(transfer.table.eps) else float(transfer.table.eps.min())
+    return "\n".join(direction_lines(transfer, eps) + attack_comparison(transfer, transfer_margin, eps)
+                     + noise_lines(transfer, substitute_threat_rate))
+
+
+def denominators(transfer: Transfer) -> dict[str, int]:
+    """The denominator of every proportion in the summary (see helpers/report/summary.py)."""
+    out = {}
+    for r in transfer.rows:
+        prefix = f"{r['source']}_to_{r['target']}.{r['attack']}.{r['goal']}.{eps_key(r['eps'])}"
+        out.update({f"{prefix}.{k}": r[n] for k, n in DENOMINATOR.items() if r[n]})
+    out.update({f"noise.{r['model']}.{eps_key(r['eps'])}.success_rate": r["n_eligible"] for r in transfer.noise})
+    return out
 
 
 def metrics(transfer: Transfer) -> dict[str, Any]:
-    """B2's metrics: summary['<src>_to_<dst>'][attack][goal][eps key] = SUMMARY_KEYS; every row."""
+    """B2's metrics: summary['<src>_to_<dst>'][attack][goal][eps key] = SUMMARY_KEYS, and
+    summary['noise'][model][eps key] = the noise baseline; every row, the denominators."""
     summary: dict[str, Any] = {}
     for r in transfer.rows:
         node = summary.setdefault(f"{r['source']}_to_{r['target']}", {}).setdefault(r["attack"], {})
         node.setdefault(r["goal"], {})[eps_key(r["eps"])] = {k: r[k] for k in SUMMARY_KEYS}
-    return {"summary": summary, "rows": [dict(r) for r in transfer.rows]}
+    for r in transfer.noise:
+        summary.setdefault("noise", {}).setdefault(r["model"], {})[eps_key(r["eps"])] = {
+            k: r[k] for k in ("success_rate", "n_eligible", "n_success")}
+    return {"summary": summary, "rows": [dict(r) for r in transfer.rows], "noise": transfer.noise,
+            "denominators": denominators(transfer)}

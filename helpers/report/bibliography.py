@@ -1,0 +1,40 @@
+"""The report's references: every paper that the notebooks, the helpers' docstrings and the
+report's own sections cite (Goodfellow et al. 2015 for FGSM, Madry et al. 2018 for PGD, ...)."""
+from __future__ import annotations
+
+# (citation as the text writes it, full reference in markdown), in alphabetical order.
+REFERENCES: list[tuple[str, str]] = [
+    ("Fang et al. 2023", "G. Fang, X. Ma, M. Song, M. Bi Mi, X. Wang. *DepGraph: Towards Any Structural Pruning.* "
+                         "CVPR 2023 (the Torch-Pruning library)."),
+    ("Goodfellow et al. 2015", "I. J. Goodfellow, J. Shlens, C. Szegedy. *Explaining and Harnessing Adversarial "
+                               "Examples.* ICLR 2015 (FGSM)."),
+    ("Han et al. 2015", "S. Han, J. Pool, J. Tran, W. J. Dally. *Learning both Weights and Connections for Efficient "
+                        "Neural Networks.* NeurIPS 2015 (magnitude pruning)."),
+    ("He et al. 2016", "K. He, X. Zhang, S. Ren, J. Sun. *Deep Residual Learning for Image Recognition.* CVPR 2016 "
+                       "(residual networks)."),
+    ("Hinton et al. 2015", "G. Hinton, O. Vinyals, J. Dean. *Distilling the Knowledge in a Neural Network.* "
+                           "arXiv:1503.02531, 2015 (knowledge distillation)."),
+    ("Li et al. 2017", "H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient "
+                       "ConvNets.* ICLR 2017 (filter pruning)."),
+    ("Loshchilov & Hutter 2019", "I. Loshchilov, F. Hutter. *Decoupled Weight Decay Regularization.* ICLR 2019 "
+                                 "(AdamW)."),
+    ("Madry et al. 2018", "A. Madry, A. Makelov, L. Schmidt, D. Tsipras, A. Vladu. *Towards Deep Learning Models "
+                          "Resistant to Adversarial Attacks.* ICLR 2018 (PGD, adversarial training)."),
+    ("Papernot et al. 2016", "N. Papernot, P. McDaniel, I. Goodfellow. *Transferability in Machine Learning: from "
+                             "Phenomena to Black-Box Attacks using Adversarial Samples.* arXiv:1605.07277, 2016."),
+    ("Rice et al. 2020", "L. Rice, E. Wong, J. Z. Kolter. *Overfitting in Adversarially Robust Deep Learning.* "
+                         "ICML 2020."),
+    ("Selvaraju et al. 2017", "R. R. Selvaraju, M. Cogswell, A. Das, R. Vedantam, D. Parikh, D. Batra. *Grad-CAM: "
+                              "Visual Explanations from Deep Networks via Gradient-based Localization.* ICCV 2017."),
+    ("Simonyan et al. 2014", "K. Simonyan, A. Vedaldi, A. Zisserman. *Deep Inside Convolutional Networks: "
+                             "Visualising Image Classification Models and Saliency Maps.* ICLR workshop 2014."),
+    ("Wilson 1927", "E. B. Wilson. *Probable Inference, the Law of Succession, and Statistical Inference.* Journal "
+                    "of the American Statistical Association 22 (158), 209–212, 1927 (the Wilson score interval)."),
+    ("Wong et al. 2020", "E. Wong, L. Rice, J. Z. Kolter. *Fast is Better than Free: Revisiting Adversarial "
+                         "Training.* ICLR 2020 (FGSM with a random start, FGSM-RS)."),
+]
+
+
+def references_markdown() -> str:
+    """The references section: one paragraph per paper, in alphabetical order of the citation."""
+    return "# References\n\n" + "\n\n".join(f"**{cite}.** {full}" for cite, full in REFERENCES)

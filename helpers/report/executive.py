@@ -1,0 +1,115 @@
+"""The report's abstract and executive summary, computed from a flat summary dict (`summary.json`).
+
+The headline table gives per model: validation accuracy with its 95 % Wilson interval (and the
+mean ± std over seeds where A2 trained several), untargeted success and robust accuracy of the
+robustness attack at the smallest ε, and the compressed model C2 recommends with its accuracy,
+batch-1 speedup and size reduction. Each key finding is a sentence that needs some keys; when one
+is missing the finding is left out. A comparison of two proportions says when their intervals
+overlap.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from . import facts
+from .facts import Summary, number, rate
+
+
+def _attack(params: dict[str, Any]) -> str:
+    return params.get("robustness_attack") or "pgd"
+
+
+def headline_table(s: Summary, params: dict[str, Any]):
+    """One row per headline quantity, one column per model (a few models fit the page this way):
+    the numbers of A2, B1 and C1/C2, as strings with their intervals."""
+    import pandas as pd
+
+    attack, n = _attack(params), facts.n_valid(s)
+    rows = []
+    for m in facts.models(s):
+        row = {"model": m, "validation accuracy": rate(s, f"A2.{m}.val_acc", n)}
+        mean, std = number(s, f"A2.{m}.val_acc_seed_mean"), number(s, f"A2.{m}.val_acc_seed_std")
+        if mean is not None and std is not None:
+            seeds = number(s, f"A2.{m}.n_seeds")
+            row["mean ± std over seeds"] = f"{mean:.2f} ± {std:.2f}" + (f" ({int(seeds)} seeds)" if seeds else "")
+        eps = facts.smallest_eps(s, m, attack)
+        if eps is not None:
+            key = f"B1.{m}.{attack}.untargeted.{facts.eps_key(eps)}"
+            eligible = number(s, f"{key}.n_eligible")
+            eligible = int(eligible) if eligible else None
+            row[f"{facts.attack_title(attack)} success at ε {eps:g}"] = rate(s, f"{key}.success_rate", eligible)
+            row[f"robust accuracy at ε {eps:g}"] = rate(s, f"{key}.robust_acc", n)
+        rec = s.get(f"C2.{m}.recommended")
+        if isinstance(rec, str):
+            c = facts.compressed(s, m, facts.variant_key(rec))
+            row["compressed model recommended by C2"] = rec if rec != "dense" else "none qualifies (dense)"
+            row["its validation accuracy"] = rate(s, c["acc_key"], n)
+            row["its speedup at batch 1"] = f"{c['speedup']:.2f}×" if c["speedup"] else None
+            row["its size reduction"] = f"{c['size_reduction']:.1f}×" if c["size_reduction"] else None
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("model").T
+    return table.rename_axis(None, axis=1).rename_axis("").reset_index().where(lambda t: t.notna(), None)
+
+
+def abstract(s: Summary, params: dict[str, Any]) -> str:
+    """The abstract (markdown): what was studied, and the headline results with their intervals."""
+    ms, n, attack = facts.models(s), facts.n_valid(s), _attack(params)
+    classes, train = number(s, "A1.n_classes"), number(s, "A1.n_train")
+    data = (f"{int(classes)} classes, {int(train)} training and {n} validation images" if classes and train and n
+            else "an image classification dataset")
+    text = [f"We train {len(ms)} image classifiers ({', '.join(ms)}) on {data}, explain their decisions with "
+            "saliency maps and Grad-CAM, attack them with FGSM and PGD, measure how adversarial examples transfer "
+            "between them, harden one by adversarial fine-tuning, and compress them by unstructured and channel "
+            "pruning, measuring accuracy, latency, size and robustness of every compressed model."]
+    accs = [f"{m} {rate(s, f'A2.{m}.val_acc', n)}" for m in ms if number(s, f"A2.{m}.val_acc") is not None]
+    if accs:
+        text.append("Validation accuracies are " + ", ".join(accs) + ".")
+    fooled = []
+    for m in ms:
+        eps = facts.smallest_eps(s, m, attack)
+        key = f"B1.{m}.{attack}.untargeted.{facts.eps_key(eps)}.success_rate" if eps is not None else ""
+        eligible = number(s, key.replace(".success_rate", ".n_eligible")) if key else None
+        if key and number(s, key) is not None:
+            fooled.append(f"{m} {rate(s, key, int(eligible) if eligible else None)} at ε {eps:g}")
+    if fooled:
+        text.append(f"Untargeted {facts.attack_title(attack)} fools the correctly classified images of "
+                    + ", ".join(fooled) + ".")
+    recs = []
+    for m in ms:
+        rec = s.get(f"C2.{m}.recommended")
+        if isinstance(rec, str) and rec != "dense":
+            c = facts.compressed(s, m, facts.variant_key(rec))
+            if c["speedup"] and c["size_reduction"] and number(s, c["acc_key"]) is not None:
+                recs.append(f"{m} {rec} ({rate(s, c['acc_key'], n)} accuracy, {c['speedup']:.1f}× faster, "
+                            f"{c['size_reduction']:.1f}× smaller)")
+    if recs:
+        text.append("The recommended compressed models are " + "; ".join(recs) + ".")
+    text.append("Every accuracy and rate is given with its 95\u00a0% Wilson interval in brackets.")
+    return " ".join(text)
+
+
+HEADLINE_LABEL = "tab:summary_headline"
+
+
+def executive_cells(s: Summary, params: dict[str, Any]) -> list:
+    """Notebook cells of the executive summary: a heading, the headline table, the key findings."""
+    import nbformat
+
+    from .display import table_output
+    from .findings import findings
+    attack = facts.attack_title(_attack(params))
+    intro = (f"# Executive summary\n\n[Table](#{HEADLINE_LABEL}) gives the headline numbers of the study; the "
+             "sections that follow derive each of them. Accuracies and success rates are proportions over a few "
+             "dozen images, so each comes with its 95\u00a0% Wilson interval, and a comparison is only made where "
+             "the intervals say it can be.")
+    caption = (f"Headline results, one column per model: validation accuracy, untargeted {attack} success rate and "
+               "robust accuracy at the smallest ε, and the compressed model that C2 recommends with its accuracy, "
+               "its batch-1 speedup and how many times smaller it is than the dense model. Brackets: 95\u00a0% Wilson "
+               "intervals.")
+    table = nbformat.v4.new_code_cell("", id="executive-table")
+    table.outputs = [nbformat.v4.new_output("display_data", data=table_output(headline_table(s, params), caption,
+                                                                              HEADLINE_LABEL, ".2f"))]
+    found = findings(s, params)
+    points = "## Key findings\n\n" + "\n".join(f"{i}. {f}" for i, f in enumerate(found, 1))
+    return [nbformat.v4.new_markdown_cell(intro, id="executive-intro"), table,
+            nbformat.v4.new_markdown_cell(points, id="executive-findings")]

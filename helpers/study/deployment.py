@@ -1,0 +1,100 @@
+"""C2, the deployment rule: which model of each architecture to deploy, by a stated rule.
+
+A compressed model qualifies when (1) its validation accuracy is at most `max_acc_drop` below the
+dense model's, (2) it was attacked white-box, and (3) it is not 'less robust' than the dense model
+at the robustness ε (`robustness_discussion.verdicts`). Among those that qualify the lowest batch-1
+latency (C1's side-by-side measurement) wins, the smaller file breaking ties; the next in that
+order is the runner-up. If none qualifies, the dense model stays.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..evaluation.intervals import format_rate
+from .compressed_robustness import DENSE
+
+
+def _why_not(v, dense, verdict: dict[str, str], max_acc_drop: float) -> str:
+    """'' when variant `v` qualifies, else the first condition it fails."""
+    if v.name not in verdict:
+        return "not attacked white-box"
+    if v.acc < dense.acc - max_acc_drop - 1e-9:
+        return f"loses {100 * (dense.acc - v.acc):.0f} points"
+    if verdict[v.name] == "less robust":
+        return "less robust"
+    return ""
+
+
+def rank(by_model, verdict, max_acc_drop: float) -> dict[str, list]:
+    """Per model: the qualifying compressed variants, fastest first (smaller file breaking ties)."""
+    out = {}
+    for name, vs in by_model.items():
+        ok = [v for v in vs[1:] if not _why_not(v, vs[0], verdict.get(name, {}), max_acc_drop)]
+        out[name] = sorted(ok, key=lambda v: (v.latency_b1_ms, v.size_mb))
+    return out
+
+
+def recommend(by_model, at_eps: dict[str, pd.DataFrame], verdict, max_acc_drop: float, attack: str,
+              eps: float) -> tuple[dict[str, str], dict[str, str], str]:
+    """(picks, runners-up, markdown): per model the recommended variant's name ('dense' when none
+    qualifies), the runner-up's ('dense' when one qualifies, '–' when none does) and a sentence
+    with the values that decided."""
+    picks, runners, lines = {}, {}, []
+    for name, ok in rank(by_model, verdict, max_acc_drop).items():
+        dense, rates = by_model[name][0], at_eps.get(name)
+        pick = ok[0] if ok else dense
+        runner = ok[1] if len(ok) > 1 else (dense if ok else None)
+        picks[name], runners[name] = pick.name, runner.name if runner else "–"
+
+        def success(v) -> str:
+            row = rates.loc[v.name]
+            return format_rate(row.success_rate, int(row.n_eligible))
+
+        if not ok:
+            lines.append(f"- **{name}: the dense model stays** — none of its {len(by_model[name]) - 1} compressed models "
+                         f"qualified ([Table](#tab:C2_deployment)).")
+            continue
+        ratio = dense.latency_b1_ms / pick.latency_b1_ms
+        speed = f"{ratio:.1f}× faster than" if ratio >= 1 else f"{1 / ratio:.1f}× slower than"
+        text = (f"- **{name}: {pick.name}**, " + ("the only qualifying model" if len(ok) == 1 else
+                                                  f"the fastest of {len(ok)} qualifying models") + ": "
+                f"accuracy {format_rate(pick.acc, pick.n)} (dense {format_rate(dense.acc, dense.n)}), batch-1 latency "
+                f"{pick.latency_b1_ms:.2f} ms ({speed} the dense "
+                f"{dense.latency_b1_ms:.2f} ms), smallest file {pick.size_mb:.2f} MB (dense {dense.size_mb:.2f} MB), "
+                f"untargeted {attack.upper()} success at ε = {eps:g} {success(pick)} (dense {success(dense)}).")
+        text += (f" Runner-up: {runner.name}, {runner.latency_b1_ms:.2f} ms, accuracy {format_rate(runner.acc, runner.n)}, "
+                 f"success {success(runner)}." if runner is not dense else " No other compressed model qualified: "
+                 "the runner-up is the dense model.")
+        lines.append(text)
+    return picks, runners, "\n".join(lines)
+
+
+def rule_sentence(max_acc_drop: float, n: int, attack: str, eps: float, margin: float) -> str:
+    """The rule in words, with this run's values."""
+    return (f"The rule, with this run's values: a compressed model qualifies when its validation accuracy is at most "
+            f"{100 * max_acc_drop:g} points below the dense model's ({max_acc_drop * n:.0f} of {n} images), when it "
+            f"was attacked white-box, and when untargeted {attack.upper()} at ε = {eps:g} does not fool at least "
+            f"{100 * margin:g} points more of its inputs than of the dense model's. Among those that qualify, the one "
+            "with the lowest batch-1 latency is deployed (the smaller file breaks ties) and the next one is the "
+            "runner-up; if none qualifies, the dense model stays. Every candidate with the condition it fails is in "
+            "[Table](#tab:C2_deployment).")
+
+
+def deployment_table(by_model, at_eps, verdict, max_acc_drop: float, picks, runners) -> pd.DataFrame:
+    """Every variant with what the rule reads: accuracy and success at the robustness ε (95 %
+    Wilson intervals), verdict, latency, file size, and whether it qualified (or why not)."""
+    rows = []
+    for name, vs in by_model.items():
+        rates, dense = at_eps.get(name), vs[0]
+        for v in vs:
+            row = rates.loc[v.name] if rates is not None and v.name in rates.index else None
+            why = "" if v.method == DENSE else _why_not(v, dense, verdict.get(name, {}), max_acc_drop)
+            role = ("deployed" if picks[name] == v.name else "runner-up" if runners[name] == v.name else "")
+            rows.append({"model": name, "variant": v.name, "acc": format_rate(v.acc, v.n),
+                         "success at ε": format_rate(row.success_rate, int(row.n_eligible)) if row is not None else "–",
+                         "verdict": "reference" if v.method == DENSE else verdict.get(name, {}).get(v.name, "–"),
+                         "b1 ms": f"{v.latency_b1_ms:.2f}", "MB": f"{v.size_mb:.2f}",
+                         "qualifies": "–" if v.method == DENSE else ("yes" if not why else f"no: {why}"), "role": role})
+    return pd.DataFrame(rows)
