@@ -2,6 +2,7 @@
 directories and overrides, aggregation, and a two-point smoke sweep of A2 on a local Dask cluster
 (the toy plugin's synthetic data and model, one epoch)."""
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -98,6 +99,8 @@ def test_a_two_point_sweep_runs_on_a_local_dask_cluster_and_reuses_its_points(tm
     saved = json.loads((root / "sweep.json").read_text())
     assert saved["grid"] == {"seed": [0, 1]} and saved["stages"] == ["A2_training"]
     assert all(p["stages"] == {"A2_training": pytest.approx(p["stages"]["A2_training"])} for p in saved["points"])
+    # a local worker's point gets this machine's cores, not Dask's one-thread default
+    assert {p["threads"] for p in saved["points"]} == {str(max(1, (os.cpu_count() or 1) // 1))}
     # a rerun of a point reuses it: its stage is skipped when up to date, or (when the helpers code
     # changed meanwhile) reruns and reuses the checkpoint trained by the same recipe, data and code
     assert sweep_cli.main([str(pfile), "--grid", "seed=1", "A2", "--name", "again"]) == 0
@@ -105,3 +108,13 @@ def test_a_two_point_sweep_runs_on_a_local_dask_cluster_and_reuses_its_points(tm
     assert point["run_dir"] == str(root / "seed=1")
     assert point["stages"] == {"A2_training": "skipped"} or point["summary"]["A2.ToyNet.reused"] is True
     assert point["summary"]["A2.ToyNet.created_at"] == saved["points"][1]["summary"]["A2.ToyNet.created_at"]
+
+
+def test_a_point_gets_the_threads_it_is_given(monkeypatch):
+    from helpers.pipeline.sweep import THREAD_VARIABLES, give_point_its_cores
+    for var in THREAD_VARIABLES:
+        monkeypatch.setenv(var, "1")  # what Dask sets in its workers
+    give_point_its_cores(2)
+    assert all(os.environ[var] == "2" for var in THREAD_VARIABLES)
+    give_point_its_cores(0)
+    assert not any(var in os.environ for var in THREAD_VARIABLES)
