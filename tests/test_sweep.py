@@ -114,7 +114,9 @@ def test_a_point_gets_the_threads_it_is_given(monkeypatch):
     from helpers.pipeline.sweep import THREAD_VARIABLES, give_point_its_cores
     for var in THREAD_VARIABLES:
         monkeypatch.setenv(var, "1")  # what Dask sets in its workers
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     give_point_its_cores(2)
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
     assert all(os.environ[var] == "2" for var in THREAD_VARIABLES)
     give_point_its_cores(0)
     assert not any(var in os.environ for var in THREAD_VARIABLES)
