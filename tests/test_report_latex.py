@@ -34,7 +34,10 @@ def test_table_is_a_captioned_labelled_longtable_whose_columns_fit():
                        "accuracy (95 % Wilson interval)": ["0.74 [0.60, 0.84]", "0.82 [0.69, 0.90]"],
                        "loss": [0.5, 0.25]})
     tex = latex.table_latex(df, "accuracy of *each* model at ε ≤ 0.1 (5 % of pixels)", "tab:A2_accuracy", ".2f")
-    assert tex.count(r"\begin{longtable}") == 1 and r"\toprule" in tex and r"\bottomrule" in tex
+    # short: a float, which LaTeX never lets overflow a page; long: a longtable that breaks across pages
+    assert tex.count(r"\begin{table}") == 1 and r"\toprule" in tex and r"\bottomrule" in tex
+    long_tex = latex.table_latex(pd.concat([df] * 40), "many rows", "tab:A2_long", ".2f")
+    assert long_tex.count(r"\begin{longtable}") == 1 and r"\endhead" in long_tex
     assert r"\label{tab:A2_accuracy}" in tex and r"\caption{" in tex
     assert r"\emph{each}" in tex or shutil.which("pandoc") is None
     assert r"5 \% of pixels" in tex

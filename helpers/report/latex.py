@@ -185,9 +185,28 @@ def with_index(df):
     return df.rename_axis(names).reset_index()
 
 
+# A table whose estimated height stays under this many points is a `table` float (tabular), longer
+# ones a longtable. longtable breaks pages by its own output routine, which ignores floats placed on
+# the same page: a short longtable after a figure overflowed the bottom margin and lost the
+# heading below it (text height at 0.8 in margins: about 680 pt).
+FLOAT_TABLE_MAX_PT = 400.0
+
+
+def estimated_height_pt(header: list[str], columns: list[list[str]], font: str, widths: list[float]) -> float:
+    """Rough height of the table's body and header in pt: wrapped lines per row times the leading."""
+    em, leading = FONT_PT[font], FONT_PT[font] * 1.25
+
+    def lines(texts: list[str]) -> int:
+        return max(max(1, math.ceil(text_em(t) * em / max(w - SLACK_PT, 1.0))) for t, w in zip(texts, widths))
+
+    rows = [[col[r] for col in columns] for r in range(len(columns[0]) if columns else 0)]
+    return (lines(header) + sum(lines(r) for r in rows)) * leading
+
+
 def table_latex(df, caption: str, label: str, floatfmt: str | Sequence[str] = ".3f", index: bool = False) -> str:
-    """A longtable of the DataFrame `df` (escaped cells, per-column decimals, booktabs rules),
-    captioned and labelled `label`, that breaks across pages and repeats its header."""
+    """The DataFrame `df` as a captioned table labelled `label` (escaped cells, per-column
+    decimals, booktabs rules): a `table` float when it is short, else a longtable that breaks
+    across pages and repeats its header."""
     df = with_index(df) if index else df
     header = [escape(c) for c in df.columns]
     columns = []
@@ -201,10 +220,16 @@ def table_latex(df, caption: str, label: str, floatfmt: str | Sequence[str] = ".
     spec = "".join(f">{{{a}\\arraybackslash}}p{{{w:.1f}pt}}" for a, w in zip(align, widths))
     rows = [" & ".join(cell(col[r]) for col in columns) + r" \\" for r in range(len(df))]
     head = " & ".join(header) + r" \\"
+    caption_line = rf"\caption{{{markdown_to_latex(caption)}}}\label{{{check_label(label)}}}"
+    if estimated_height_pt([str(c) for c in df.columns], columns, font, widths) <= FLOAT_TABLE_MAX_PT:
+        return "\n".join([
+            r"\begin{table}[htbp]", r"\centering", rf"\{font}", rf"\setlength{{\tabcolsep}}{{{TABCOLSEP_PT:g}pt}}",
+            caption_line, rf"\begin{{tabular}}{{{spec}}}", r"\toprule", head, r"\midrule",
+            *rows, r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])
     return "\n".join([
         r"\begingroup", rf"\{font}", rf"\setlength{{\tabcolsep}}{{{TABCOLSEP_PT:g}pt}}",
         rf"\begin{{longtable}}{{{spec}}}",
-        rf"\caption{{{markdown_to_latex(caption)}}}\label{{{check_label(label)}}} \\",
+        caption_line + r" \\",
         r"\toprule", head, r"\midrule", r"\endfirsthead",
         rf"\multicolumn{{{len(header)}}}{{l}}{{\emph{{(continued)}}}} \\", r"\toprule", head, r"\midrule", r"\endhead",
         r"\bottomrule", r"\endlastfoot",
