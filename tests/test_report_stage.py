@@ -44,3 +44,10 @@ def test_show_table_labels_tables_by_name_or_by_count(tmp_path):
     assert r"\label{tab:B1_success}" in latex[0] and r"\label{tab:B1_2}" in latex[1]
     assert r"\label{tab:B1_second}" in latex[2]
     assert "0.25" in cap.outputs[0].data["text/markdown"] and "success rates" in cap.outputs[0].data["text/markdown"]
+
+
+def test_stage_references_name_the_labels_its_figures_and_tables_get(tmp_path):
+    from helpers.study.stage import Stage
+    stage = Stage("C2_robustness", None, None, None)
+    assert stage.figure_refs([(None, "fixed_set_SimpleCNN", "c")]) == "[Figure](#fig:C2_fixed_set_SimpleCNN)"
+    assert stage.table_refs([("a", None, "x"), ("b", None, "y")]) == "[Table](#tab:C2_x), [Table](#tab:C2_y)"

@@ -230,17 +230,3 @@ def robustness_figure(attacked: pd.DataFrame, attack: str, eps: float):
     axes[0][0].set_ylabel(f"untargeted {attack.upper()} success at ε = {eps:g}", fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def refs(items: list, kind: str = "tab") -> str:
-    """References to (caption, table, label) triples (kind 'tab') or (figure, what, caption)
-    triples (kind 'fig'), as the report numbers them."""
-    if kind == "fig":
-        return ", ".join(f"[Figure](#fig:C2_{what})" for _, what, _ in items)
-    return ", ".join(f"[Table](#tab:C2_{label})" for _, _, label in items)
-
-
-def show_labelled(stage, items: list[tuple[str, pd.DataFrame, str]]) -> None:
-    """Show (caption, table, label) triples; a label makes the table `tab:C2_<label>`."""
-    for caption, table, label in items:
-        stage.show_table(table, caption, label=label)

@@ -130,22 +130,6 @@ def methods_narrative(sweep: Sweep) -> str:
     return "\n\n".join(parts)
 
 
-def show_labelled(stage, items: list[tuple[str, pd.DataFrame, str]]) -> None:
-    """Show (caption, table, label) triples; a label makes the table `tab:<tag>_<label>`."""
-    for caption, table, label in items:
-        stage.show_table(table, caption, label=label)
-
-
-def figure_refs(items: list[tuple[Any, str, str]], tag: str = "C1") -> str:
-    """References to (figure, what, caption) items, as the report numbers them."""
-    return ", ".join(f"[Figure](#fig:{tag}_{what})" for _, what, _ in items)
-
-
-def table_refs(items: list[tuple[str, pd.DataFrame, str]], tag: str = "C1") -> str:
-    """References to (caption, table, label) items."""
-    return ", ".join(f"[Table](#tab:{tag}_{label})" for _, _, label in items)
-
-
 def table_label(*parts: str) -> str:
     """A label for a figure or table from names such as ('global', 'ResNetSmall')."""
     return "_".join(p.replace(" ", "_").replace(".", "p") for p in parts)

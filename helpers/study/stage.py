@@ -123,6 +123,14 @@ class Stage:
         for caption, df, *label in tables:
             self.show_table(df, caption, floatfmt, label=label[0] if label else None)
 
+    def figure_refs(self, items: list[tuple]) -> str:
+        """References from the text to (figure, what, caption) items shown by `show_figure`."""
+        return ", ".join(f"[Figure](#fig:{self.tag}_{what})" for _, what, _ in items)
+
+    def table_refs(self, items: list[tuple]) -> str:
+        """References from the text to (caption, DataFrame, label) items shown by `show_tables`."""
+        return ", ".join(f"[Table](#tab:{self.tag}_{label})" for _, _, label in items)
+
     def read_metrics(self, tag: str) -> dict[str, Any]:
         """Metrics an earlier notebook wrote, e.g. read_metrics('A2')."""
         return load_json(self.layout.metrics(tag))
