@@ -51,7 +51,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) -m helpers.bench
+	$(PY) -m helpers.bench $(ARGS)
 
 lab: setup
 	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e ".[lab]"

@@ -21,4 +21,4 @@ def test_the_package_is_grouped_by_concern():
     top = {p.name for p in (ROOT / "helpers").iterdir() if not p.name.startswith("__")}
     assert {"core", "config", "data", "models", "training", "evaluation", "explain", "attacks", "robustness",
             "defense", "compression", "study", "report", "pipeline"} <= top
-    assert {p for p in top if p.endswith(".py")} == {"run.py", "bench.py", "sweep.py"}  # the command-line entry points only
+    assert {p for p in top if p.endswith(".py")} == {"run.py", "bench.py", "sweep.py", "compare.py"}  # the entry points only

@@ -94,7 +94,7 @@ def test_finetune_or_load_saves_a_permanent_model_and_reuses_it(tmp_path):
     x = torch.randint(0, 255, (24, 3, 32, 32), dtype=torch.uint8, generator=g)
     y = torch.arange(24) % 3
     split = ImageSet("train", x, y, [f"f{i}" for i in range(24)], ["a", "b", "c"])
-    data = StudyData(tmp_path, split, split, None, [0.5] * 3, [0.25] * 3)
+    data = StudyData(tmp_path, split, split, None, [0.5] * 3, [0.25] * 3, selection=split)
     ckpt = {"arch": "SimpleCNN", "arch_args": {"num_classes": 3}, "run_key": "base", "classes": split.classes}
     base = BaseModel("SimpleCNN", _model(), ckpt, tmp_path / "base.pt")
     cfg = TrainConfig(batch_size=8, warmup_epochs=0, amp="off")

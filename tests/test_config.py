@@ -46,7 +46,7 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path):
         params.load_yaml(f)
 
 
-@pytest.mark.parametrize("text, key", [("epochs: ten\n", "epochs"), ("amp: fp16\n", "amp"),
+@pytest.mark.parametrize("text, key", [("epochs: ten\n", "epochs"), ("amp: fp8\n", "amp"),
                                        ("augment: 1\n", "augment"), ("models: SimpleCNN\n", "models"),
                                        ("lr: true\n", "lr"), ("epochs_by_model: 120\n", "epochs_by_model"),
                                        ("device: gpu\n", "device")])

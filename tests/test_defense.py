@@ -27,7 +27,7 @@ def test_adversarial_finetuning_trains_selects_by_robust_accuracy_and_is_reused(
     torch.manual_seed(0)
     base = build_model("SimpleCNN", num_classes=3)
     save_checkpoint(tmp_path / "base.pt", base, "SimpleCNN", {"num_classes": 3}, classes=["a", "b", "c"])
-    data = StudyData(tmp_path, _split(24, 0), _split(9, 1), None, [0.5] * 3, [0.25] * 3)
+    data = StudyData(tmp_path, _split(24, 0), _split(9, 1), None, [0.5] * 3, [0.25] * 3, selection=_split(9, 1))
     cfg = TrainConfig(epochs=2, batch_size=8, warmup_epochs=0, augment=False, amp="off")
     dcfg = defense.DefenseConfig(eps=0.02, select_steps=2)
     out = tmp_path / "adv.pt"
@@ -35,7 +35,7 @@ def test_adversarial_finetuning_trains_selects_by_robust_accuracy_and_is_reused(
                                                     device=torch.device("cpu"))
     model, result = hardened.model, hardened.result
     assert not hardened.reused
-    scores = [r["val_selection_score"] for r in result["history"]]
+    scores = [r["select_score"] for r in result["history"]]
     assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
     assert result["best_epoch"] == 1 + scores.index(max(scores))
     assert not any(torch.equal(a, b) for a, b in zip(model.parameters(), base.parameters()))  # all trained

@@ -97,12 +97,24 @@ def test_atomic_path_leaves_nothing_behind_on_failure(tmp_path):
     assert dest.read_text() == "old" and list(tmp_path.iterdir()) == [dest]
 
 
-def test_bench_prints_one_line_per_model_and_size(capsys):
-    assert bench.main(["--models", "SimpleCNN", "--sizes", "32", "--runs", "3", "--no-course"]) == 0
+def test_bench_prints_one_line_per_model_and_size_with_fp32_beside_the_auto_precision(capsys):
+    assert bench.main(["--models", "SimpleCNN", "--sizes", "32", "--runs", "3", "--no-course", "--seconds", "0.2",
+                       "--rounds", "1"]) == 0
     out = capsys.readouterr().out
     import re
-    assert re.search(r"^SimpleCNN 32 px train: \d+ img/s", out, re.M)
+    assert re.search(r"^SimpleCNN 32 px train: fp32 \d+ img/s .*; (auto is fp32 here|bf16 \(auto\) \d+ img/s, [\d.]+x fp32)$",
+                     out, re.M), out
+    assert "amp: auto trains in" in out
     assert re.search(r"^SimpleCNN 32 px batch-1 latency: [\d.]+ ± [\d.]+ ms", out, re.M)
+
+
+def test_bench_levers_compare_each_setting_with_its_baseline(capsys, monkeypatch):
+    import torch
+    monkeypatch.setattr(torch, "compile", lambda model: model)  # inductor takes a minute; the line is what is tested
+    assert bench.main(["--models", "SimpleCNN", "--sizes", "16", "--levers", "--seconds", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "SimpleCNN 16 px fp32 training step: channels-last" in out and "torch.compile" in out
+    assert "SimpleCNN 16 px evaluation (fp32): batch 16" in out
 
 
 def test_course_pipeline_baseline_runs_on_an_image_folder(image_folder):

@@ -62,6 +62,14 @@ def test_every_notebook_runs_and_writes_its_outputs(smoke):
     # a cold run records its stage times for the report
     run_metrics = json.loads((base / "run" / "metrics" / "run.json").read_text())
     assert set(run_metrics["cold_stage_s"]) == set(NOTEBOOKS) and run_metrics["cold_total_s"] > 0
+    # ... beside the plan printed before the first stage, whose estimate it keeps
+    assert log.index("plan of ") < log.index("A1_data: running") and "estimated total" in log
+    assert set(run_metrics["cold_planned_s"]) == set(NOTEBOOKS) and run_metrics["cold_planned_total_s"] > 0
+    # amp: auto became a precision this machine runs natively, and every stage trained with it
+    assert run_metrics["amp"] == "auto" and run_metrics["precision"] in ("bf16", "fp32")
+    a2 = json.loads((base / "run" / "metrics" / "A2.json").read_text())
+    assert a2["params"]["amp"] == run_metrics["precision"]
+    assert {r["precision"] for r in a2["training"].values()} == {run_metrics["precision"]}
 
 
 def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
@@ -155,7 +163,9 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
         assert summary[f"A2.{model}.val_acc.ci_low"] <= summary[f"A2.{model}.val_acc"] <= summary[f"A2.{model}.val_acc.ci_high"]
         assert summary[f"A2.{model}.n_seeds"] == 2 and len(summary[f"A2.{model}.val_acc_seeds"]) == 2  # smoke: seeds 0 and 1
     assert summary["run.total_s"] > 0 and summary["run.cold_total_s"] > 0
-    assert set(summary) >= {f"run.cold_stage_s.{nb}" for nb in NOTEBOOKS}
+    assert set(summary) >= {f"run.cold_stage_s.{nb}" for nb in NOTEBOOKS} | {f"run.cold_planned_s.{nb}" for nb in NOTEBOOKS}
+    assert {"run.device", "run.precision", "run.cpu", "run.threads"} <= set(summary)
+    assert all(summary[f"run.calibration.{m}.train_img_s"] > 0 for m in MODELS)
     for model in MODELS:
         assert 0 <= summary[f"A3.{model}.gradcam_centre_fraction"] <= 1
     values = yaml.safe_load(pfile.read_text())
@@ -205,7 +215,7 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
         assert 0 <= summary[f"C2.{m}.toy_halving.0.5.whitebox.toy_noise.untargeted.{eps_grid[0]}.success_rate"] <= 1
     for plugin_word in ("ToyNet", "toy_halving", "toy_noise"):
         assert plugin_word in text, plugin_word
-    assert "Reproducing this report" in text and "cold run" in text
+    assert "Reproducing this report" in text and "cold run" in text and "the plan had estimated" in text
 
 
 def test_report_numbers_references_and_contents_are_right(smoke):
@@ -238,6 +248,7 @@ def test_a_registered_dataset_of_grey_images_runs_the_data_and_training_stages(t
     pfile = tmp_path / "grey.yaml"
     pfile.write_text(yaml.safe_dump({"run_dir": str(tmp_path / "run"), "plugins": ["tests.plugins.toy"],
                                      "dataset": "toy_grey", "image_size": 16, "subset_per_class": 6,
+                                     "selection_per_class": 2,
                                      "models": ["ToyNet", "SimpleCNN"], "epochs": 1, "warmup_epochs": 0,
                                      "batch_size": 8, "latency_runs": 3, "latency_warmup": 1, "n_misclassified": 2}))
     done = run.run(str(pfile), ["A1", "A2"], log=lambda *_: None)

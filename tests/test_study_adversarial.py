@@ -7,7 +7,7 @@ from helpers.attacks.fgsm import FGSM
 from helpers.attacks.pgd import PGD
 from helpers.core.layout import RunLayout
 from helpers.robustness import AttackRun, load_adversarial_set, run_attack, statistics
-from helpers.study import adversarial, adversarial_figures
+from helpers.study import adversarial, adversarial_figures, attack_checks
 from tests.conftest import model_and_own_labels
 
 CLASSES = ["a", "b", "c"]
@@ -60,37 +60,42 @@ def test_parameters_are_checked_by_name():
 
 
 def test_sanity_checks_pass_and_name_what_they_checked():
-    checks = adversarial.sanity_checks(fixed_grid(), sanity_min_fooled=0.5)
-    assert len(checks) == 3
-    assert checks[0].startswith("‖δ‖∞ ≤ ε and x_adv ∈ [0, 1] for all 8 runs and 6 inputs each")
-    assert checks[1] == "PGD succeeds at least as often as FGSM for every model, goal and ε (4 comparisons)"
+    checks = attack_checks.sanity_checks(fixed_grid(), sanity_min_fooled=0.5)
+    assert len(checks.passed) == 3 and checks.unmet == []
+    assert checks.passed[0].startswith("‖δ‖∞ ≤ ε and x_adv ∈ [0, 1] for all 8 runs and 6 inputs each")
+    assert checks.passed[1] == "PGD succeeds at least as often as FGSM for every model, goal and ε (4 comparisons)"
     # untargeted PGD fools all 6 inputs (each prediction differs from its label)
-    assert checks[2].endswith("of every model: M 6/6") and "at least 50%" in checks[2]
+    assert checks.passed[2].endswith("of every model: M 6/6") and "at least 50%" in checks.passed[2]
     # without ε = 0.1 in the grid, that check is not made
-    assert len(adversarial.sanity_checks(fixed_grid(eps_grid=(0.03,)), 0.5)) == 2
+    assert len(attack_checks.sanity_checks(fixed_grid(eps_grid=(0.03,)), 0.5).passed) == 2
+    assert checks.text().startswith("- passed: ‖δ‖∞ ≤ ε")
 
 
 def test_sanity_check_raises_when_a_run_exceeds_its_budget():
     with pytest.raises(AssertionError, match="M fgsm untargeted ε=0.03: ‖δ‖∞ > ε"):
-        adversarial.sanity_checks(fixed_grid(delta=0.05), 0.5)
+        attack_checks.sanity_checks(fixed_grid(delta=0.05), 0.5)
 
 
-def test_sanity_check_raises_when_the_stronger_attack_is_weaker():
-    # PGD leaves every prediction right (no success), FGSM fools some inputs
-    with pytest.raises(AssertionError, match="PGD fooled 0 inputs, FGSM [1-9]"):
-        adversarial.sanity_checks(fixed_grid(pgd_fooled=tuple(LABELS.tolist())), 0.5)
+def test_a_stronger_attack_that_fools_fewer_is_reported_not_asserted():
+    # PGD leaves every prediction right (no success), FGSM fools some inputs: healthy code can do this
+    # (a one-epoch model, 5 PGD steps), so the run goes on and the report says it
+    checks = attack_checks.sanity_checks(fixed_grid(pgd_fooled=tuple(LABELS.tolist())), 0.5)
+    assert len(checks.unmet) == 2 and "PGD fooled 0 inputs, FGSM" in checks.unmet[0]
+    assert checks.unmet[0].startswith("PGD is expected to succeed at least as often as FGSM; it did not in")
+    assert checks.text().startswith("- **expectation not met**: PGD is expected")
 
 
-def test_sanity_check_raises_when_pgd_fools_too_few_at_the_largest_budget():
+def test_pgd_fooling_too_few_at_the_largest_budget_is_reported():
     grid = fixed_grid(pgd_fooled=(1, 2, 0, 0, 1, 2), fgsm_fooled=(0, 1, 2, 0, 1, 2))  # PGD fools 3 of 6
-    with pytest.raises(AssertionError, match="untargeted PGD at ε = 0.1 fools only 50%"):
-        adversarial.sanity_checks(grid, 0.9)
+    checks = attack_checks.sanity_checks(grid, 0.9)
+    assert checks.unmet == ["untargeted PGD at ε = 0.1 fools at least 90% of correctly classified inputs of every "
+                            "model: M only 50% (M 3/6)"]
 
 
 def test_strength_pairs_only_pair_attacks_with_a_registered_partner_that_ran():
-    assert adversarial.strength_pairs({"fgsm": FGSM(), "pgd": PGD()}) == [("pgd", "fgsm")]
-    assert adversarial.strength_pairs({"pgd": PGD()}) == []
-    assert adversarial.strength_pairs({"fgsm": FGSM(), "pgd": PGD(), "wider": Wider()}) == [("pgd", "fgsm")]
+    assert attack_checks.strength_pairs({"fgsm": FGSM(), "pgd": PGD()}) == [("pgd", "fgsm")]
+    assert attack_checks.strength_pairs({"pgd": PGD()}) == []
+    assert attack_checks.strength_pairs({"fgsm": FGSM(), "pgd": PGD(), "wider": Wider()}) == [("pgd", "fgsm")]
 
 
 def test_run_grid_keeps_the_old_order_and_seeds():
@@ -102,7 +107,7 @@ def test_run_grid_keeps_the_old_order_and_seeds():
         (a, g, e) for a in ("fgsm", "pgd") for g in ("untargeted", "targeted") for e in (0.03, 0.1)]
     alone = run_attack(model, images, labels, pgd, 0.1, target=1, seed=7)
     assert torch.equal(grid.runs["M", "pgd", "targeted", 0.1].x_adv, alone.x_adv)
-    summary = adversarial.metrics(grid, adversarial_figures.settings_table(setup, 7, 0.03), [])["summary"]
+    summary = adversarial.metrics(grid, adversarial_figures.settings_table(setup, 7, 0.03), attack_checks.Checks())["summary"]
     assert set(summary["M"]["pgd"]["targeted"]["eps0.1"]) == set(adversarial.SUMMARY_KEYS)
     assert "iterations_mean" not in summary["M"]["fgsm"]["untargeted"]["eps0.03"]
     assert summary["attack_s"] == grid.seconds > 0
@@ -134,7 +139,7 @@ def test_tables_give_each_rate_with_its_interval_and_denominator():
     assert success.loc["PGD targeted", "n"] == 4 and success.loc["PGD targeted", "ε = 0.1"] == "0.50 [0.15, 0.85]"
     robust = adversarial_figures.robust_table(fixed_grid()).set_index("attack")
     assert robust.loc["FGSM untargeted", "clean"] == "1.00 [0.61, 1.00]" and robust.loc["FGSM untargeted", "n"] == 6
-    metrics = adversarial.metrics(fixed_grid(), adversarial_figures.settings_table(fixed_grid().setup, 0, 0.03), [])
+    metrics = adversarial.metrics(fixed_grid(), adversarial_figures.settings_table(fixed_grid().setup, 0, 0.03), attack_checks.Checks())
     assert metrics["denominators"]["M.pgd.targeted.eps0.1.success_rate"] == 4
     assert metrics["denominators"]["M.pgd.targeted.eps0.1.robust_acc"] == 6 and metrics["summary"]["M"]["clean_acc"] == 1.0
 

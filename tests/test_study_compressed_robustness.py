@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers.core.layout import RunLayout
+from helpers.evaluation.intervals import format_rate
 from helpers.study import compressed_robustness, deployment, robustness_discussion
 from helpers.study.compressed_robustness import Variant
 
@@ -47,7 +48,9 @@ def test_saturation_sentence_says_where_success_stops_telling_models_apart():
 
 
 def _variant(method, point, acc, ms, mb):
-    return Variant("M", method, point, 0.5, Path("x.pt"), acc, ms, mb, 50)
+    """A variant whose selection accuracy is `acc`; its validation accuracy is 1 - acc, so a rule that
+    read the validation split would decide otherwise."""
+    return Variant("M", method, point, 0.5, Path("x.pt"), 1 - acc, ms, mb, 50, acc, 150)
 
 
 def test_deployment_picks_the_fastest_qualifying_model_shows_the_runner_up_or_keeps_the_dense_one():
@@ -62,27 +65,40 @@ def test_deployment_picks_the_fastest_qualifying_model_shows_the_runner_up_or_ke
     assert picks == {"M": "global s0.8"} and runners == {"M": "global s0.5"}  # 2x is less robust, 4x loses 10 points
     assert "the fastest of 2 qualifying models" in text and "2.0× faster than the dense 10.00 ms" in text
     assert "Runner-up: global s0.5, 9.00 ms" in text and "0.40 [0.26, 0.55]" in text
+    assert f"selection accuracy {format_rate(0.80, 150)}" in text and f"it scores {format_rate(0.20, 50)}" in text
     table = deployment.deployment_table(by_model, at_eps, verdict, 0.02, picks, runners)
     assert list(table.qualifies) == ["–", "yes", "no: less robust", "no: loses 10 points", "yes"]
     assert list(table.role) == ["", "runner-up", "", "", "deployed"]
     verdict["M"]["global s0.5"] = verdict["M"]["global s0.8"] = "less robust"
     picks, runners, text = deployment.recommend(by_model, at_eps, verdict, 0.02, "pgd", 0.01)
     assert picks == {"M": "dense"} and runners == {"M": "–"} and "the dense model stays" in text
-    rule = deployment.rule_sentence(0.02, 50, "pgd", 0.01, 0.05)
-    assert "at most 2 points below the dense model's (1 of 50 images)" in rule and "ε = 0.01" in rule
+    rule = deployment.rule_sentence(0.02, 150, "pgd", 0.01, 0.05)
+    assert "at most 2 points below the dense model's (3 of 150 images)" in rule and "ε = 0.01" in rule
+    assert "reads only the selection split" in rule
 
 
 def test_variants_come_from_c1_metrics_with_the_dense_model_first(tmp_path):
-    c1 = {"summary": {"M": {"dense": {"acc": 0.8, "latency_b1_ms": 5.0, "size_mb": 10.0, "params": 100}}},
+    c1 = {"summary": {"M": {"dense": {"acc": 0.8, "latency_b1_ms": 5.0, "size_mb": 10.0, "params": 100,
+                                      "select_acc": 0.7, "n_select": 30}}},
           "records": [{"model": "M", "method": "global", "point": "s0.8", "nonzero": 20, "path": "checkpoints/global/M-s0.8.pt",
-                       "acc": 0.78, "latency_b1_ms": 5.1, "size_compressed_mb": 2.0},
+                       "acc": 0.78, "select_acc": 0.6, "latency_b1_ms": 5.1, "size_compressed_mb": 2.0},
+                      {"model": "M", "method": "channel", "point": "2x", "nonzero": 50, "path": "c.pt", "acc": 0.8,
+                       "select_acc": 0.69, "latency_b1_ms": 2.0, "size_compressed_mb": 1.0},
                       {"model": "N", "method": "global", "point": "s0.8", "nonzero": 20, "path": "n.pt", "acc": 0.5,
-                       "latency_b1_ms": 1.0, "size_compressed_mb": 1.0}]}
+                       "select_acc": 0.5, "latency_b1_ms": 1.0, "size_compressed_mb": 1.0}]}
     layout = RunLayout(tmp_path, tmp_path / "figures")
     found = compressed_robustness.variants(c1, layout, ["M"])["M"]
-    assert [v.name for v in found] == ["dense", "global s0.8"]
+    assert [v.name for v in found] == ["dense", "global s0.8", "channel 2x"]
     assert found[0].path == layout.trained("M") and found[1].removed == pytest.approx(0.8)
     assert found[1].path == tmp_path / "checkpoints" / "global" / "M-s0.8.pt"
+    assert (found[1].select_acc, found[1].n_select, found[1].acc, found[1].n) == (0.6, 30, 0.78, 0)
+    # C2 attacks the dense model and the compressed ones that keep their accuracy on the selection split
+    # (global s0.8 loses 10 points there, although it keeps its validation accuracy)
+    params = {"whitebox_methods": ["global", "channel"], "max_acc_drop": 0.02}
+    chosen = compressed_robustness.examined({"M": found}, params)
+    assert [v.name for v in chosen] == ["dense", "channel 2x"]
+    text = compressed_robustness.examined_sentence({"M": found}, chosen, params)
+    assert "1 of the 2 compressed models" in text and "left out: global s0.8 (0.60)" in text
 
 
 def test_metrics_nest_the_dense_model_and_each_compressed_point_with_denominators():
@@ -114,9 +130,10 @@ def test_the_robust_model_is_pruned_and_attacked_again(tmp_path):
     from helpers.models import build_model
     from helpers.models.checkpoints import save_checkpoint
     from helpers.study import robust_pruning
+    from helpers.data import carve_selection
     from tests.plugins.toy import load_toy_grey
 
-    data = load_toy_grey("", 16, subset_per_class=4)
+    data = carve_selection(load_toy_grey("", 16, subset_per_class=4), 1, 0)
     layout = RunLayout(tmp_path, tmp_path / "figures")
     torch.manual_seed(0)
     args = {"num_classes": 3, "mean": data.mean, "std": data.std}

@@ -11,6 +11,7 @@ from helpers.core.layout import RunLayout
 from helpers.models import build_model
 from helpers.models.checkpoints import save_checkpoint
 from helpers.study import compression, compression_analysis, compression_latency
+from helpers.data import carve_selection
 from tests.plugins.toy import load_toy_grey
 
 
@@ -35,7 +36,7 @@ PARAMS = {"compression_methods": ["global", "channel", "toy_halving"],
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("c1")
-    data = load_toy_grey("", 16, subset_per_class=4)
+    data = carve_selection(load_toy_grey("", 16, subset_per_class=4), 1, 0)
     torch.manual_seed(0)
     stage = _Stage(root)
     model = build_model("ToyNet", num_classes=3, mean=data.mean, std=data.std)
@@ -147,7 +148,7 @@ def test_the_teacher_computes_each_augmented_batch_once_for_all_points(tmp_path)
     from helpers.compression import CompressionContext, build_method
     from helpers.training.config import TrainConfig
 
-    data = load_toy_grey("", 16, subset_per_class=4)
+    data = carve_selection(load_toy_grey("", 16, subset_per_class=4), 1, 0)
     stage = _Stage(tmp_path)
     torch.manual_seed(0)
     save_checkpoint(stage.layout.trained("ToyNet"), build_model("ToyNet", num_classes=3, mean=data.mean, std=data.std),
@@ -194,3 +195,21 @@ def test_compare_says_when_intervals_overlap():
     assert "intervals overlap" in compression._compare(0.08, 0.02, 50)  # 4 images against 1
     assert "do not overlap" in compression._compare(0.9, 0.1, 50)
     assert compression._compare(0.5, 0.5, 50) == "equal to"
+
+
+def test_chained_channel_pruning_starts_each_target_from_the_previous_fine_tuned_model(setup, tmp_path):
+    """With `chain`, 4x is pruned from 2x's fine-tuned model (MACs still about a quarter of the dense
+    model's), its reuse key includes 2x's, and a second sweep reuses both."""
+    stage0, data, dense, _ = setup
+    stage = _Stage(tmp_path)
+    for name in dense:  # the same dense checkpoint, in a run directory of its own
+        stage.layout.trained(name).write_bytes(stage0.layout.trained(name).read_bytes())
+    params = {**PARAMS, "compression_methods": ["channel"], "compression_targets": {"channel": [2.0, 4.0]},
+              "compression_settings": {"channel": {"chain": True, "round_to": 2}}, "dense_control_budget": ""}
+    chained = compression.run_sweep(stage, data, compression.dense_models(stage, data, ["ToyNet"]), params)
+    two, four = chained.made("channel")
+    dense_macs = dense["ToyNet"][1]["macs"]
+    assert four.details["chained_from"] == "2x" and "chained_from" not in two.details
+    assert dense_macs / four.macs == pytest.approx(4.0, rel=0.35) and four.macs < two.macs
+    again = compression.run_sweep(stage, data, compression.dense_models(stage, data, ["ToyNet"]), params)
+    assert all(r.reused for r in again.made("channel"))

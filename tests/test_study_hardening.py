@@ -12,11 +12,12 @@ from helpers.training.cached import Trained
 from helpers.training.config import TrainConfig
 from tests.conftest import model_and_own_labels
 
-A2 = {"SimpleCNN": {"val_acc": 0.6}, "ResNetSmall": {"val_acc": 0.7}}
+# the choice reads the selection split: by validation accuracy SimpleCNN would be chosen
+A2 = {"SimpleCNN": {"select_acc": 0.6, "val_acc": 0.9}, "ResNetSmall": {"select_acc": 0.7, "val_acc": 0.5}}
 
 
 def history(scores, train_acc=0.9):
-    return [{"epoch": e, "val_selection_score": s, "train_acc": train_acc, "val_acc": 0.5}
+    return [{"epoch": e, "select_score": s, "train_acc": train_acc, "select_acc": 0.5}
             for e, s in enumerate(scores, 1)]
 
 
@@ -32,10 +33,11 @@ def test_the_model_is_the_named_one_or_the_most_accurate():
     with pytest.raises(ValueError, match="'defense_model' is 'VGG', which A2 did not train"):
         hardening.choose_model(["SimpleCNN"], A2, "VGG")
     assert hardening.choice_sentence("ResNetSmall", A2, "") == (
-        "The model hardened is **ResNetSmall**, the more accurate in A2 (70% validation accuracy).")
+        "The model hardened is **ResNetSmall**, the more accurate in A2 (70% accuracy on the selection split).")
     assert hardening.choice_sentence("ResNetSmall", A2, "", 50) == (  # 35 of 50 against 30 of 50
-        "The model hardened is **ResNetSmall**, the one with the higher validation accuracy in A2 (0.70 [0.56, 0.81]); its "
-        "interval overlaps that of SimpleCNN (0.60 [0.46, 0.72]), so it is not shown to be the more accurate.")
+        "The model hardened is **ResNetSmall**, the one with the higher accuracy on the selection split in A2 (0.70 "
+        "[0.56, 0.81]); its interval overlaps that of SimpleCNN (0.60 [0.46, 0.72]), so it is not shown to be the more "
+        "accurate.")
     assert hardening.choice_sentence("SimpleCNN", A2, "SimpleCNN", 50) == "The model hardened is **SimpleCNN**, as configured."
 
 

@@ -25,7 +25,7 @@ def image_set(split, n, seed, size):
 
 def tiny_data(tmp_path, size=32):
     return StudyData(tmp_path, image_set("train", 9, 0, size), image_set("valid", 6, 1, size), None,
-                     [0.5] * 3, [0.25] * 3)
+                     [0.5] * 3, [0.25] * 3, selection=image_set("selection", 6, 3, size))
 
 
 def model(name, seed=0):

@@ -31,7 +31,8 @@ def image_set(split, n, seed, size=32):
 
 def tiny_data(tmp_path, test=False):
     return StudyData(tmp_path, image_set("train", 24, 0), image_set("valid", 12, 1),
-                     image_set("test", 9, 2) if test else None, [0.5] * 3, [0.25] * 3)
+                     image_set("test", 9, 2) if test else None, [0.5] * 3, [0.25] * 3,
+                     selection=image_set("selection", 6, 3))
 
 
 def params(**changes):
@@ -58,15 +59,19 @@ def test_recipe_lists_the_config_and_the_per_model_epochs(tmp_path):
     recipe = training.recipe(params(epochs=7, epochs_by_model={"SimpleCNN": 3}), data, CPU)
     assert recipe["epochs"] == 7 and recipe["epochs (SimpleCNN)"] == 3 and recipe["image size (px)"] == 32
     assert recipe["training images"] == 24 and recipe["validation images"] == 12 and recipe["device"] == "cpu"
+    assert recipe["selection images"] == 6
     table = training.recipe_table(recipe).set_index("setting")
     assert table.loc["training precision", "value"] == "off" and table.loc["batch size", "value"] == "8"
     assert "patience" not in table.index and "epochs (SimpleCNN)" in table.index
 
 
 def test_recipe_text_says_the_settings_in_words_with_their_values():
-    text = training.recipe_text(params(epochs=7, epochs_by_model={"SimpleCNN": 3}, warmup_epochs=2, patience=4))
-    assert "at most 7 epochs per model (SimpleCNN: 3)" in text and "after 4 epochs without a lower validation loss" in text
+    text = training.recipe_text(params(epochs=7, epochs_by_model={"SimpleCNN": 3}, warmup_epochs=2, patience=4,
+                                       amp="fp32"))
+    assert "at most 7 epochs per model (SimpleCNN: 3)" in text
+    assert "after 4 epochs without a lower loss on the selection split" in text and "validation" not in text
     assert "warm-up over the first 2 epoch(s)" in text and "label smoothing 0.1" in text and "fp32 throughout" in text
+    assert "bf16 autocast forward pass (bf16 is native" in training.recipe_text(params(amp="bf16"))
     for name in ("patience", "epochs_by_model", "warmup_epochs", "label_smoothing", "amp"):
         assert name not in text
     assert "at most 1 epoch per model;" not in training.recipe_text(params())  # no per-model budgets, no brackets
@@ -108,10 +113,11 @@ def test_training_then_reuse_is_reported_as_such(run):
 
 def test_scores_and_tables_match_the_predictions(run):
     data, _, _, _, logits, scores = run
-    assert set(logits["SimpleCNN"]) == {"train", "valid", "test"}
+    assert list(logits["SimpleCNN"]) == ["train", "selection", "valid", "test"]
     expected = float((logits["SimpleCNN"]["valid"].argmax(1) == data.valid.labels).float().mean())
     acc = training.accuracy_table(scores).iloc[0]
     assert acc["validation accuracy (n=12)"] == format_rate(expected, 12) and "test accuracy (n=9)" in acc
+    assert "selection accuracy (n=6)" in acc  # the split that chose the kept epoch, beside the reported one
     per_class = training.per_class_table(scores, data.classes)
     assert list(per_class["class"]) == CLASSES and per_class["support"].sum() == 12
     recall = scores["SimpleCNN"]["valid"]["per_class"]["dog"]["recall"]
@@ -168,9 +174,9 @@ def test_show_mistakes_shows_one_figure_per_erring_model(tmp_path):
 def test_comparison_gives_intervals_and_says_whether_they_overlap(tmp_path):
     data = tiny_data(tmp_path)  # 24 training and 12 validation images
     headline = {
-        "Small": {"val_acc": 6 / 12, "train_acc": 12 / 24, "params": 1000, "epoch_s": 1.0, "train_img_s": 40.0,
+        "Small": {"val_acc": 6 / 12, "train_acc": 12 / 24, "select_acc": 3 / 6, "params": 1000, "epoch_s": 1.0, "train_img_s": 40.0,
                   "size_mb": 0.1, "total_train_s": 1.0},
-        "Big": {"val_acc": 9 / 12, "train_acc": 21 / 24, "params": 4000, "epoch_s": 2.0, "train_img_s": 20.0,
+        "Big": {"val_acc": 9 / 12, "train_acc": 21 / 24, "select_acc": 5 / 6, "params": 4000, "epoch_s": 2.0, "train_img_s": 20.0,
                 "size_mb": 0.4, "total_train_s": 2.0},
     }
     text = training.comparison_text(headline, {"Big": 0.72}, data)
@@ -186,6 +192,7 @@ def test_comparison_gives_intervals_and_says_whether_they_overlap(tmp_path):
     assert "do not overlap" in training.comparison_text(far, {}, data)
     table = training.comparison_table(headline, data)
     assert list(table["val acc"]) == [format_rate(0.5, 12), format_rate(0.75, 12)] and "test acc" not in table
+    assert list(table["select acc"]) == [format_rate(0.5, 6), format_rate(5 / 6, 6)]
     assert not [c for c in table.columns if "latency" in c]
     assert "ahead" not in training.comparison_text({"Big": headline["Big"]}, {}, data)
 
@@ -194,7 +201,7 @@ def test_summary_and_metrics_have_the_report_keys_and_the_denominators(run):
     data, _, p, trained, logits, scores = run
     headline = training.summary(trained, scores, data)
     s = headline["SimpleCNN"]
-    for key in ("val_acc", "train_acc", "test_acc", "params", "size_mb", "epoch_s", "total_train_s", "train_img_s",
+    for key in ("val_acc", "select_acc", "train_acc", "test_acc", "params", "size_mb", "epoch_s", "total_train_s", "train_img_s",
                 "epochs_run", "best_epoch", "reused", "created_at"):
         assert key in s, key
     assert not [k for k in s if "latency" in k]  # measured once, in C1
@@ -203,7 +210,7 @@ def test_summary_and_metrics_have_the_report_keys_and_the_denominators(run):
     assert s["reused"] is False and s["created_at"] == trained["SimpleCNN"].created_at
     out = training.metrics(headline, scores, data, trained, training.recipe(p, data, CPU))
     assert set(out) == {"summary", "denominators", "scores", "classes", "training", "recipe", "seed_sweep"}
-    assert out["denominators"] == {"*.train_acc": 24, "*.val_acc": 12, "*.test_acc": 9}
+    assert out["denominators"] == {"*.train_acc": 24, "*.select_acc": 6, "*.val_acc": 12, "*.test_acc": 9}
     assert out["training"]["SimpleCNN"]["best_epoch"] == s["best_epoch"]
     json.dumps(out)  # the metrics file is JSON
     flat = with_intervals(flatten(out["summary"]), out["denominators"], "A2")

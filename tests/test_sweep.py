@@ -79,7 +79,8 @@ def test_the_cli_reports_a_bad_grid_before_anything_runs(tmp_path, capsys):
 
 
 TOY = {"plugins": ["tests.plugins.toy"], "dataset": "toy_grey", "models": ["ToyNet"], "image_size": 24,
-       "subset_per_class": 6, "epochs": 1, "warmup_epochs": 0, "batch_size": 8, "n_misclassified": 2}
+       "subset_per_class": 6, "selection_per_class": 2, "epochs": 1, "warmup_epochs": 0, "batch_size": 8,
+       "n_misclassified": 2}
 
 
 def test_a_two_point_sweep_runs_on_a_local_dask_cluster_and_reuses_its_points(tmp_path, capsys):

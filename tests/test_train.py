@@ -31,10 +31,10 @@ def test_fit_logs_every_epoch_and_keeps_best_weights(tmp_path):
     m = small_model()
     r = fit(m, x, y, x, y, CFG, device=torch.device("cpu"), log_dir=tmp_path / "tb")
     assert [h["epoch"] for h in r["history"]] == [1, 2, 3]
-    assert set(r["history"][0]) >= {"train_loss", "train_acc", "val_loss", "val_acc", "epoch_s"}
-    best = min(r["history"], key=lambda h: h["val_loss"])
-    assert r["best_epoch"] == best["epoch"] and not m.training
-    assert train.evaluate_loss(m, x, y, torch.device("cpu"))[0] == pytest.approx(best["val_loss"], rel=1e-5)
+    assert set(r["history"][0]) >= {"train_loss", "train_acc", "select_loss", "select_acc", "epoch_s"}
+    best = min(r["history"], key=lambda h: h["select_loss"])
+    assert r["best_epoch"] == best["epoch"] and not m.training and r["precision"] == "fp32"  # amp off
+    assert train.evaluate_loss(m, x, y, torch.device("cpu"))[0] == pytest.approx(best["select_loss"], rel=1e-5)
     assert any((tmp_path / "tb").iterdir())  # TensorBoard event file
 
 
@@ -68,7 +68,7 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path, monkeypatch):
     resumed = fit(resumed_model, x, y, x, y, CFG, device=torch.device("cpu"), state_path=state)
     assert len(resumed["history"]) == 3
     for a, b in zip(ref["history"], resumed["history"]):
-        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+        assert a["select_loss"] == pytest.approx(b["select_loss"], rel=1e-5)
     for (k, a), b in zip(reference.state_dict().items(), resumed_model.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6), k
 
@@ -78,7 +78,7 @@ def test_train_or_load_reuses_a_matching_checkpoint(tmp_path, monkeypatch):
 
     x, y = tiny_data()
     s = ImageSet("train", x, y, [str(i) for i in range(len(y))], ["a", "b", "c"])
-    data = StudyData(tmp_path, s, s, None, [0.5] * 3, [0.25] * 3)
+    data = StudyData(tmp_path, s, s, None, [0.5] * 3, [0.25] * 3, selection=s)
     args = {"num_classes": 3}
     cfg = TrainConfig(epochs=1, batch_size=8, amp="off")
     path = tmp_path / "SimpleCNN-original.pt"
@@ -96,7 +96,8 @@ def test_train_or_load_reuses_a_matching_checkpoint(tmp_path, monkeypatch):
     assert second.reused and second.created_at == first.created_at
     other_images = x.clone()
     other_images[0] = 0
-    other = StudyData(tmp_path, ImageSet("train", other_images, y, s.files, s.classes), s, None, [0.5] * 3, [0.25] * 3)
+    other = StudyData(tmp_path, ImageSet("train", other_images, y, s.files, s.classes), s, None, [0.5] * 3, [0.25] * 3,
+                      selection=s)
     with pytest.raises(AssertionError, match="retrained"):  # other data: trains again
         train_or_load("SimpleCNN", args, other, cfg, path=path, device=torch.device("cpu"))
 

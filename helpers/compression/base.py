@@ -68,8 +68,9 @@ class CompressionContext:
 
 @dataclass
 class CompressionRecord:
-    """What C1 reports of one compressed model (sizes in MB, accuracies as fractions of the
-    validation split). `path` and `compressed_path` are relative to the run directory."""
+    """What C1 reports of one compressed model (sizes in MB; `acc_pre_ft` and `acc` are fractions of
+    the validation split, the reported one; `select_acc`, after fine-tuning, of the selection split,
+    which C2's choices read). `path` and `compressed_path` are relative to the run directory."""
     model: str
     method: str
     family: str
@@ -81,6 +82,7 @@ class CompressionRecord:
     macs: int = 0                 # multiply-accumulates of one forward pass (dense arithmetic)
     acc_pre_ft: float | None = None
     acc: float | None = None      # after fine-tuning
+    select_acc: float | None = None  # after fine-tuning, on the selection split
     size_mb: float = 0.0          # the checkpoint
     size_compressed_mb: float = 0.0  # the smallest file that restores the model exactly
     path: str = ""
@@ -172,12 +174,27 @@ class PruneAndFineTune(CompressionMethod):
     `signature` equal to an earlier point's (the same widths after rounding, say) skips the point.
     `finish` prepares the fine-tuned model for saving; `save_twins` writes compact copies.
     `signature_name` says what the signature is, for the report ("widths").
+
+    A method whose Settings has `chain = True` prunes each target (in the order given) from the
+    fine-tuned model of its previous target rather than from the dense model, so every point
+    starts from weights that already recovered from the last cut; `chained_target` says what the
+    target means relative to that starting point.
     """
     signature_name: ClassVar[str] = "model"
 
     def __init__(self, budget: FineTuneBudget | None = None, settings: Any = None):
         super().__init__(budget, settings)
         self._seen: dict[tuple[str, Any], str] = {}
+        self._previous: dict[str, tuple[nn.Module, CompressionRecord, str]] = {}  # per base model, when chaining
+
+    @property
+    def chains(self) -> bool:
+        return bool(getattr(self.settings, "chain", False))
+
+    def chained_target(self, target: float, previous: CompressionRecord, base: BaseModel, ctx) -> float:
+        """The target to prune the previous point's model to, so that the result reaches `target`
+        relative to the dense model (sparsity: the same, as zeros stay zero and rank first)."""
+        return target
 
     @abstractmethod
     def prune(self, model: nn.Module, target: float, ctx: CompressionContext) -> tuple[nn.Module, dict[str, Any]]:
@@ -201,7 +218,11 @@ class PruneAndFineTune(CompressionMethod):
         from .finetune import finetune_or_load
 
         point = self.label(target)
-        pruned, details = self.prune(copy.deepcopy(base.model), target, ctx)
+        start, relative, after = base.model, target, ""
+        if self.chains and base.name in self._previous:
+            start, previous, after = self._previous[base.name]
+            relative = self.chained_target(target, previous, base, ctx)
+        pruned, details = self.prune(copy.deepcopy(start), relative, ctx)
         signature = self.signature(pruned)
         if signature is not None:
             earlier = self._seen.setdefault((base.name, signature), point)
@@ -211,8 +232,11 @@ class PruneAndFineTune(CompressionMethod):
         from ..evaluation.predict import accuracy
         acc_pre = accuracy(pruned, ctx.data.valid.images, ctx.data.valid.labels, ctx.device)
         path = ctx.layout.compressed(self.name, base.name, point)
-        trained = finetune_or_load(self, path, pruned, base, target, details, ctx)
+        trained = finetune_or_load(self, path, pruned, base, target, details, ctx, after=after)
         smallest = self.save_twins(trained.model, path, base)
         record = measure(self, trained, base, target, point, acc_pre, smallest, ctx)
-        record.details.update(details)
+        record.details.update(details, **({"chained_from": self._previous[base.name][1].point}
+                                          if after else {}))
+        if self.chains:
+            self._previous[base.name] = (trained.model, record, trained.key)
         return Compressed(trained.model, record)

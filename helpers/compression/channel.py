@@ -113,6 +113,7 @@ class ChannelPruning(PruneAndFineTune):
     @dataclass(frozen=True)
     class Settings:
         round_to: int = ROUND_TO  # channel counts after pruning are multiples of this
+        chain: bool = False  # prune each target from the previous target's fine-tuned model, not the dense one
 
     def label(self, target: float) -> str:
         return f"{target:g}x"
@@ -124,6 +125,14 @@ class ChannelPruning(PruneAndFineTune):
 
     def achieved(self, record, dense_macs: int) -> float:
         return dense_macs / record.macs
+
+    def chained_target(self, target: float, previous, base, ctx) -> float:
+        """The MAC reduction to ask of the previous point's model so the result is `target` times
+        smaller than the dense model (at least a little further, or the widths repeat and the point
+        is skipped as the same)."""
+        image_shape = (ctx.data.channels, ctx.data.image_size, ctx.data.image_size)
+        dense_macs = macs_and_params(base.model, image_shape)[0]
+        return max(target * previous.macs / dense_macs, 1.01)
 
     def prune(self, model: nn.Module, target: float, ctx) -> tuple[nn.Module, dict[str, Any]]:
         image_shape = (ctx.data.channels, ctx.data.image_size, ctx.data.image_size)

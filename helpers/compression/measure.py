@@ -58,6 +58,7 @@ def measure(method, trained, base, target: float, point: str, acc_pre: float, sm
         model=base.name, method=method.name, family=method.family, target=target, point=point, params=params,
         nonzero=s["nonzero"], sparsity=s["sparsity"], macs=macs, acc_pre_ft=acc_pre,
         acc=accuracy(model, data.valid.images, data.valid.labels, ctx.device),
+        select_acc=accuracy(model, data.selection.images, data.selection.labels, ctx.device),
         size_mb=file_size_mb(trained.path), size_compressed_mb=file_size_mb(smallest),
         path=ctx.layout.relative(trained.path), compressed_path=ctx.layout.relative(smallest),
         finetune_s=trained.result["total_train_s"], finetune_epochs=len(trained.result["history"]),

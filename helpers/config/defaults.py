@@ -18,10 +18,12 @@ data_dir: str = ""  # dataset root; '' searches data/sports10, then ../shared/da
 image_size: int = 64  # images are decoded and resized once to image_size x image_size pixels
 on_bad_image: str = "error"  # error | skip: an undecodable file stops the run, or is skipped and listed
 subset_per_class: int = 0  # keep only the first k images of each class in each split, 0 keeps all; for smoke runs
+selection_per_class: int = 15  # images per class moved from the training images into the selection split, on which every choice is made (early stopping, kept epochs, compressed models examined, deployment); models never train on it, and the validation split only reports
+selection_seed: int = 0  # draws the selection split, independent of the training seed so that every seed of a sweep shares it
 cache_dir: str = ".cache/images"  # decoded-image cache (uint8 tensors per split and size)
 seed: int = 0  # seeds Python, NumPy and torch
 num_threads: int = 0  # torch intra-op threads for training and latency, 0 keeps the default
-device: str = "auto"  # auto | cpu | cuda: where models train and run
+device: str = "auto"  # auto | cpu | cuda | mps: where models train and run; auto takes CUDA, then Apple's MPS, then the CPU
 models: list[str] = ["SimpleCNN", "ResNetSmall"]  # registered model names to train and compare
 
 # --- training (A2; fine-tuning in B3 and C1 shares the recipe) ------------------------------------
@@ -38,8 +40,9 @@ weight_decay: float = 0.0005  # decoupled weight decay, 0 gives plain Adam
 label_smoothing: float = 0.1  # cross-entropy label smoothing
 warmup_epochs: int = 2  # linear learning-rate warm-up before the cosine decay
 patience: int = 10  # early stopping after this many epochs without a lower validation loss
-amp: str = "bf16"  # bf16 | off: precision of training; evaluation is always fp32
+amp: str = "auto"  # auto | bf16 | fp16 | fp32 | off: training precision; auto is bf16 autocast where the hardware runs it natively (AMX or avx512_bf16 CPUs, bf16 GPUs), fp16 with a gradient scaler on other CUDA GPUs, fp32 elsewhere; off is fp32; evaluation and attacks are always fp32
 seed_sweep: list[int] = [1, 2]  # extra training seeds of every A2 model, each seed runs A2 in its own directory under <run_dir>/sweep/ for the seed variance; the study keeps using the models of seed; [] turns it off
+calibration_seconds: float = 1.0  # seconds each model is timed per measure when the run's plan calibrates this machine (cached per machine and precision); 0 gives a plan without time estimates
 sweep_workers: int = 1  # Dask worker processes of a local sweep cluster, each running one grid point at a time
 sweep_address: str = ""  # Dask scheduler of an existing cluster for sweeps, such as tcp://host:8786; empty starts a local cluster
 

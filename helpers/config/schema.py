@@ -4,7 +4,7 @@ Every parameter is one line of `helpers/config/defaults.py`, a flat annotated li
 (nanoGPT-style)::
 
     epochs: int = 40                 # maximum epochs per model
-    amp: str = "bf16"                # bf16 | off: mixed precision for training
+    amp: str = "auto"                # auto | bf16 | fp16 | fp32 | off: training precision
 
 The annotation gives the type, the value the default, the comment the help text. A comment that
 starts with `a | b | c:` lists the only values allowed. (Choices live in the comment, not in a
@@ -126,6 +126,20 @@ def validate(values: dict[str, Any], source: str, *, deep: bool = True) -> None:
             check(value, source)
 
 
+def yaml_words(values: dict[str, Any]) -> dict[str, Any]:
+    """YAML 1.1 reads `off`, `no` (and `on`, `yes`) as booleans; a text parameter whose choices
+    include 'off' (or 'on') gets the word back, so `--set amp=off` means what it says."""
+    known = declarations()
+    out = dict(values)
+    for key, value in values.items():
+        p = known.get(key)
+        if isinstance(value, bool) and p is not None and p.annotation == "str" and p.choices:
+            word = "on" if value else "off"
+            if word in p.choices:
+                out[key] = word
+    return out
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """The overrides of a parameter file (validated by type; see `resolve` for the rest)."""
     path = Path(path)
@@ -137,6 +151,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         raise ParameterError(f"parameter file {path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ParameterError(f"parameter file {path} must be a mapping of name: value")
+    data = yaml_words(data)
     validate(data, str(path), deep=False)
     return data
 
@@ -152,5 +167,6 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
             out[name.strip()] = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise ParameterError(f"--set {item!r}: the value is not valid YAML: {e}") from None
+    out = yaml_words(out)
     validate(out, "--set", deep=False)
     return out

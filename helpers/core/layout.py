@@ -65,7 +65,8 @@ class RunLayout:
         return self._file("notebooks", f"{stem}{'.failed' if failed else ''}.ipynb")
 
     def stage_record(self, stem: str) -> Path:
-        return self._file("stages", f"{stem}.json")
+        """The runner's record of a stage; asking for it creates nothing (a plan only reads it)."""
+        return self.root / "stages" / f"{stem}.json"
 
     def tensorboard(self, name: str) -> Path:
         return self._file("tensorboard", name, ".keep").parent

@@ -6,7 +6,9 @@ The contract of a dataset format (see README, "Extending the study"): a function
          cache_dir: str) -> StudyData
 
 whose splits hold images uint8 [N, C, H, W] (C = 3 or 1) and labels int64 [N], with a `valid`
-split, an optional `test` split, and the training set's per-channel mean and std. Register it with
+split, an optional `test` split, and the training set's per-channel mean and std. `load_dataset`
+then carves the selection split from `train` (`splits.carve_selection`), the same way for every
+format. Register it with
 `register_dataset(name, load)`; the parameter `dataset` picks it by name.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Callable
 
 from ..config.schema import ParameterError, register_check
 from . import image_folder
-from .splits import DataError, DataSource, ImageSet, StudyData, batches, channel_stats
+from .splits import DataError, DataSource, ImageSet, StudyData, batches, carve_selection, channel_stats
 
 DatasetLoader = Callable[..., StudyData]
 DATASETS: dict[str, DatasetLoader] = {"image_folder": image_folder.load}
@@ -48,10 +50,27 @@ def files_fingerprint(params: dict[str, Any]) -> str:
 
 def load_dataset(params: dict[str, Any]) -> StudyData:
     """The dataset the parameters name (dataset, data_dir, image_size, on_bad_image,
-    subset_per_class, cache_dir)."""
+    subset_per_class, cache_dir), with its selection split carved from the training images
+    (selection_per_class images per class, drawn with selection_seed)."""
     _check_dataset(params["dataset"], "the parameters")
-    return DATASETS[params["dataset"]](params["data_dir"], params["image_size"], on_bad_image=params["on_bad_image"],
+    data = DATASETS[params["dataset"]](params["data_dir"], params["image_size"], on_bad_image=params["on_bad_image"],
                                        subset_per_class=params["subset_per_class"], cache_dir=params["cache_dir"])
+    return carve_selection(data, params["selection_per_class"], params["selection_seed"])
+
+
+def split_sizes(params: dict[str, Any]) -> dict[str, int]:
+    """Images per split as the study will see them (train after the selection split is carved from
+    it, selection, valid, test), and the class count. An image folder is counted from its file
+    listing; another format is loaded."""
+    if params["dataset"] == "image_folder":
+        per_class = image_folder.count(params["data_dir"], params["subset_per_class"])
+        taken = sum(min(params["selection_per_class"], n) for n in per_class["train"])
+        sizes = {split: sum(n) for split, n in per_class.items()}
+        return {"train": sizes["train"] - taken, "selection": taken, "valid": sizes["valid"],
+                "test": sizes.get("test", 0), "classes": len(per_class["train"])}
+    data = load_dataset(params)
+    return {"train": len(data.train), "selection": len(data.selection), "valid": len(data.valid),
+            "test": len(data.test) if data.test is not None else 0, "classes": len(data.classes)}
 
 
 def _check_dataset(name: str, source: str) -> None:
@@ -61,5 +80,5 @@ def _check_dataset(name: str, source: str) -> None:
 
 register_check("dataset", _check_dataset)
 
-__all__ = ["DATASETS", "DataError", "DataSource", "ImageSet", "StudyData", "batches", "channel_stats",
-           "files_fingerprint", "load_dataset", "register_dataset"]
+__all__ = ["DATASETS", "DataError", "DataSource", "ImageSet", "StudyData", "batches", "carve_selection", "channel_stats",
+           "files_fingerprint", "load_dataset", "register_dataset", "split_sizes"]

@@ -126,6 +126,20 @@ def load_split(root: Path, split: str, image_size: int, *, classes: list[str] | 
     return s
 
 
+def count(data_dir: str | None, subset_per_class: int = 0) -> dict[str, list[int]]:
+    """Images per class of each split, from the file listing alone (nothing decoded): what the
+    run's plan needs before anything runs."""
+    root = find_data_dir(data_dir)
+    counts, classes = {}, None
+    for split in ("train", "valid", "test"):
+        if split == "test" and not (root / "test").is_dir():
+            continue
+        files, labels, classes = list_split(root, split, classes)
+        _, labels = subset(files, labels, subset_per_class)
+        counts[split] = [labels.count(c) for c in range(len(classes))]
+    return counts
+
+
 class ImageFolderSource(DataSource):
     """The files behind an image folder: headers, originals and byte-identical duplicates."""
 

@@ -5,12 +5,17 @@ of images uint8 [N, C, H, W] (C = 3 for colour, 1 for grey) with labels int64 [N
 names, the training set's per-channel mean and standard deviation (the models normalize with them
 in their first layer), and a `DataSource` that answers what only the files know (their stored
 sizes and formats, the original images, byte-identical duplicates).
+
+The protocol has three roles for data: models train on `train`; every choice (early stopping, kept
+epochs, which compressed models to examine, the deployment rule) is made on `selection`, a
+stratified split carved reproducibly from the dataset's training images (`carve_selection`); the
+dataset's `valid` (and `test`, when present) split is touched only to report.
 """
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -75,6 +80,8 @@ class DataSource:
 
 @dataclass
 class StudyData:
+    """The splits of a study. `selection` is None only until `carve_selection` made it (a dataset
+    loader returns train, valid and test; `helpers.data.load_dataset` carves the selection)."""
     root: Path
     train: ImageSet
     valid: ImageSet
@@ -82,6 +89,7 @@ class StudyData:
     mean: list[float]
     std: list[float]
     source: DataSource = field(default_factory=lambda: DataSource("tensors"))
+    selection: ImageSet | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -96,7 +104,11 @@ class StudyData:
         return int(self.train.images.shape[-1])
 
     def splits(self) -> dict[str, ImageSet]:
-        out = {"train": self.train, "valid": self.valid}
+        """train, selection (once carved), valid and test (when present), in that order."""
+        out = {"train": self.train}
+        if self.selection is not None:
+            out["selection"] = self.selection
+        out["valid"] = self.valid
         if self.test is not None:
             out["test"] = self.test
         return out
@@ -117,6 +129,37 @@ def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of uint8 images [N, C, H, W] in [0, 1] units."""
     x = images.to(torch.float64).div_(255)
     return x.mean(dim=(0, 2, 3)).tolist(), x.std(dim=(0, 2, 3)).tolist()
+
+
+def _take(s: ImageSet, index: torch.Tensor, split: str) -> ImageSet:
+    return ImageSet(split, s.images[index], s.labels[index], [s.files[i] for i in index.tolist()], s.classes,
+                    s.bad if split == "train" else [])
+
+
+def carve_selection(data: StudyData, per_class: int, seed: int) -> StudyData:
+    """Move `per_class` images of every class, drawn with `seed`, from `data.train` into a new
+    `selection` split (order within each split kept); the normalization statistics are recomputed
+    on what remains for training. The same data, per_class and seed give the same split on every
+    machine (torch's CPU generator). Raises DataError when a class has too few training images to
+    keep at least one for training."""
+    if per_class < 1:
+        raise DataError(f"parameter 'selection_per_class' is {per_class}: every choice needs a selection split "
+                        "of at least one image per class")
+    counts = data.train.class_counts()
+    short = [f"{c} ({n})" for c, n in zip(data.classes, counts) if n <= per_class]
+    if short:
+        raise DataError(f"parameter 'selection_per_class' is {per_class}, but these classes have no more training "
+                        f"images than that: {', '.join(short)}; lower it (or add images)")
+    gen = torch.Generator().manual_seed(seed)
+    labels = data.train.labels
+    chosen = torch.cat([torch.nonzero(labels == c).flatten()[torch.randperm(n, generator=gen)[:per_class]]
+                        for c, n in enumerate(counts) if n])
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    keep[chosen] = False
+    selection = _take(data.train, torch.sort(chosen).values, "selection")
+    train = _take(data.train, torch.nonzero(keep).flatten(), "train")
+    mean, std = channel_stats(train.images)
+    return replace(data, train=train, selection=selection, mean=mean, std=std)
 
 
 def subset(files: list, labels: list[int], per_class: int) -> tuple[list, list[int]]:

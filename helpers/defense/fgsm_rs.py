@@ -5,7 +5,7 @@ adversarial training", ICLR 2020): each training batch is replaced by x + δ, wi
 U[−ε, ε]^d and then moved one step α·sign(∇ₓ CE) and projected back to the ε-ball and [0, 1].
 It costs one extra forward and backward pass per batch. Its known failure is catastrophic
 overfitting: the model suddenly becomes robust to FGSM but not to PGD. The kept epoch is therefore
-chosen by PGD robust accuracy on the validation split (Rice, Wong & Kolter, "Overfitting in
+chosen by PGD robust accuracy on the selection split (Rice, Wong & Kolter, "Overfitting in
 adversarially robust deep learning", ICML 2020), which also reveals the failure in the history.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from ..training.config import TrainConfig
 class DefenseConfig:
     eps: float                   # L∞ training budget, pixel units of [0, 1] (parameter defense_eps)
     alpha_ratio: float = 1.25    # FGSM-RS step α = alpha_ratio · ε (Wong et al.)
-    select_steps: int = 10       # PGD steps of the per-epoch robust validation check
+    select_steps: int = 10       # PGD steps of the per-epoch robust accuracy check on the selection split
     select_alpha_ratio: float = 0.25
 
 
@@ -57,15 +57,15 @@ def adversarial_finetune_or_load(base_checkpoint: Path, data, train_cfg: TrainCo
     """Fine-tune the model of `base_checkpoint` with FGSM-RS and save it to `out_path`, or reuse
     `out_path` when it was made from the same base checkpoint, configs, data and code.
 
-    data: `data.StudyData` (train and valid). The fit result's history gives each epoch's
-    `val_selection_score`, its PGD robust validation accuracy.
+    data: `data.StudyData` (trains on train, chooses the epoch on selection). The fit result's
+    history gives each epoch's `select_score`, its PGD robust accuracy on the selection split.
     """
     key = reuse_key(code=[__name__], kind="adversarial fine-tuning", base=sha256_file(base_checkpoint),
                     config=train_cfg, defense=defense, data=data.content_key())
     model, base = load_model(base_checkpoint)
-    return fit_or_reuse(out_path, key, lambda: (model, base["arch"], base["arch_args"]), data.train, data.valid,
+    return fit_or_reuse(out_path, key, lambda: (model, base["arch"], base["arch_args"]), data.train, data.selection,
                         train_cfg, device=device, name=f"{base['arch']} adversarial fine-tuning",
                         perturb=fgsm_rs(defense.eps, defense.alpha_ratio * defense.eps),
-                        select_by=robust_accuracy_check(data.valid.images, data.valid.labels, defense, device,
+                        select_by=robust_accuracy_check(data.selection.images, data.selection.labels, defense, device,
                                                         train_cfg.seed),
                         defense=asdict(defense), base=str(base_checkpoint), classes=base.get("classes"))

@@ -11,9 +11,10 @@ from ..core.device import autocast, synchronize
 
 
 def train_throughput(model: nn.Module, image_size: int, device: torch.device, *, channels: int = 3,
-                     batch_size: int = 64, min_seconds: float = 2.0, warmup: int = 2, amp: bool = True) -> float:
-    """Images per second of forward + backward + Adam step on random batches (as in `fit`), timed
-    over at least `min_seconds` (and two steps), so fast and slow models are measured alike."""
+                     batch_size: int = 64, min_seconds: float = 2.0, warmup: int = 2, precision: str = "fp32") -> float:
+    """Images per second of forward + backward + Adam step on random batches (as in `fit`, in the
+    autocast `precision`: 'bf16', 'fp16' or 'fp32'), timed over at least `min_seconds` (and two
+    steps), so fast and slow models are measured alike."""
     model.to(device).to(memory_format=torch.channels_last).train()
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     x = torch.rand(batch_size, channels, image_size, image_size, device=device).contiguous(
@@ -21,7 +22,7 @@ def train_throughput(model: nn.Module, image_size: int, device: torch.device, *,
     y = torch.randint(0, 10, (batch_size,), device=device)
 
     def step():
-        with autocast(device, amp):
+        with autocast(device, precision):
             loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..config import notebook_cells
@@ -100,16 +101,23 @@ def _stage_key(nb_path: Path, nb_params: dict[str, Any], data_key: str, upstream
     return reuse_key(code=["helpers"], notebook=cells, params=nb_params, data=data_key, upstream=upstream)
 
 
-def run(param_file: str, names: list[str] | None = None, *, overrides: list[str] | None = None,
-        force: bool = False, log: Callable[[str], Any] = print) -> dict[str, Any]:
-    """Execute the selected notebooks; returns {stage: seconds or 'skipped'}."""
-    values = resolve(param_file, overrides)
-    layout = RunLayout.from_params(values)
-    cold = not layout.root.exists() or not any(layout.root.iterdir())
-    selected = select_notebooks(names or [])
-    os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars freeze in executed notebooks
-    data_key, upstream, stale = files_fingerprint(values), "", []
-    done: dict[str, Any] = {}
+@dataclass
+class StageStatus:
+    """One notebook of the study as this run sees it: its parameters, its reuse key, its last
+    record, whether it runs now, and the stale earlier stages whose outputs it will read."""
+    nb_path: Path
+    params: dict[str, Any]
+    key: str
+    record: dict[str, Any]
+    runs: bool
+    selected: bool
+    stale_before: list[str] = field(default_factory=list)
+
+
+def stage_statuses(values: dict[str, Any], layout: RunLayout, selected: list[Path], force: bool) -> list[StageStatus]:
+    """Every notebook in order, with its reuse key and whether it runs: a selected stage runs unless
+    its key matches its last successful run (and `force` is off)."""
+    data_key, upstream, stale, out = files_fingerprint(values), "", [], []
     for nb_path in notebook_cells.notebook_paths():
         stem = nb_path.stem
         nb_params = notebook_cells.for_notebook(stem, values)
@@ -122,37 +130,95 @@ def run(param_file: str, names: list[str] | None = None, *, overrides: list[str]
             if record.get("key") != key:
                 stale.append(stem)
             upstream = reuse_key(code=[], upstream=upstream, stage=record.get("key") or key)
+            out.append(StageStatus(nb_path, nb_params, key, record, False, False))
             continue
         upstream = reuse_key(code=[], upstream=upstream, stage=key)
-        if stale:
-            log(f"warning: {', '.join(stale)} not up to date; {stem} reads their last outputs")
-            stale = []
-        if not force and record.get("key") == key and layout.executed(stem).exists():
-            log(f"{stem}: up to date, skipped (ran {record.get('finished', '?')})")
+        done = not force and record.get("key") == key and layout.executed(stem).exists()
+        out.append(StageStatus(nb_path, nb_params, key, record, not done, True, stale))
+        stale = []
+    return out
+
+
+def _plan(param_file: str, values: dict[str, Any], statuses: list[StageStatus], log):
+    """(machine, plan): the device, precision and CPU this run uses, and the plan of the selected
+    stages, printed (None when `calibration_seconds` is 0)."""
+    from ..core.device import machine_description, pick_device, resolve_precision, set_threads
+    from .plan import plan_lines, planned
+
+    set_threads(values["num_threads"])
+    device = pick_device(values["device"])
+    machine = {**machine_description(device, resolve_precision(values["amp"], device)), "amp": values["amp"]}
+    plan = planned(values, param_file, {s.nb_path.stem: not s.runs for s in statuses if s.selected}, device, machine,
+                   log)
+    for line in plan_lines(plan) if plan is not None else []:
+        log(line)
+    return machine, plan
+
+
+def run(param_file: str, names: list[str] | None = None, *, overrides: list[str] | None = None,
+        force: bool = False, log: Callable[[str], Any] = print, plan_only: bool = False,
+        with_plan: bool = True) -> dict[str, Any]:
+    """Print the plan (unless `with_plan` is False), then execute the selected notebooks (with
+    `plan_only`, only the plan); returns {stage: seconds or 'skipped'}."""
+    values = resolve(param_file, overrides)
+    layout = RunLayout.from_params(values)
+    cold = not layout.root.exists() or not any(layout.root.iterdir())
+    statuses = stage_statuses(values, layout, select_notebooks(names or []), force)
+    machine, plan = _plan(param_file, values if with_plan else {**values, "calibration_seconds": 0}, statuses, log)
+    if plan_only:
+        return {}
+    if plan is not None:
+        save_json(layout.root / "stages" / "plan.json", plan.as_dict())
+    os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars freeze in executed notebooks
+    done: dict[str, Any] = {}
+    for st in [s for s in statuses if s.selected]:
+        stem = st.nb_path.stem
+        if st.stale_before:
+            log(f"warning: {', '.join(st.stale_before)} not up to date; {stem} reads their last outputs")
+        if not st.runs:
+            log(f"{stem}: up to date, skipped (ran {st.record.get('finished', '?')})")
             done[stem] = "skipped"
             continue
-        last = f" (last run took {progress.format_seconds(record['seconds'])})" if "seconds" in record else ""
-        log(f"{stem}: running{last} ...")
-        seconds = _execute(nb_path, layout, nb_params, log)
-        save_json(record_path, {"key": key, "seconds": seconds, "param_file": str(param_file),
-                                "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        last = f" (last run took {progress.format_seconds(st.record['seconds'])})" if "seconds" in st.record else ""
+        estimate = (f", estimated {progress.format_seconds(plan.stages[stem].estimate_s)}" if plan is not None else "")
+        log(f"{stem}: running{last}{estimate} ...")
+        seconds = _execute(st.nb_path, layout, st.params, log)
+        save_json(layout.stage_record(stem), {"key": st.key, "seconds": seconds, "param_file": str(param_file),
+                                              "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                              **({"estimate_s": plan.stages[stem].estimate_s} if plan else {})})
         log(f"{stem}: done in {progress.format_seconds(seconds)} -> {layout.executed(stem)}")
         done[stem] = seconds
-    _write_run_metrics(layout, param_file, done, cold and len(done) == len(notebook_cells.notebook_paths()))
+    _write_run_metrics(layout, param_file, done, cold and len(done) == len(notebook_cells.notebook_paths()), machine,
+                       plan)
     return done
 
 
-def _write_run_metrics(layout: RunLayout, param_file: str, done: dict[str, Any], cold_and_complete: bool) -> None:
-    """`metrics/run.json`: each stage's latest seconds, and the stage times of the last cold run
-    (every stage executed, starting from an empty run directory), kept across partial reruns."""
+def _write_run_metrics(layout: RunLayout, param_file: str, done: dict[str, Any], cold_and_complete: bool,
+                       machine: dict[str, Any], plan) -> None:
+    """`metrics/run.json`: each stage's latest seconds and planned estimate, the machine and
+    precision of this run, the calibrated rates of its plan, and the stage times and estimates of
+    the last cold run (every stage executed, starting from an empty run directory), kept across
+    partial reruns."""
     stems = [p.stem for p in notebook_cells.notebook_paths()]
-    stages = {s: load_json(layout.stage_record(s))["seconds"] for s in stems if layout.stage_record(s).exists()}
+    records = {s: load_json(layout.stage_record(s)) for s in stems if layout.stage_record(s).exists()}
+    stages = {s: r["seconds"] for s, r in records.items()}
     cold_path = layout.root / "stages" / "cold_run.json"
     if cold_and_complete:
+        planned = {s: plan.stages[s].estimate_s for s in stems} if plan is not None else {}
         save_json(cold_path, {"stage_s": {s: done[s] for s in stems}, "total_s": sum(done.values()),
-                              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "param_file": str(param_file)})
-    metrics = {"stage_s": stages, "total_s": sum(stages.values()), "param_file": str(param_file)}
+                              "planned_s": planned, "planned_total_s": sum(planned.values()),
+                              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "param_file": str(param_file),
+                              "machine": machine})
+    metrics = {"stage_s": stages, "total_s": sum(stages.values()), "param_file": str(param_file), **machine,
+               "planned_s": {s: r["estimate_s"] for s, r in records.items() if "estimate_s" in r}}
+    if plan is not None:
+        metrics["calibration"] = {m: {"train_img_s": r["train"], "attack_img_s": r["attack"], "eval_img_s": r["eval"],
+                                      "batch1_ms": r["batch1_ms"], "measured_at": r["measured_at"]}
+                                  for m, r in plan.rates.items()}
     if cold_path.exists():
         cold = load_json(cold_path)
-        metrics.update(cold_stage_s=cold["stage_s"], cold_total_s=cold["total_s"], cold_finished=cold["finished"])
+        metrics.update(cold_stage_s=cold["stage_s"], cold_total_s=cold["total_s"], cold_finished=cold["finished"],
+                       cold_planned_s=cold.get("planned_s", {}), cold_planned_total_s=cold.get("planned_total_s"),
+                       cold_precision=cold.get("machine", {}).get("precision"),
+                       cold_device=cold.get("machine", {}).get("device"))
     save_json(layout.metrics("run"), metrics)

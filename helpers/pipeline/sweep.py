@@ -159,7 +159,9 @@ def run_point(param_file: str, stages: list[str], overrides: list[str], name: st
 
     t0, stages_done, error = time.perf_counter(), {}, None
     try:
-        stages_done = run(param_file, stages, overrides=overrides, force=force, log=log)
+        # no plan per point: the command that submitted the sweep planned it, and a worker's own
+        # calibration (one thread under Dask) would only cost time
+        stages_done = run(param_file, stages, overrides=overrides, force=force, log=log, with_plan=False)
     except Exception as e:  # noqa: BLE001 -- one failed point must not lose the others' results
         error = f"{type(e).__name__}: {e}"
         log(f"failed: {error}")

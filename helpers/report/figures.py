@@ -73,14 +73,15 @@ def histogram(values: dict[str, np.ndarray], xlabel: str, bins: int = 40, title:
 
 
 def training_curves(histories: dict[str, list[dict]]):
-    """Loss and accuracy per epoch, train and validation, one colour per model."""
+    """Loss and accuracy per epoch, on the training batches and on the selection split, one colour
+    per model."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
     for i, (name, hist) in enumerate(histories.items()):
         color = f"C{i}"
         ep = [h["epoch"] for h in hist]
-        for split, style in (("train", "--"), ("val", "-")):
-            ax_loss.plot(ep, [h[f"{split}_loss"] for h in hist], style, color=color, label=f"{name} {split}")
-            ax_acc.plot(ep, [h[f"{split}_acc"] for h in hist], style, color=color, label=f"{name} {split}")
+        for split, style, word in (("train", "--", "train"), ("select", "-", "selection")):
+            ax_loss.plot(ep, [h[f"{split}_loss"] for h in hist], style, color=color, label=f"{name} {word}")
+            ax_acc.plot(ep, [h[f"{split}_acc"] for h in hist], style, color=color, label=f"{name} {word}")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
     ax_acc.legend(fontsize=SMALL)

@@ -1,13 +1,12 @@
 """B1, adversarial attacks: every registered attack the parameter `attacks` names, untargeted and
-targeted, at every ε, on every model, over the validation split; the asserted sanity checks, the
-figures, the example panels, the fixed adversarial set (B2, C2) and the reading of the results.
+targeted, at every ε, on every model, over the validation split; the checks of the runs
+(`attack_checks`), the figures, the example panels, the fixed adversarial set (B2, C2) and the reading of the results.
 
 Images are uint8 [N, C, H, W] as stored; attacks work on floats in [0, 1], so ε and the norms are
 in pixel units of [0, 1]. Run keys are (model, attack name, goal, ε).
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,8 @@ from ..core import progress
 from ..core.files import sha256_file
 from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
 from ..robustness import AttackRun, eps_key, run_attack, save_adversarial_set, statistics
+from .attack_checks import GOALS, strength_pairs
 
-GOALS = ("untargeted", "targeted")
-SANITY_EPS = 0.1  # the budget of the "fools nearly everything" check (the meaning of sanity_min_fooled)
 HALF = 0.5  # wording: "half of the eligible inputs are fooled from ε = ..."
 SUMMARY_KEYS = ("success_rate", "robust_acc", "l2", "linf", "confidence", "target_confidence", "iterations_mean",
                 "n_eligible", "n_success")
@@ -121,45 +119,6 @@ def timing_sentence(grid: Grid) -> str:
             f"{torch.get_num_threads()} threads.")
 
 
-def strength_pairs(attacks: dict[str, Attack]) -> list[tuple[str, str]]:
-    """(stronger, weaker) for each attack that declares `at_least_as_strong_as` a partner also run."""
-    return [(a, obj.at_least_as_strong_as) for a, obj in attacks.items() if obj.at_least_as_strong_as in attacks]
-
-
-def sanity_checks(grid: Grid, sanity_min_fooled: float) -> list[str]:
-    """Assert the budget, the pixel range, the declared strength order and, at ε = SANITY_EPS, that
-    each iterative attack untargeted fools at least `sanity_min_fooled` of the eligible inputs;
-    returns the passed checks (sentences); AssertionError naming the run when one fails."""
-    s, x01 = grid.setup, grid.setup.images.float() / 255
-    for (n, attack, goal, eps), run in grid.runs.items():
-        if float((run.x_adv - x01).abs().max()) > eps + 1e-6:
-            raise AssertionError(f"{n} {attack} {goal} ε={eps}: ‖δ‖∞ > ε")
-        if float(run.x_adv.min()) < 0 or float(run.x_adv.max()) > 1:
-            raise AssertionError(f"{n} {attack} {goal} ε={eps}: x_adv outside [0, 1]")
-    checks = [f"‖δ‖∞ ≤ ε and x_adv ∈ [0, 1] for all {len(grid.runs)} runs and {len(s.labels)} inputs each"]
-    for strong, weak in strength_pairs(s.attacks):
-        for n in s.models:
-            for goal in GOALS:
-                for eps in s.attack_eps:
-                    f, p = grid.value(n, weak, goal, eps, "n_success"), grid.value(n, strong, goal, eps, "n_success")
-                    if p < f:
-                        raise AssertionError(f"{n} {goal} ε={eps}: {s.title(strong)} fooled {p} inputs, "
-                                             f"{s.title(weak)} {f}; {s.title(strong)} should be at least as strong")
-        checks.append(f"{s.title(strong)} succeeds at least as often as {s.title(weak)} for every model, goal and ε "
-                      f"({len(s.models) * len(GOALS) * len(s.attack_eps)} comparisons)")
-    if SANITY_EPS in s.attack_eps:
-        for attack in s.iterative():
-            for n in s.models:
-                rate = grid.value(n, attack, "untargeted", SANITY_EPS, "success_rate")
-                if not (rate is None or math.isnan(rate) or rate >= sanity_min_fooled):
-                    raise AssertionError(f"{n}: untargeted {s.title(attack)} at ε = {SANITY_EPS:g} fools only {rate:.0%} "
-                                         "of correctly classified inputs")
-            checks.append(f"untargeted {s.title(attack)} at ε = {SANITY_EPS:g} fools at least {sanity_min_fooled:.0%} of "
-                          "correctly classified inputs of every model: " + ", ".join(
-                              f"{n} {grid.value(n, attack, 'untargeted', SANITY_EPS, 'success')}" for n in s.models))
-    return checks
-
-
 def save_fixed_sets(grid: Grid, layout, params: dict[str, Any]) -> pd.DataFrame:
     """Save each model's fixed adversarial set (clean inputs, labels, every run's x_adv) at
     `layout.adversarial_set(model)`; one row per file (its size in MB)."""
@@ -174,11 +133,6 @@ def save_fixed_sets(grid: Grid, layout, params: dict[str, Any]) -> pd.DataFrame:
         saved.append({"source model": n, "file": layout.relative(path), "attacks": len(runs), "inputs": len(s.labels),
                       "MB": path.stat().st_size / 1e6})
     return pd.DataFrame(saved)
-
-
-def passed_text(checks: list[str]) -> str:
-    """The passed checks as a markdown list."""
-    return "\n".join(f"- passed: {check}" for check in checks)
 
 
 def primary_attack(attacks: dict[str, Attack]) -> str:
@@ -298,15 +252,17 @@ def denominators(grid: Grid) -> dict[str, int]:
     return out
 
 
-def metrics(grid: Grid, settings: pd.DataFrame, checks: list[str]) -> dict[str, Any]:
+def metrics(grid: Grid, settings: pd.DataFrame, checks) -> dict[str, Any]:
     """B1's metrics: summary[model][attack][goal][eps key] = SUMMARY_KEYS of each run,
-    summary[model].clean_acc, attack_s; the settings, every run's statistics, the passed checks
-    and the denominators of the proportions."""
+    summary[model].clean_acc, attack_s, unmet_checks (how many expectations were not met); the
+    settings, every run's statistics, the checks (`attack_checks.Checks`: passed and unmet) and the
+    denominators of the proportions."""
     summary: dict[str, Any] = {}
     for row in grid.rows:
         node = summary.setdefault(row["model"], {"clean_acc": row["clean_acc"]})
         node = node.setdefault(row["attack"], {}).setdefault(row["goal"], {})
         node[eps_key(row["eps"])] = {k: row.get(k) for k in SUMMARY_KEYS if k in row}
-    summary["attack_s"] = grid.seconds
+    summary["attack_s"], summary["unmet_checks"] = grid.seconds, len(checks.unmet)
     return {"summary": summary, "settings": dict(zip(settings["setting"], settings["value"])),
-            "runs": [dict(r) for r in grid.rows], "checks": checks, "denominators": denominators(grid)}
+            "runs": [dict(r) for r in grid.rows], "checks": checks.passed, "unmet_checks": checks.unmet,
+            "denominators": denominators(grid)}

@@ -1,5 +1,7 @@
 """C2, robustness of compressed models: B1's fixed adversarial set replayed on every compressed
-model (transfer from the dense model), and white-box attacks run again on the compressed models."""
+model (transfer from the dense model), and white-box attacks run again on the compressed models
+that keep their accuracy on the selection split (the choice of which to examine is made there,
+never on the validation split the attacks report on)."""
 from __future__ import annotations
 
 import time
@@ -33,6 +35,8 @@ class Variant:
     latency_b1_ms: float
     size_mb: float          # the smallest file that restores it
     n: int = 0              # validation images behind `acc`
+    select_acc: float = 0.0  # accuracy on the selection split, which the choices of C2 read
+    n_select: int = 0       # selection images behind `select_acc`
 
     @property
     def name(self) -> str:
@@ -48,12 +52,44 @@ def variants(c1: dict[str, Any], layout, names: list[str]) -> dict[str, list[Var
     out = {}
     for name in names:
         d = c1["summary"][name][DENSE]
-        n = d.get("n", 0)
-        out[name] = [Variant(name, DENSE, "–", 0.0, layout.trained(name), d["acc"], d["latency_b1_ms"], d["size_mb"], n)]
+        n, n_select = d.get("n", 0), d.get("n_select", 0)
+        out[name] = [Variant(name, DENSE, "–", 0.0, layout.trained(name), d["acc"], d["latency_b1_ms"], d["size_mb"], n,
+                             d["select_acc"], n_select)]
         out[name] += [Variant(name, r["method"], r["point"], 1 - r["nonzero"] / d["params"], layout.resolve(r["path"]),
-                              r["acc"], r["latency_b1_ms"], r["size_compressed_mb"], n)
+                              r["acc"], r["latency_b1_ms"], r["size_compressed_mb"], n, r["select_acc"], n_select)
                       for r in c1["records"] if r["model"] == name]
     return out
+
+
+def keeps_accuracy(v: Variant, dense: Variant, max_acc_drop: float) -> bool:
+    """Does `v` lose at most `max_acc_drop` of its dense model's accuracy on the selection split?"""
+    return v.select_acc >= dense.select_acc - max_acc_drop - 1e-9
+
+
+def examined(by_model: dict[str, list[Variant]], params: dict[str, Any]) -> list[Variant]:
+    """The variants attacked white-box: every dense model, and the compressed models of
+    `whitebox_methods` (methods whose models take gradients) that keep their accuracy on the
+    selection split (`keeps_accuracy` with `max_acc_drop`): the candidates of the deployment rule."""
+    return [v for vs in by_model.values() for v in vs
+            if v.method == DENSE or (v.method in params["whitebox_methods"] and method_class(v.method).whitebox
+                                     and keeps_accuracy(v, vs[0], params["max_acc_drop"]))]
+
+
+def examined_sentence(by_model: dict[str, list[Variant]], chosen: list[Variant], params: dict[str, Any]) -> str:
+    """Which compressed models of `whitebox_methods` were attacked white-box, and which were left out
+    for losing accuracy on the selection split (with their selection accuracies)."""
+    lines = []
+    for name, vs in by_model.items():
+        dense = vs[0]
+        candidates = [v for v in vs[1:] if v.method in params["whitebox_methods"]]
+        left = [v for v in candidates if v not in chosen]
+        text = (f"- {name}: {len(candidates) - len(left)} of the {len(candidates)} compressed models of "
+                f"{', '.join(params['whitebox_methods'])} keep their accuracy on the selection split (at most "
+                f"{100 * params['max_acc_drop']:g} points below the dense model's {format_rate(dense.select_acc, dense.n_select)})")
+        if left:
+            text += "; left out: " + ", ".join(f"{v.name} ({v.select_acc:.2f})" for v in left)
+        lines.append(text + ".")
+    return "\n".join(lines)
 
 
 def describe_variants(by_model: dict[str, list[Variant]]) -> str:
@@ -103,31 +139,39 @@ def replay_fixed_sets(by_model, sets, device) -> tuple[pd.DataFrame, float]:
     return pd.DataFrame(rows), time.perf_counter() - t0
 
 
-def whitebox(by_model, sets, params: dict[str, Any], device) -> tuple[pd.DataFrame, float]:
-    """Every attack of `attacks`, every goal of `whitebox_goals` and every ε, run again on the dense model and on the
-    compressed models of `whitebox_methods` (methods whose models take gradients), each input kept
-    at its first successful iterate. Returns (rows, seconds)."""
-    attacks = [build_attack(a, params) for a in params["attacks"]]
-    chosen = [v for vs in by_model.values() for v in vs
-              if v.method == DENSE or (v.method in params["whitebox_methods"] and method_class(v.method).whitebox)]
-    goals = params["whitebox_goals"]
-    ticker = progress.task("white-box attacks", len(chosen) * len(attacks) * len(goals) * len(params["attack_eps"]))
-    rows, t0 = [], time.perf_counter()
+def attack_variants(chosen: list[Variant], inputs: dict[str, tuple], attacks: list[str], goals: list[str],
+                    eps_grid: list[float], params: dict[str, Any], device, what: str) -> pd.DataFrame:
+    """Each attack (registered names), goal and ε run on each variant of `chosen` over the inputs
+    of its model, `inputs[model] = (images uint8 [N, C, H, W], labels int64 [N], class names)`,
+    each input kept at its first successful iterate. One row per run, with its statistics."""
+    attacks_ = [build_attack(a, params) for a in attacks]
+    ticker = progress.task(what, len(chosen) * len(attacks_) * len(goals) * len(eps_grid))
+    rows = []
     for v in chosen:
-        blob = sets[v.model]
-        targets = {"untargeted": None, "targeted": blob["classes"].index(params["target_class"])}
+        images, labels, classes = inputs[v.model]
+        targets = {"untargeted": None, "targeted": classes.index(params["target_class"])}
         model = v.load(device)
-        for attack in attacks:
+        for attack in attacks_:
             for goal in goals:
-                for eps in params["attack_eps"]:
-                    r = run_attack(model, blob["images"], blob["labels"], attack, eps, target=targets[goal],
+                for eps in eps_grid:
+                    r = run_attack(model, images, labels, attack, eps, target=targets[goal],
                                    seed=params["seed"], device=device, stop_on_success=True)
-                    st = statistics(r, blob["images"], blob["labels"])
+                    st = statistics(r, images, labels)
                     rows.append({**_describe(v), "attack": attack.name, "goal": goal, "eps": eps,
                                  **{k: st.get(k) for k in ("n", "n_eligible", "n_success", "success_rate", "robust_acc",
                                                            "iterations_mean", "confidence_wrong")}})
                     ticker.step(f"{v.model} {v.name} {attack.title} {goal} ε={eps:g}")
-    return pd.DataFrame(rows), time.perf_counter() - t0
+    return pd.DataFrame(rows)
+
+
+def whitebox(by_model, sets, params: dict[str, Any], device) -> tuple[pd.DataFrame, float]:
+    """Every attack of `attacks`, every goal of `whitebox_goals` and every ε, run again on the
+    `examined` variants over B1's fixed inputs (the validation split). Returns (rows, seconds)."""
+    t0 = time.perf_counter()
+    inputs = {name: (blob["images"], blob["labels"], blob["classes"]) for name, blob in sets.items()}
+    rows = attack_variants(examined(by_model, params), inputs, params["attacks"], params["whitebox_goals"],
+                           params["attack_eps"], params, device, "white-box attacks")
+    return rows, time.perf_counter() - t0
 
 
 def _rates(table: pd.DataFrame, value: str, n: str) -> list[str]:

@@ -22,8 +22,8 @@ from ..training.config import TrainConfig
 
 
 def dense_models(stage, data, names: list[str]) -> dict[str, tuple[BaseModel, dict[str, Any]]]:
-    """Each trained model of A2 with its dense figures: validation accuracy, parameters, MACs,
-    checkpoint size."""
+    """Each trained model of A2 with its dense figures: validation accuracy (acc over n images),
+    selection accuracy (select_acc over n_select), parameters, MACs, checkpoint size."""
     out = {}
     image_shape = (data.channels, data.image_size, data.image_size)
     for name in names:
@@ -32,7 +32,9 @@ def dense_models(stage, data, names: list[str]) -> dict[str, tuple[BaseModel, di
         macs, params = macs_and_params(model, image_shape)
         out[name] = (BaseModel(name, model, ckpt, path),
                      {"acc": accuracy(model, data.valid.images, data.valid.labels, stage.device),
-                      "n": len(data.valid.labels), "size_mb": file_size_mb(path), "params": params, "macs": macs})
+                      "n": len(data.valid.labels),
+                      "select_acc": accuracy(model, data.selection.images, data.selection.labels, stage.device),
+                      "n_select": len(data.selection), "size_mb": file_size_mb(path), "params": params, "macs": macs})
     return out
 
 
@@ -265,7 +267,7 @@ def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFram
         row = latency[(latency.model == name) & (latency.method == DENSE)].iloc[0]
         summary[name] = {DENSE: {**d, **{c: float(row[c]) for c in lat_cols}}}
     records = with_latency(sweep, dense, latency).to_dict("records")
-    scalar = ("target", "params", "nonzero", "sparsity", "macs", "mac_reduction", "acc_pre_ft", "acc", "size_mb",
+    scalar = ("target", "params", "nonzero", "sparsity", "macs", "mac_reduction", "acc_pre_ft", "acc", "select_acc", "size_mb",
               "size_compressed_mb", "finetune_s", "reused", "speedup", f"speedup_b{batch}", *lat_cols)
     for r in records:
         point = {k: r[k] for k in scalar}
@@ -276,7 +278,8 @@ def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFram
                                   "epochs": control.finetune_epochs, "budget_of": sweep.control_of}
     summary["seconds"] = dict(sweep.seconds)
     n_valid = next(iter(dense.values()))[1]["n"]  # every accuracy of C1 is over the same validation split
-    return {"summary": summary, "denominators": {"*.acc": n_valid, "*.acc_pre_ft": n_valid},
+    n_select = next(iter(dense.values()))[1]["n_select"]
+    return {"summary": summary, "denominators": {"*.acc": n_valid, "*.acc_pre_ft": n_valid, "*.select_acc": n_select},
             "records": records, "controls": {n: r.as_dict() for n, r in sweep.controls.items()},
             "dense": {n: d for n, (_, d) in dense.items()},
             "skipped": [r.as_dict() for r in sweep.records if r.skipped],

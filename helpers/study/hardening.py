@@ -33,27 +33,29 @@ READABLE = {"lr": "peak learning rate", "amp": "training precision (autocast)", 
 
 
 def choose_model(models: list[str], a2_summary: dict[str, Any], defense_model: str) -> str:
-    """`defense_model`, or the model of `models` with the highest validation accuracy in A2."""
-    name = defense_model or max(models, key=lambda n: a2_summary[n]["val_acc"])
+    """`defense_model`, or the model of `models` with the highest accuracy on the selection split in
+    A2 (the earlier of `models` breaking a tie); the validation split plays no part in the choice."""
+    name = defense_model or max(models, key=lambda n: a2_summary[n]["select_acc"])
     if name not in a2_summary:
         raise ValueError(f"parameter 'defense_model' is {name!r}, which A2 did not train; trained: {sorted(a2_summary)}")
     return name
 
 
-def choice_sentence(name: str, a2_summary: dict[str, Any], defense_model: str, n_valid: int | None = None) -> str:
-    """Which model is hardened and why; with `n_valid` (the validation images A2's accuracies are
-    over), the accuracies carry intervals and an overlap with another model's is said."""
+def choice_sentence(name: str, a2_summary: dict[str, Any], defense_model: str, n_select: int | None = None) -> str:
+    """Which model is hardened and why; with `n_select` (the selection images A2's selection
+    accuracies are over), the accuracies carry intervals and an overlap with another model's is said."""
     if defense_model:
         return f"The model hardened is **{name}**, as configured."
-    acc = a2_summary[name]["val_acc"]
-    if not n_valid:
-        return f"The model hardened is **{name}**, the more accurate in A2 ({acc:.0%} validation accuracy)."
-    others = [m for m in a2_summary if m != name and isinstance(a2_summary[m], dict) and "val_acc" in a2_summary[m]]
-    tied = [m for m in others if overlap(wilson_of_rate(acc, n_valid), wilson_of_rate(a2_summary[m]["val_acc"], n_valid))]
-    return (f"The model hardened is **{name}**, the one with the higher validation accuracy in A2 "
-            f"({format_rate(acc, n_valid)})" + (f"; its interval overlaps that of {', '.join(tied)} "
-                                                f"({', '.join(format_rate(a2_summary[m]['val_acc'], n_valid) for m in tied)}), "
-                                                "so it is not shown to be the more accurate." if tied else "."))
+    acc = a2_summary[name]["select_acc"]
+    if not n_select:
+        return f"The model hardened is **{name}**, the more accurate in A2 ({acc:.0%} accuracy on the selection split)."
+    others = [m for m in a2_summary if m != name and isinstance(a2_summary[m], dict) and "select_acc" in a2_summary[m]]
+    tied = [m for m in others
+            if overlap(wilson_of_rate(acc, n_select), wilson_of_rate(a2_summary[m]["select_acc"], n_select))]
+    return (f"The model hardened is **{name}**, the one with the higher accuracy on the selection split in A2 "
+            f"({format_rate(acc, n_select)})" + (f"; its interval overlaps that of {', '.join(tied)} "
+                                                 f"({', '.join(format_rate(a2_summary[m]['select_acc'], n_select) for m in tied)}), "
+                                                 "so it is not shown to be the more accurate." if tied else "."))
 
 
 def configs(params: dict[str, Any]) -> tuple[TrainConfig, DefenseConfig]:
@@ -75,7 +77,8 @@ def settings_table(base_name: str, cfg: TrainConfig, dcfg: DefenseConfig, params
     """Every setting of the defense and of its evaluation, one (setting, value) row each."""
     settings = {"base model": base_name, "method": "FGSM-RS adversarial fine-tuning (Wong et al. 2020)",
                 "training ε": dcfg.eps, "FGSM-RS step α": f"{dcfg.alpha_ratio:g} ε = {dcfg.alpha_ratio * dcfg.eps:.4g}",
-                "epoch selection": f"highest untargeted PGD-{dcfg.select_steps} robust accuracy on validation (α = ε/4)",
+                "epoch selection": (f"highest untargeted PGD-{dcfg.select_steps} robust accuracy on the selection split "
+                                    "(α = ε/4)"),
                 **{READABLE.get(k, k.replace("_", " ")): v for k, v in asdict(cfg).items() if k != "patience"},
                 "evaluation": (f"untargeted PGD-{params['defense_eval_steps']}, α = ε/{params['pgd_step_divisor']:g}, "
                                f"{params['defense_restarts']} random restarts, worst case over iterates and restarts"),
@@ -84,40 +87,41 @@ def settings_table(base_name: str, cfg: TrainConfig, dcfg: DefenseConfig, params
 
 
 def history_figure(trained: Trained, dcfg: DefenseConfig):
-    series = {"train_acc": "training accuracy (on FGSM-RS inputs)", "val_acc": "validation accuracy (clean)",
-              "val_selection_score": f"validation accuracy under PGD-{dcfg.select_steps}, ε = {dcfg.eps:g}"}
+    series = {"train_acc": "training accuracy (on FGSM-RS inputs)", "select_acc": "selection accuracy (clean)",
+              "select_score": f"selection accuracy under PGD-{dcfg.select_steps}, ε = {dcfg.eps:g}"}
     return figures.history_lines(trained.result["history"], series, "accuracy", mark_epoch=trained.result["best_epoch"])
 
 
 def collapsed_epochs(history: list[dict[str, Any]], collapse_fraction: float) -> list[int]:
-    """Epochs after the peak whose robust validation accuracy fell below `collapse_fraction` of it."""
-    scores = [h["val_selection_score"] for h in history]
+    """Epochs after the peak whose robust selection accuracy fell below `collapse_fraction` of it."""
+    scores = [h["select_score"] for h in history]
     peak = max(scores)
     return [h["epoch"] for h in history
-            if h["epoch"] > scores.index(peak) + 1 and h["val_selection_score"] < collapse_fraction * peak]
+            if h["epoch"] > scores.index(peak) + 1 and h["select_score"] < collapse_fraction * peak]
 
 
 def _share(fraction: float) -> str:
     return "half" if fraction == 0.5 else f"{fraction:.0%}"
 
 
-def finetuning_sentence(trained: Trained, collapse_fraction: float, n_valid: int | None = None) -> str:
+def finetuning_sentence(trained: Trained, collapse_fraction: float, n_select: int | None = None) -> str:
     """How long fine-tuning took (or when the reused checkpoint was made), the peak of robust
-    validation accuracy (with its interval over the `n_valid` validation images when given), and
+    accuracy on the selection split (with its interval over the `n_select` images when given), and
     whether it collapsed afterwards (catastrophic overfitting)."""
     result, hist = trained.result, trained.result["history"]
-    scores = [h["val_selection_score"] for h in hist]
+    scores = [h["select_score"] for h in hist]
     timing = f"{result['total_train_s']:.0f} s for {len(hist)} epochs ({result['epoch_s']:.1f} s per epoch)"
     text = (f"The fine-tuned checkpoint was reused: it was made at {trained.created_at}, when fine-tuning took {timing}. "
             if trained.reused else f"Fine-tuning took {timing}. ")
-    peak = format_rate(max(scores), n_valid) if n_valid else f"{max(scores):.0%}"
-    text += f"PGD robust validation accuracy peaked at {peak} in epoch {result['best_epoch']}, the epoch kept. "
+    peak = format_rate(max(scores), n_select) if n_select else f"{max(scores):.0%}"
+    text += (f"PGD robust accuracy on the selection split peaked at {peak} in epoch {result['best_epoch']}, "
+             "the epoch kept. ")
     collapsed = collapsed_epochs(hist, collapse_fraction)
     if collapsed:
         return text + (f"It then fell below {_share(collapse_fraction)} of that in epoch {collapsed[0]}, while training "
                        f"accuracy on FGSM-RS inputs was {hist[collapsed[0] - 1]['train_acc']:.0%}: catastrophic "
                        "overfitting, which the selection by PGD avoided.")
-    last = format_rate(scores[-1], n_valid) if n_valid else f"{scores[-1]:.0%}"
+    last = format_rate(scores[-1], n_select) if n_select else f"{scores[-1]:.0%}"
     return text + (f"It never fell below {_share(collapse_fraction)} of its peak afterwards (last epoch: {last}): "
                    "no sign of catastrophic overfitting.")
 

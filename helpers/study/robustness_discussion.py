@@ -193,12 +193,12 @@ WHITEBOX_COUNTS = {"success_rate": "n_eligible", "robust_acc": "n"}
 
 def metrics(replayed: pd.DataFrame, attacked: pd.DataFrame, picks: dict[str, str], runners: dict[str, str],
             seconds: dict[str, float], example_eps: float, rule: dict[str, Any],
-            robust: dict[str, Any] | None = None) -> dict[str, Any]:
+            robust: dict[str, Any] | None = None, rule_attacked: pd.DataFrame | None = None) -> dict[str, Any]:
     """C2's metrics: C2.<Model>.<method>.<point>.<attack>.<goal>.* (fixed set at `example_eps`, and
     .eps<ε>.* at every ε), ….whitebox.<attack>.<goal>.eps<ε>.* (the dense model under
     C2.<Model>.dense.*), C2.<Model>.recommended / .runner_up, C2.rule.*, C2.robust.* (B3's model
     pruned, `robust_pruning.metrics_part`), the seconds of each part; `denominators` names the
-    count behind every proportion."""
+    count behind every proportion; `rule_attacks`, the rule's attack runs on the selection split."""
     summary: dict[str, Any] = {}
     denominators: dict[str, int] = {}
 
@@ -236,4 +236,5 @@ def metrics(replayed: pd.DataFrame, attacked: pd.DataFrame, picks: dict[str, str
     summary.update({f"{k}_s": v for k, v in seconds.items()})
     return {"summary": summary, "denominators": denominators, "fixed_set": replayed.to_dict("records"),
             "whitebox": attacked.to_dict("records"), "example_eps": example_eps,
-            "robust_pruning": (robust or {}).get("rows", [])}
+            "robust_pruning": (robust or {}).get("rows", []),
+            "rule_attacks": [] if rule_attacked is None else rule_attacked.to_dict("records")}

@@ -19,7 +19,7 @@ import torch
 
 from ..config import notebook_cells
 from ..core import progress
-from ..core.device import pick_device, set_threads
+from ..core.device import pick_device, resolve_precision, set_threads
 from ..core.files import atomic_path, load_json, save_json
 from ..core.layout import RunLayout
 
@@ -142,7 +142,9 @@ class Stage:
 
 
 def start_stage(namespace: dict[str, Any], stem: str) -> Stage:
-    """Validate the injected parameters, fix seeds and threads, pick the device, make run dirs."""
+    """Validate the injected parameters, fix seeds and threads, pick the device and the training
+    precision (`amp: auto` becomes the precision it resolves to here, so every recipe, reuse key
+    and table of the stage names what was used), make run dirs."""
     values = notebook_cells.check(namespace, stem)
     seed = values.get("seed", 0)
     random.seed(seed)
@@ -154,4 +156,7 @@ def start_stage(namespace: dict[str, Any], stem: str) -> Stage:
     layout.root.mkdir(parents=True, exist_ok=True)
     import matplotlib
     matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "font.size": 9})
-    return Stage(stem, StageParameters(stem, values), layout, pick_device(values.get("device", "auto")))
+    device = pick_device(values.get("device", "auto"))
+    if "amp" in values:
+        values["amp"] = resolve_precision(values["amp"], device)
+    return Stage(stem, StageParameters(stem, values), layout, device)

@@ -20,8 +20,9 @@ from ..report import figures
 from ..training.cached import Trained, train_or_load
 from ..training.config import TrainConfig
 
-SPLIT_TITLES = {"train": "training", "valid": "validation", "test": "test"}
-ACC_KEY = {"train": "train_acc", "valid": "val_acc", "test": "test_acc"}  # summary key of each split's accuracy
+SPLIT_TITLES = {"train": "training", "selection": "selection", "valid": "validation", "test": "test"}
+# summary key of each split's accuracy
+ACC_KEY = {"train": "train_acc", "selection": "select_acc", "valid": "val_acc", "test": "test_acc"}
 MISTAKE_PX = 128  # misclassified images are shown from the stored file at this size, for legibility
 # The recipe's settings in words, for the table (the parameters keep their names in the metrics).
 SETTING_NAMES = {"epochs": "maximum epochs", "batch_size": "batch size", "lr": "peak learning rate",
@@ -47,7 +48,18 @@ def recipe(params: dict[str, Any], data, device: torch.device) -> dict[str, Any]
     return {"image size (px)": data.image_size, **TrainConfig.from_params(params).as_dict(),
             **{f"epochs ({m})": e for m, e in params["epochs_by_model"].items()},
             "threads": torch.get_num_threads(), "device": str(device),
-            "training images": len(data.train), "validation images": len(data.valid)}
+            "training images": len(data.train), "selection images": len(data.selection),
+            "validation images": len(data.valid)}
+
+
+PRECISION_WORDS = {"bf16": "a bf16 autocast forward pass (bf16 is native on this machine)",
+                   "fp16": "an fp16 autocast forward pass with a gradient scaler",
+                   "fp32": "fp32 throughout"}
+
+
+def precision_words(params: dict[str, Any]) -> str:
+    """The training precision in words (the stage resolved amp: auto to the machine's native one)."""
+    return PRECISION_WORDS.get(params["amp"], f"amp {params['amp']}")
 
 
 def recipe_text(params: dict[str, Any]) -> str:
@@ -61,12 +73,12 @@ def recipe_text(params: dict[str, Any]) -> str:
              else "no weight decay")
     warmup = (f"a linear warm-up over the first {cfg.warmup_epochs} epoch(s), then" if cfg.warmup_epochs
               else "no warm-up,")
-    precision = "a bf16 autocast forward pass" if cfg.amp == "bf16" else "fp32 throughout"
+    precision = precision_words(params)
     return (f"AdamW (Adam with decoupled weight decay) at a peak learning rate of {cfg.lr:g} with {decay}; "
             f"{warmup} a cosine decay of the learning rate per step; cross-entropy with label smoothing "
             f"{cfg.label_smoothing:g}; batches of {cfg.batch_size}; {precision}. Training runs {budget} and "
-            f"stops early after {cfg.patience} epochs without a lower validation loss; the weights of the epoch "
-            "with the lowest validation loss are kept. The settings are listed in [Table](#tab:A2_recipe).")
+            f"stops early after {cfg.patience} epochs without a lower loss on the selection split; the weights of "
+            "the epoch with the lowest selection loss are kept. The settings are listed in [Table](#tab:A2_recipe).")
 
 
 def recipe_table(settings: dict[str, Any]) -> pd.DataFrame:
@@ -84,10 +96,16 @@ def model_table(names: list[str], data) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def validation_note(data) -> str:
-    """What one validation image is worth, in accuracy points."""
-    return (f"With {len(data.valid)} validation images one image is {100 / len(data.valid):.2g} points of "
-            "validation accuracy.")
+def protocol_text(data, params: dict[str, Any]) -> str:
+    """The three roles of the data, with this run's sizes, and what one image is worth."""
+    n_sel, n_train, n_valid = len(data.selection), len(data.train), len(data.valid)
+    return (f"The models train on {n_train} images. The **selection split**, {n_sel} images "
+            f"({params['selection_per_class']} per class, drawn with seed {params['selection_seed']} from the dataset's "
+            "training images, which the models never train on), makes every choice of the study: the kept epoch and "
+            "early stopping here, B3's kept epoch and hardened model, the compressed models C2 attacks and the "
+            f"deployment rule. The {n_valid} validation images only report: one of them is {100 / n_valid:.2g} points "
+            f"of validation accuracy (one selection image is {100 / n_sel:.2g} points). Training therefore uses {n_train} "
+            f"of the dataset's {n_train + n_sel} training images ({n_sel / (n_train + n_sel):.0%} fewer).")
 
 
 def train_all(names: list[str], data, params: dict[str, Any], layout, device: torch.device) -> dict[str, Trained]:
@@ -233,8 +251,7 @@ def summary(trained: dict[str, Trained], model_scores: Scores, data) -> dict[str
     out = {}
     for n, t in trained.items():
         per_split, r = model_scores[n], t.result
-        out[n] = {"val_acc": per_split["valid"]["accuracy"], "train_acc": per_split["train"]["accuracy"],
-                  **({"test_acc": per_split["test"]["accuracy"]} if "test" in per_split else {}),
+        out[n] = {**{ACC_KEY[split]: per_split[split]["accuracy"] for split in per_split},
                   "params": count_parameters(t.model), "size_mb": t.path.stat().st_size / 1e6,
                   "epoch_s": r["epoch_s"], "total_train_s": r["total_train_s"],
                   "train_img_s": len(data.train) / r["epoch_s"], "epochs_run": len(r["history"]),
@@ -251,9 +268,8 @@ def comparison_table(headline: dict[str, dict[str, Any]], data) -> pd.DataFrame:
     """One row per model: accuracies with their 95 % Wilson intervals, size and training time (of
     the run that made the checkpoint)."""
     n = _split_sizes(data)
-    return pd.DataFrame([{"model": m, "train acc": format_rate(s["train_acc"], n["train"]),
-                          "val acc": format_rate(s["val_acc"], n["valid"]),
-                          **({"test acc": format_rate(s["test_acc"], n["test"])} if "test_acc" in s else {}),
+    short = {"train": "train acc", "selection": "select acc", "valid": "val acc", "test": "test acc"}
+    return pd.DataFrame([{"model": m, **{short[split]: format_rate(s[ACC_KEY[split]], size) for split, size in n.items()},
                           "parameters": f"{s['params']:,}", "size (MB)": s["size_mb"], "s / epoch": s["epoch_s"],
                           "training s": s["total_train_s"]} for m, s in headline.items()])
 

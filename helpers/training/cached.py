@@ -34,10 +34,11 @@ class Trained:
     path: Path
     reused: bool
     created_at: str
+    key: str = ""  # the reuse key the checkpoint was saved under
 
 
 def fit_or_reuse(path: Path, key: str, start: Callable[[], tuple[nn.Module, str, dict[str, Any]]],
-                 train_set, valid_set, cfg: TrainConfig, *, device, name: str = "training",
+                 train_set, selection_set, cfg: TrainConfig, *, device, name: str = "training",
                  log_dir: Path | None = None, perturb: Perturb | None = None,
                  select_by: Callable[[nn.Module], float] | None = None,
                  finish: Callable[[nn.Module], nn.Module] | None = None, loss_fn: LossFn | None = None,
@@ -46,32 +47,34 @@ def fit_or_reuse(path: Path, key: str, start: Callable[[], tuple[nn.Module, str,
     (model, arch, arch_args), `fit` trains it (resuming from `RunLayout.train_state(path)`, which is
     removed once the checkpoint is written; `perturb`, `select_by` and `loss_fn` go to `fit`),
     `finish` (e.g. folding pruning masks in) prepares it for saving, and it is saved with the key,
-    the fit result, the config and `metadata`. train_set/valid_set: `data.ImageSet`.
+    the fit result, the config and `metadata`. train_set/selection_set: `data.ImageSet` (the model
+    trains on the first; the second chooses the kept epoch).
     """
     if path.exists():
         try:
             model, ckpt = load_model(path, metadata.get("expected_arch"))
             if ckpt.get("run_key") == key:
-                return Trained(model.to(device), ckpt["training"], path, True, ckpt.get("created_at", "unknown"))
+                return Trained(model.to(device), ckpt["training"], path, True, ckpt.get("created_at", "unknown"), key)
         except CheckpointError:
             pass  # stale or foreign file: train anew and overwrite it
     metadata.pop("expected_arch", None)
     model, arch, arch_args = start()
     state_path = RunLayout.train_state(path)
-    result = fit(model, train_set.images, train_set.labels, valid_set.images, valid_set.labels, cfg,
+    result = fit(model, train_set.images, train_set.labels, selection_set.images, selection_set.labels, cfg,
                  device=device, state_path=state_path, resume_key=key, log_dir=log_dir, name=name,
                  perturb=perturb, select_by=select_by, loss_fn=loss_fn)
     if finish is not None:
         model = finish(model)
     save_checkpoint(path, model, arch, arch_args, run_key=key, training=result, train_config=cfg.as_dict(), **metadata)
     state_path.unlink(missing_ok=True)
-    return Trained(model.eval(), result, path, False, load_model(path)[1]["created_at"])
+    return Trained(model.eval(), result, path, False, load_model(path)[1]["created_at"], key)
 
 
 def train_or_load(name: str, arch_args: dict[str, Any], data, cfg: TrainConfig, *, path: Path, device,
                   log_dir: Path | None = None, **metadata: Any) -> Trained:
     """Train registered model `name` from scratch and save it at `path`, or reuse that file when it
-    was made by the same recipe, data, model and code. data: `data.StudyData` (train and valid)."""
+    was made by the same recipe, data, model and code. data: `data.StudyData` (trains on train,
+    chooses the kept epoch on selection)."""
     import torch
 
     key = reuse_key(code=[__name__, get_spec(name).module], kind="trained", config=cfg, data=data.content_key(),
@@ -81,5 +84,5 @@ def train_or_load(name: str, arch_args: dict[str, Any], data, cfg: TrainConfig, 
         torch.manual_seed(cfg.seed)
         return build_model(name, **arch_args), name, arch_args
 
-    return fit_or_reuse(path, key, start, data.train, data.valid, cfg, device=device, name=name, log_dir=log_dir,
+    return fit_or_reuse(path, key, start, data.train, data.selection, cfg, device=device, name=name, log_dir=log_dir,
                         expected_arch=name, classes=data.classes, **metadata)

@@ -21,8 +21,8 @@ class TrainConfig:
     weight_decay: float = _DEFAULT["weight_decay"]        # decoupled (AdamW); 0 gives plain Adam
     label_smoothing: float = _DEFAULT["label_smoothing"]
     warmup_epochs: int = _DEFAULT["warmup_epochs"]
-    patience: int = _DEFAULT["patience"]                  # epochs without a better validation loss before stopping
-    amp: str = _DEFAULT["amp"]                            # "bf16" autocast or "off" (fp32)
+    patience: int = _DEFAULT["patience"]                  # epochs without a lower selection loss before stopping
+    amp: str = _DEFAULT["amp"]                            # auto | bf16 | fp16 | fp32 (core.device.resolve_precision)
     seed: int = _DEFAULT["seed"]
     augment: bool = _DEFAULT["augment"]
     rotation_deg: float = _DEFAULT["rotation_deg"]
@@ -39,6 +39,13 @@ class TrainConfig:
     def finetuning(self, epochs: int, lr: float, warmup_epochs: int) -> "TrainConfig":
         """This recipe as a fine-tuning of fixed length: no early stopping."""
         return replace(self, epochs=epochs, lr=lr, warmup_epochs=warmup_epochs, patience=epochs)
+
+    def augmentation(self) -> dict[str, float]:
+        """The keyword arguments of `data.augment.augment` this recipe trains with ({} without)."""
+        if not self.augment:
+            return {}
+        return {"rotation_deg": self.rotation_deg, "scale": self.scale, "translate": self.translate,
+                "brightness": self.jitter, "contrast": self.jitter, "saturation": self.jitter}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

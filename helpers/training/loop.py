@@ -1,4 +1,5 @@
-"""Training loop: AdamW, warm-up + cosine schedule, early stopping, bf16 autocast, resumable.
+"""Training loop: AdamW, warm-up + cosine schedule, early stopping on the selection split, autocast
+(bf16, or fp16 with a gradient scaler) where the hardware runs it natively, resumable.
 
 Every epoch the whole training state (weights, optimizer, schedule, history, RNG) is saved
 atomically, so an interrupted run resumes where it stopped instead of starting over. Each epoch
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import progress
-from ..core.device import autocast, eval_mode
+from ..core.device import autocast, eval_mode, grad_scaler, resolve_precision
 from ..core.files import atomic_path, sha256_text
 from ..data.augment import augment
 from ..data.splits import batches
@@ -56,6 +57,8 @@ class _Run:
         torch.manual_seed(cfg.seed)  # dropout draws from the global generator
         self.gen = torch.Generator().manual_seed(cfg.seed)  # shuffling and augmentation
         self.model, self.cfg, self.device, self.run_key = model, cfg, device, run_key
+        self.precision = resolve_precision(cfg.amp, device)
+        self.scaler = grad_scaler(device, self.precision)
         model.to(device).to(memory_format=torch.channels_last)
         decay = [p for p in model.parameters() if p.ndim > 1]  # no weight decay on BN and biases
         no_decay = [p for p in model.parameters() if p.ndim <= 1]
@@ -76,6 +79,8 @@ class _Run:
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
         self.sched.load_state_dict(saved["scheduler"])
+        if saved.get("scaler"):
+            self.scaler.load_state_dict(saved["scaler"])
         self.gen.set_state(saved["generator"])
         torch.set_rng_state(saved["torch_rng"])
         self.loop = saved["loop"]
@@ -85,7 +90,7 @@ class _Run:
             return
         with atomic_path(state_path) as tmp:
             torch.save({"run_key": self.run_key, "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                        "scheduler": self.sched.state_dict(), "generator": self.gen.get_state(),
+                        "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(), "generator": self.gen.get_state(),
                         "torch_rng": torch.get_rng_state(), "loop": self.loop}, tmp)
 
     def train_epoch(self, images: torch.Tensor, labels: torch.Tensor, perturb: Perturb | None,
@@ -96,19 +101,19 @@ class _Run:
         loss_sum, correct, seen = 0.0, 0, 0
         for x, y in batches(images, labels, cfg.batch_size, shuffle=True, generator=self.gen):
             if cfg.augment:
-                x = augment(x, rotation_deg=cfg.rotation_deg, scale=cfg.scale, translate=cfg.translate,
-                            brightness=cfg.jitter, contrast=cfg.jitter, saturation=cfg.jitter, generator=self.gen)
+                x = augment(x, generator=self.gen, **cfg.augmentation())
             x = x.to(self.device).contiguous(memory_format=torch.channels_last)
             y = y.to(self.device)
-            with autocast(self.device, cfg.amp == "bf16"):
+            with autocast(self.device, self.precision):
                 if perturb is not None:
                     x = perturb(model, x, y).detach()
                 logits = model(x)
                 loss = (F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing) if loss_fn is None
                         else loss_fn(logits, x, y))
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            self.scaler.scale(loss).backward()  # the scaler is the identity unless fp16 on CUDA
+            self.scaler.step(self.opt)
+            self.scaler.update()
             self.sched.step()
             loss_sum += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
@@ -133,28 +138,30 @@ class _Run:
 def _log(writer, row: dict[str, Any]) -> None:
     if writer is None:
         return
-    for split in ("train", "val"):
+    for split in ("train", "select"):
         writer.add_scalar(f"loss/{split}", row[f"{split}_loss"], row["epoch"])
         writer.add_scalar(f"accuracy/{split}", row[f"{split}_acc"], row["epoch"])
     writer.add_scalar("lr", row["lr"], row["epoch"])
 
 
 def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
-        valid_images: torch.Tensor, valid_labels: torch.Tensor, cfg: TrainConfig, *,
+        select_images: torch.Tensor, select_labels: torch.Tensor, cfg: TrainConfig, *,
         device: torch.device, state_path: Path | None = None, resume_key: str = "",
         log_dir: Path | None = None, name: str = "training", perturb: Perturb | None = None,
         select_by: Callable[[nn.Module], float] | None = None, loss_fn: LossFn | None = None) -> dict[str, Any]:
-    """Train `model` in place and load its best weights (lowest validation loss).
+    """Train `model` in place and load its best weights (lowest loss on the selection split, which
+    the model never trains on; the split the report evaluates is not seen here).
 
     Adversarial training hooks: `perturb(model, x, y)` replaces each augmented batch x float
     [B, C, H, W] in [0, 1] by the inputs to train on (under the same autocast); `select_by(model)`
-    scores the model after each epoch (higher is better, e.g. robust validation accuracy) and then
-    chooses the kept epoch and drives early stopping instead of the validation loss.
+    scores the model after each epoch (higher is better, e.g. robust accuracy on the selection split)
+    and then chooses the kept epoch and drives early stopping instead of the selection loss.
     `loss_fn(logits, x, y)` replaces the label-smoothed cross-entropy (e.g. distillation from a
     teacher that sees the same inputs x); it runs under the same autocast.
 
     images: uint8 [N, C, H, W]; labels: int64 [N]. Returns {history: [per-epoch dicts],
-    best_epoch, stopped_early, epoch_s (mean seconds per training epoch), total_train_s}.
+    best_epoch, stopped_early, epoch_s (mean seconds per training epoch), total_train_s, precision
+    (the autocast precision `cfg.amp` resolved to on `device`)}.
     If `state_path` holds the state of an interrupted run with the same config and `resume_key`
     (give one that also covers the data and code), training resumes from it. `name` labels the
     progress lines.
@@ -170,15 +177,15 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
         t0 = time.perf_counter()
         train_loss, train_acc = run.train_epoch(train_images, train_labels, perturb, loss_fn)
         epoch_s = time.perf_counter() - t0
-        val_loss, val_acc = evaluate_loss(model, valid_images, valid_labels, device)
-        row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-               "val_acc": val_acc, "lr": run.opt.param_groups[0]["lr"], "epoch_s": epoch_s}
+        select_loss, select_acc = evaluate_loss(model, select_images, select_labels, device)
+        row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "select_loss": select_loss,
+               "select_acc": select_acc, "lr": run.opt.param_groups[0]["lr"], "epoch_s": epoch_s}
         if select_by is not None:
-            row["val_selection_score"] = select_by(model)
+            row["select_score"] = select_by(model)
         _log(writer, row)
-        stop = run.end_epoch(row, row["val_selection_score"] if select_by is not None else -val_loss)
+        stop = run.end_epoch(row, row["select_score"] if select_by is not None else -select_loss)
         run.save(state_path)
-        ticker.step(f"epoch {epoch + 1} of {cfg.epochs}, validation accuracy {val_acc:.2f}")
+        ticker.step(f"epoch {epoch + 1} of {cfg.epochs}, selection accuracy {select_acc:.2f}")
         if stop:
             break
     if writer is not None:
@@ -189,4 +196,4 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
     times = [r["epoch_s"] for r in run.loop["history"]]
     return {"history": run.loop["history"], "best_epoch": run.loop["best_epoch"],
             "stopped_early": bool(run.loop.get("stopped_early", False)),
-            "epoch_s": sum(times) / len(times) if times else 0.0, "total_train_s": sum(times)}
+            "epoch_s": sum(times) / len(times) if times else 0.0, "total_train_s": sum(times), "precision": run.precision}
