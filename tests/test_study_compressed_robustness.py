@@ -77,6 +77,34 @@ def test_deployment_picks_the_fastest_qualifying_model_shows_the_runner_up_or_ke
     assert "reads only the selection split" in rule
 
 
+def test_the_rule_attacks_in_its_order_of_preference_and_stops_once_two_qualify(monkeypatch):
+    """Dense first (the reference), then the fastest examined models until two are not less robust:
+    channel 8x is less robust, 4x and 2x qualify, so global s0.5 (slowest) is never attacked."""
+    by_model = {"M": [_variant("dense", "–", 0.80, 10.0, 10.0), _variant("global", "s0.5", 0.80, 9.5, 5.0),
+                      _variant("channel", "2x", 0.80, 6.0, 3.0), _variant("channel", "4x", 0.80, 4.0, 2.0),
+                      _variant("channel", "8x", 0.80, 2.0, 1.0), _variant("channel", "16x", 0.50, 1.0, 0.5)]}
+    rates = {"dense": 0.5, "channel 8x": 0.7, "channel 4x": 0.5, "channel 2x": 0.525, "global s0.5": 0.5}
+    attacked = []
+
+    def fake_attack(chosen, inputs, attacks, goals, eps_grid, params, device, what):
+        attacked.extend(v.name for v in chosen)
+        return pd.DataFrame([{"model": v.model, "name": v.name, "method": v.method, "attack": "pgd", "goal": "untargeted",
+                              "eps": 0.01, "success_rate": rates[v.name], "n_eligible": 40} for v in chosen])
+
+    monkeypatch.setattr(deployment, "attack_variants", fake_attack)
+    params = {"robustness_attack": "pgd", "robustness_margin": 0.05, "whitebox_methods": ["global", "channel"],
+              "max_acc_drop": 0.02}
+    selection = type("Split", (), {"images": None, "labels": None, "classes": []})()
+    rows = deployment.rule_attacks(by_model, selection, params, 0.01, None)
+    assert attacked == ["dense", "channel 8x", "channel 4x", "channel 2x"]  # 16x loses accuracy, s0.5 is not needed
+    at_eps, verdict = robustness_discussion.verdicts(rows, "pgd", 0.05, 0.01)
+    picks, runners, _ = deployment.recommend(by_model, at_eps, verdict, 0.02, "pgd", 0.01)
+    assert picks == {"M": "channel 4x"} and runners == {"M": "channel 2x"}
+    table = deployment.deployment_table(by_model, at_eps, verdict, 0.02, picks, runners, ["global", "channel"])
+    assert list(table.qualifies) == ["–", f"no: {deployment.NOT_NEEDED}", "yes", "yes", "no: less robust",
+                                     "no: loses 30 points"]
+
+
 def test_variants_come_from_c1_metrics_with_the_dense_model_first(tmp_path):
     c1 = {"summary": {"M": {"dense": {"acc": 0.8, "latency_b1_ms": 5.0, "size_mb": 10.0, "params": 100,
                                       "select_acc": 0.7, "n_select": 30}}},

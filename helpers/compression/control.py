@@ -1,6 +1,6 @@
 """The dense control: the trained model fine-tuned again, unpruned, with another method's budget.
 
-Channel pruning gets ten times the fine-tuning of unstructured pruning (30 epochs against 3, and
+Channel pruning gets several times the fine-tuning of unstructured pruning (10 epochs against 3, and
 it distils the dense model), so a channel-pruned model that matches or beats its dense model may
 owe that to the extra training rather than to pruning. The control answers that: the dense model
 itself gets the same extra budget (same epochs, learning rate and distillation from its own

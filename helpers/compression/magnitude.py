@@ -63,7 +63,7 @@ class MagnitudePruning(PruneAndFineTune):
     family = "unstructured"
     target_name = "sparsity"
     citation = "Han, Pool, Tran & Dally, NeurIPS 2015"
-    default_targets = (0.2, 0.5, 0.8, 0.9, 0.95)
+    default_targets = (0.5, 0.8, 0.9, 0.95)
     default_budget = FineTuneBudget(epochs=3, lr=5e-4, warmup_epochs=0)
     family_narrative = (
         "**Unstructured magnitude pruning** (Han et al. 2015) sets the weights of smallest magnitude to zero in "

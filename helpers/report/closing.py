@@ -79,6 +79,12 @@ def limitations_markdown(s: Summary, params: dict[str, Any]) -> str:
                      f"95\u00a0% interval [{low:.2f}, {high:.2f}], {high - low:.2f} wide: differences of a few images "
                      "between models or compressed variants are within noise, and every comparison whose intervals "
                      "overlap is reported as not resolved.")
+    held = number(s, "A1.n_selection")
+    if held:
+        items.append(f"Every choice (kept epochs, the hardened model, the compressed models examined, the deployment "
+                     f"rule) is made on a selection split of {int(held)} training images, so the validation split "
+                     f"stays unbiased; but one selection image is {100 / held:.2g} points, and a choice between close "
+                     "candidates is itself noisy.")
     seeded = [m for m in facts.models(s) if number(s, f"A2.{m}.val_acc_seed_std") is not None]
     seeded = [m + (f" ({int(number(s, f'A2.{m}.n_seeds'))} seeds)" if number(s, f"A2.{m}.n_seeds") else "")
               for m in seeded]

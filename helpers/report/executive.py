@@ -54,9 +54,10 @@ def headline_table(s: Summary, params: dict[str, Any]):
 def abstract(s: Summary, params: dict[str, Any]) -> str:
     """The abstract (markdown): what was studied, and the headline results with their intervals."""
     ms, n, attack = facts.models(s), facts.n_valid(s), _attack(params)
-    classes, train = number(s, "A1.n_classes"), number(s, "A1.n_train")
-    data = (f"{int(classes)} classes, {int(train)} training and {n} validation images" if classes and train and n
-            else "an image classification dataset")
+    classes, train, held = number(s, "A1.n_classes"), number(s, "A1.n_train"), number(s, "A1.n_selection")
+    data = (f"{int(classes)} classes, {int(train + (held or 0))} training images"
+            + (f" ({int(held)} of them held out as a selection split that makes every choice)" if held else "")
+            + f" and {n} validation images" if classes and train and n else "an image classification dataset")
     text = [f"We train {len(ms)} image classifiers ({', '.join(ms)}) on {data}, explain their decisions with "
             "saliency maps and Grad-CAM, attack them with FGSM and PGD, measure how adversarial examples transfer "
             "between them, harden one by adversarial fine-tuning, and compress them by unstructured and channel "

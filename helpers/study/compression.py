@@ -151,10 +151,12 @@ def method_tables(sweep: Sweep, dense: dict[str, tuple[BaseModel, dict]]) -> lis
                                   "MACs ÷": [f"{d['macs'] / r.macs:.2f}" for r in rows],
                                   "acc": [format_rate(r.acc_pre_ft, d["n"]) for r in rows],
                                   "acc FT": [format_rate(r.acc, d["n"]) for r in rows],
+                                  "sel acc": [format_rate(r.select_acc, d["n_select"]) for r in rows],
                                   "MB": [f"{r.size_mb:.2f}" for r in rows],
                                   "compact MB": [f"{r.size_compressed_mb:.2f}" for r in rows]})
             tables.append((f"{model_name}, {method.title}: every point, its size, and its validation accuracy before "
-                           f"(acc) and after fine-tuning (acc FT) with 95 % Wilson intervals over {d['n']} images; "
+                           f"(acc) and after fine-tuning (acc FT) with 95 % Wilson intervals over {d['n']} images, and after "
+                           f"fine-tuning on the {d['n_select']} images of the selection split (sel acc); "
                            f"the dense model scores {format_rate(d['acc'], d['n'])} in {d['size_mb']:.2f} MB with "
                            f"{d['params']:,} parameters", table, table_label(name, model_name)))
     return tables

@@ -31,6 +31,12 @@ def _ci(row) -> tuple[float, float]:
     return wilson_of_rate(row.success_rate, int(row.n_eligible))
 
 
+def verdict_of(rate: float, base: float, margin: float) -> str:
+    """A compressed model's untargeted success `rate` against its dense model's `base`: 'more
+    robust' (lower by at least `margin`), 'less robust' (higher by at least it) or 'about as robust'."""
+    return "more robust" if rate <= base - margin else "less robust" if rate >= base + margin else "about as robust"
+
+
 def verdicts(attacked: pd.DataFrame, attack: str, margin: float,
              eps: float) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
     """Per model: the untargeted success of `attack` at `eps` of every attacked variant (a frame
@@ -43,8 +49,7 @@ def verdicts(attacked: pd.DataFrame, attack: str, margin: float,
         rates = g.set_index("name")[["success_rate", "n_eligible"]]
         base = rates.success_rate[DENSE]
         at_eps[name] = rates
-        verdict[name] = {v: ("more robust" if r <= base - margin else "less robust" if r >= base + margin
-                             else "about as robust") for v, r in rates.success_rate.items() if v != DENSE}
+        verdict[name] = {v: verdict_of(r, base, margin) for v, r in rates.success_rate.items() if v != DENSE}
     return at_eps, verdict
 
 

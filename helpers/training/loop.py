@@ -192,6 +192,9 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
         writer.close()
     if run.loop["best_state"] is not None:  # None only when there was no epoch to train
         model.load_state_dict(run.loop["best_state"])
+    # the last batch's gradients belong to no kept weights; left in place, a later structural change
+    # (pruning a chained point) would keep their old shapes and corrupt the next backward pass
+    model.zero_grad(set_to_none=True)
     model.eval()
     times = [r["epoch_s"] for r in run.loop["history"]]
     return {"history": run.loop["history"], "best_epoch": run.loop["best_epoch"],
