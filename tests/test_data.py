@@ -11,7 +11,10 @@ from tests.conftest import CLASSES, make_image_folder
 
 def test_load_data_decodes_resizes_and_caches(image_folder, tmp_path):
     cache = tmp_path / "cache"
+    assert data.count(str(image_folder), 16, cache_dir=cache) == ({"train": [4, 4, 4], "valid": [4, 4, 4]}, 24)
     d = data.load(str(image_folder), 16, cache_dir=cache)
+    assert data.count(str(image_folder), 16, cache_dir=cache)[1] == 0  # the plan sees nothing left to decode
+    assert data.count(str(image_folder), 32, cache_dir=cache)[1] == 24  # another size is decoded anew
     assert d.classes == CLASSES and d.test is None
     assert d.train.images.shape == (12, 3, 16, 16) and d.train.images.dtype == torch.uint8
     assert d.train.labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
@@ -87,3 +90,21 @@ def test_augment_is_per_image_bounded_and_seeded():
 def test_real_dataset_loads(sports10, tmp_path):
     d = data.load(str(sports10), 32, subset_per_class=2)
     assert len(d.classes) == 10 and "basketball" in d.classes
+
+
+def test_the_selection_split_is_carved_stratified_reproducibly_and_apart_from_training(image_folder):
+    from helpers.data import DataError, carve_selection
+
+    d = data.load(str(image_folder), 16)
+    carved = carve_selection(d, 1, seed=0)
+    assert carved.selection.class_counts() == [1, 1, 1] and carved.train.class_counts() == [3, 3, 3]
+    assert not set(carved.selection.files) & set(carved.train.files)  # never trained on
+    assert sorted(carved.selection.files + carved.train.files) == sorted(d.train.files)
+    assert carved.valid is d.valid and list(carved.splits()) == ["train", "selection", "valid"]
+    assert carved.mean != d.mean or carved.std != d.std  # statistics of what the models train on
+    assert carve_selection(d, 1, seed=0).selection.files == carved.selection.files  # same seed, same split
+    assert any(carve_selection(d, 1, seed=s).selection.files != carved.selection.files for s in range(1, 6))
+    with pytest.raises(DataError, match=r"parameter 'selection_per_class' is 4.*cat \(4\)"):
+        carve_selection(d, 4, seed=0)
+    with pytest.raises(DataError, match="at least one image per class"):
+        carve_selection(d, 0, seed=0)

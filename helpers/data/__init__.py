@@ -60,17 +60,21 @@ def load_dataset(params: dict[str, Any]) -> StudyData:
 
 def split_sizes(params: dict[str, Any]) -> dict[str, int]:
     """Images per split as the study will see them (train after the selection split is carved from
-    it, selection, valid, test), and the class count. An image folder is counted from its file
-    listing; another format is loaded."""
+    it, selection, valid, test), the class count, and how many images are still to decode (not in
+    the decoded-image cache). An image folder is counted from its file listing; another format is
+    loaded (and so decodes nothing later)."""
     if params["dataset"] == "image_folder":
-        per_class = image_folder.count(params["data_dir"], params["subset_per_class"])
+        per_class, to_decode = image_folder.count(params["data_dir"], params["image_size"],
+                                                  on_bad_image=params["on_bad_image"],
+                                                  subset_per_class=params["subset_per_class"],
+                                                  cache_dir=params["cache_dir"])
         taken = sum(min(params["selection_per_class"], n) for n in per_class["train"])
         sizes = {split: sum(n) for split, n in per_class.items()}
         return {"train": sizes["train"] - taken, "selection": taken, "valid": sizes["valid"],
-                "test": sizes.get("test", 0), "classes": len(per_class["train"])}
+                "test": sizes.get("test", 0), "classes": len(per_class["train"]), "to_decode": to_decode}
     data = load_dataset(params)
     return {"train": len(data.train), "selection": len(data.selection), "valid": len(data.valid),
-            "test": len(data.test) if data.test is not None else 0, "classes": len(data.classes)}
+            "test": len(data.test) if data.test is not None else 0, "classes": len(data.classes), "to_decode": 0}
 
 
 def _check_dataset(name: str, source: str) -> None:

@@ -99,6 +99,17 @@ def _decode_all(root: Path, split: str, files: list[Path], labels: list[int], cl
     return ImageSet(split, torch.stack(images), torch.tensor(kept_labels, dtype=torch.int64), kept_files, classes, bad)
 
 
+def _cache_file(root: Path, split: str, files: list[Path], classes: list[str], image_size: int, on_bad_image: str,
+                cache_dir: Path | None) -> Path | None:
+    """Where the decoded tensors of these files are cached: keyed on the files, the size, the
+    decoder's code and the classes."""
+    if not cache_dir:
+        return None
+    key = reuse_key(code=[decode_image], files=files_fingerprint(root, files), image_size=image_size,
+                    on_bad_image=on_bad_image, classes=classes)
+    return cache_dir / f"{split}-{image_size}px-{key[:16]}.pt"
+
+
 def load_split(root: Path, split: str, image_size: int, *, classes: list[str] | None = None,
                on_bad_image: str = "error", subset_per_class: int = 0,
                cache_dir: Path | None = None) -> ImageSet:
@@ -112,9 +123,7 @@ def load_split(root: Path, split: str, image_size: int, *, classes: list[str] | 
         raise ValueError(f"on_bad_image must be 'error' or 'skip', not {on_bad_image!r}")
     files, labels, classes = list_split(root, split, classes)
     files, labels = subset(files, labels, subset_per_class)
-    key = reuse_key(code=[decode_image], files=files_fingerprint(root, files), image_size=image_size,
-                    on_bad_image=on_bad_image, classes=classes)
-    cache_file = cache_dir / f"{split}-{image_size}px-{key[:16]}.pt" if cache_dir else None
+    cache_file = _cache_file(root, split, files, classes, image_size, on_bad_image, cache_dir)
     if cache_file and cache_file.exists():
         c = torch.load(cache_file, weights_only=True)
         return ImageSet(split, c["images"], c["labels"], c["files"], c["classes"], [tuple(b) for b in c["bad"]])
@@ -126,18 +135,23 @@ def load_split(root: Path, split: str, image_size: int, *, classes: list[str] | 
     return s
 
 
-def count(data_dir: str | None, subset_per_class: int = 0) -> dict[str, list[int]]:
-    """Images per class of each split, from the file listing alone (nothing decoded): what the
-    run's plan needs before anything runs."""
+def count(data_dir: str | None, image_size: int, *, on_bad_image: str = "error", subset_per_class: int = 0,
+          cache_dir: str | Path | None = None) -> tuple[dict[str, list[int]], int]:
+    """What the run's plan needs before anything runs, from the file listing alone (nothing
+    decoded): images per class of each split, and how many images are not in the decoded-image
+    cache yet (they will be decoded)."""
     root = find_data_dir(data_dir)
-    counts, classes = {}, None
+    cache = project_path(cache_dir) if cache_dir else None
+    counts, classes, to_decode = {}, None, 0
     for split in ("train", "valid", "test"):
         if split == "test" and not (root / "test").is_dir():
             continue
         files, labels, classes = list_split(root, split, classes)
-        _, labels = subset(files, labels, subset_per_class)
+        files, labels = subset(files, labels, subset_per_class)
         counts[split] = [labels.count(c) for c in range(len(classes))]
-    return counts
+        cache_file = _cache_file(root, split, files, classes, image_size, on_bad_image, cache)
+        to_decode += 0 if cache_file is not None and cache_file.exists() else len(files)
+    return counts, to_decode
 
 
 class ImageFolderSource(DataSource):

@@ -43,12 +43,14 @@ class Work:
 
 @dataclass
 class Sizes:
-    """Images per split (after the selection split is carved from train) and the class count."""
+    """Images per split (after the selection split is carved from train), the class count, and the
+    images not yet in the decoded-image cache."""
     train: int
     selection: int
     valid: int
     test: int
     classes: int
+    to_decode: int = 0
 
     @property
     def all(self) -> int:
