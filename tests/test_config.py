@@ -33,7 +33,7 @@ def test_a_drifted_copy_is_found(tmp_path, monkeypatch):
     assert any("seed: int = 1" in m for m in notebook_cells.mismatches(tmp_path / "A1_data.ipynb"))
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "smoke.yaml", "course.yaml", "course-bf16.yaml", "full.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "smoke.yaml", "course.yaml", "course-bf16.yaml", "full.yaml", "quick.yaml"])
 def test_shipped_parameter_files_validate(name):
     assert params.load_yaml(ROOT / "parameters" / name)
     assert resolve(ROOT / "parameters" / name)["run_dir"]

@@ -80,7 +80,8 @@ def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
     values["n_misclassified"] = 3  # an A2 parameter: A1 stays, A2 reruns (and reuses its checkpoints)
     changed = base / "changed.yaml"
     changed.write_text(yaml.safe_dump(values))
-    done = run.run(str(changed), ["A1", "A2"], log=lambda *_: None)  # the later stages would rerun too: not needed here
+    # B2 comes along so that it keys on the new A2 outputs; the other stages would add minutes and no assertion
+    done = run.run(str(changed), ["A1", "A2", "B2"], log=lambda *_: None)
     assert done["A1_data"] == "skipped" and isinstance(done["A2_training"], float)
     # a partial run keys a stage on the outputs it reads: while A2 is stale B2 stays up to date,
     # and once A2 reruns, B2 (which reads A2's checkpoints, not only B1's outputs) reruns too
