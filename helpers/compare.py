@@ -2,8 +2,9 @@
 
     python -m helpers.compare runs/a runs/b [--models SimpleCNN ResNetSmall] [--splits selection valid]
 
-For each model both runs trained, its accuracy in each run on each split and McNemar's exact test
-on the images where the two disagree (`evaluation.paired`). Each run's data is loaded with its own
+For each model both runs trained, its accuracy in each run on each split, McNemar's exact test
+on the images where the two disagree and the paired bootstrap interval of the accuracy difference
+(`evaluation.paired`). Each run's data is loaded with its own
 parameters (from its A2 metrics), so two runs with different selection splits are compared only
 on the splits they share image for image; a split whose images differ is refused by name.
 """
@@ -39,7 +40,7 @@ def _correct(run_dir: Path, model: str, images: torch.Tensor, labels: torch.Tens
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .evaluation.paired import describe, mcnemar
+    from .evaluation.paired import describe, mcnemar, paired_bootstrap
 
     ap = argparse.ArgumentParser(prog="python -m helpers.compare", description=__doc__.splitlines()[0])
     ap.add_argument("run_a", type=Path)
@@ -55,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{split}: the two runs hold different images in this split; not compared")
             continue
         for m in models:
-            result = mcnemar(_correct(args.run_a, m, sa.images, sa.labels), _correct(args.run_b, m, sb.images, sb.labels))
-            print(f"{split} {m}: " + describe(result, args.run_a.name, args.run_b.name))
+            a, b = _correct(args.run_a, m, sa.images, sa.labels), _correct(args.run_b, m, sb.images, sb.labels)
+            print(f"{split} {m}: " + describe(mcnemar(a, b), args.run_a.name, args.run_b.name,
+                                              interval=paired_bootstrap(a, b)))
     return 0
 
 

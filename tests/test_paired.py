@@ -19,3 +19,21 @@ def test_mcnemar_counts_the_discordant_images_and_gives_the_exact_binomial_p():
 def test_mcnemar_refuses_different_images():
     with pytest.raises(ValueError, match="the same images"):
         mcnemar(torch.ones(3, dtype=torch.bool), torch.ones(4, dtype=torch.bool))
+
+
+def test_paired_bootstrap_interval_of_the_difference_is_resolved_only_when_it_excludes_zero():
+    from helpers.evaluation.paired import paired_bootstrap
+
+    a = torch.tensor([True] * 10 + [False] * 10)
+    b = torch.tensor([True] * 9 + [False] + [True] * 9 + [False])  # B alone right on 9 images, A on 1
+    r = paired_bootstrap(a, b, n_resamples=2000)
+    assert r["difference"] == pytest.approx(-0.4) and r["ci_low"] < -0.4 < r["ci_high"] < 0 and r["resolved"]
+    assert paired_bootstrap(a, b, n_resamples=2000) == r  # seeded: the same interval again
+    swapped = paired_bootstrap(b, a, n_resamples=2000)
+    assert swapped["difference"] == pytest.approx(0.4) and swapped["ci_low"] > 0
+    tie = paired_bootstrap(a, torch.cat([a[10:], a[:10]]), n_resamples=2000)  # 10 discordant each way
+    assert tie["difference"] == 0 and tie["ci_low"] < 0 < tie["ci_high"] and not tie["resolved"]
+    same = paired_bootstrap(a, a)
+    assert (same["ci_low"], same["ci_high"], same["resolved"]) == (0.0, 0.0, False)
+    with pytest.raises(ValueError, match="same images"):
+        paired_bootstrap(a, a[:5])

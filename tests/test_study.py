@@ -258,3 +258,16 @@ def test_a_registered_dataset_of_grey_images_runs_the_data_and_training_stages(t
     assert a1["classes"] == ["left", "middle", "right"] and len(a1["mean"]) == 1
     a2 = json.loads((tmp_path / "run" / "metrics" / "A2.json").read_text())
     assert set(a2["summary"]) == {"ToyNet", "SimpleCNN"}
+
+
+def test_compare_pairs_two_runs_image_by_image(smoke, capsys):
+    from helpers import compare
+
+    base, _, _ = smoke
+    assert compare.main([str(base / "run"), str(base / "run"), "--splits", "selection", "valid"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    models = json.loads((base / "run" / "metrics" / "A2.json").read_text())["params"]["models"]
+    assert len(lines) == 2 * len(models) and all(any(f" {m}: " in line for line in lines) for m in models), lines
+    # a run against itself: no discordant image, so nothing is resolved and the interval is [0, 0]
+    assert all("0 right only" in line and "p = 1" in line and "[+0.00, +0.00]" in line
+               and "not resolved" in line for line in lines), lines

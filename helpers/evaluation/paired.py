@@ -5,7 +5,9 @@ intervals say little about their difference. McNemar's test looks only at the di
 (right for one model, wrong for the other): under the null hypothesis of equal accuracy each
 discordant image is equally likely to favour either model, so the count favouring A is
 Binomial(b + c, 1/2) (McNemar 1947; the exact form, as Edwards 1948 and Dietterich 1998 advise
-for the few discordant pairs of a small test set).
+for the few discordant pairs of a small test set). `paired_bootstrap` gives the interval of the
+difference instead, for any per-image score (correctness, robustness, a confidence): the images are
+resampled with replacement, each keeping both models' scores (Efron & Tibshirani 1993, ch. 13).
 """
 from __future__ import annotations
 
@@ -30,11 +32,40 @@ def mcnemar(correct_a: torch.Tensor, correct_b: torch.Tensor) -> dict[str, Any]:
             "only_a": only_a, "only_b": only_b, "p_value": float(p)}
 
 
-def describe(result: dict[str, Any], name_a: str, name_b: str, alpha: float = 0.05) -> str:
-    """The comparison in words: the discordant images, the p-value, and whether it is resolved."""
+def describe(result: dict[str, Any], name_a: str, name_b: str, alpha: float = 0.05,
+             interval: dict[str, Any] | None = None) -> str:
+    """The comparison in words: the discordant images, the p-value (and, given `paired_bootstrap`'s
+    result, the interval of the difference), and whether McNemar's test resolves it."""
     text = (f"{name_a} {result['acc_a']:.2f} against {name_b} {result['acc_b']:.2f} on the same {result['n']} images: "
             f"{result['only_a']} right only for {name_a}, {result['only_b']} only for {name_b} (McNemar's exact test, "
-            f"p = {result['p_value']:.2g})")
+            f"p = {result['p_value']:.2g}")
+    if interval is not None:
+        text += (f"; difference {interval['difference']:+.2f} [{interval['ci_low']:+.2f}, {interval['ci_high']:+.2f}], "
+                 f"{100 * interval['confidence']:g} % paired bootstrap")
+    text += ")"
     if result["p_value"] < alpha:
         return text + f": the difference is resolved at the {alpha:g} level."
     return text + ": the difference is not resolved."
+
+
+def paired_bootstrap(score_a: torch.Tensor, score_b: torch.Tensor, *, confidence: float = 0.95,
+                     n_resamples: int = 10_000, seed: int = 0) -> dict[str, Any]:
+    """The mean difference of two per-image scores on the same images (float or bool [N]; A − B)
+    with its percentile bootstrap interval, the images resampled in pairs (scipy.stats.bootstrap,
+    paired=True, seeded). `resolved` is True when the interval excludes 0."""
+    from scipy.stats import bootstrap
+
+    if score_a.shape != score_b.shape or score_a.dim() != 1:
+        raise ValueError(f"paired comparison needs one score per image for the same images: "
+                         f"{tuple(score_a.shape)} and {tuple(score_b.shape)}")
+    a, b = score_a.double().cpu().numpy(), score_b.double().cpu().numpy()
+    diff = float(a.mean() - b.mean())
+    if (a == b).all():  # every resample has difference 0; scipy refuses a degenerate distribution
+        low = high = diff
+    else:
+        ci = bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis), paired=True,
+                       vectorized=True, confidence_level=confidence, n_resamples=n_resamples,
+                       method="percentile", rng=seed).confidence_interval
+        low, high = float(ci.low), float(ci.high)
+    return {"n": len(a), "mean_a": float(a.mean()), "mean_b": float(b.mean()), "difference": diff,
+            "ci_low": low, "ci_high": high, "confidence": confidence, "resolved": bool(low > 0 or high < 0)}
