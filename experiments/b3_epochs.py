@@ -2,7 +2,7 @@
 images (selection: PGD-10, one start; validation: PGD-50, two restarts; ε = 0.03, α = ε/3) and
 compared pairwise (McNemar). Run from the project root after the two runs of experiments/README.md."""
 from pathlib import Path
-import sys, torch
+import sys
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from helpers.config.resolution import resolve
 from helpers.data import load_dataset

@@ -184,7 +184,7 @@ def c2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
             f, label = (1.0, f"{m} dense") if meth is None else (_cost_factor(meth, t), f"{m} {meth.name} {meth.label(t)}")
             items.append(Work(f"{label}: white-box, {len(p['whitebox_goals'])} goal(s), every ε", m, "attack",
                               s.valid * per_image * len(p["whitebox_goals"]), f))
-        # the rule attacks the dense model, then candidates until two qualify: about three of them
+        # the rule attacks the dense model, then candidates until two qualify: counted as at most three
         items.append(Work(f"{m}: the rule's attacks on the selection split", m, "attack",
                           min(len(attacked), 4) * s.selection * stop_on_success_steps(eps_rule, steps[p["robustness_attack"]])))
     m, eps = hardened_model(p, rates), p["defense_eps"]
