@@ -121,3 +121,16 @@ def test_course_pipeline_baseline_runs_on_an_image_folder(image_folder):
     ips = throughput.course_pipeline_throughput(build_model("SimpleCNN", num_classes=3), str(image_folder), 32,
                                            min_seconds=0, batch_size=4, workers=0)
     assert ips > 0
+
+
+def test_latency_noise_is_the_spread_of_an_identical_model_against_itself():
+    from helpers.evaluation.latency import noise_figure, round_robin_ms, same_model_ratios
+
+    per_round = {"a": [[1.0, 1.0], [2.0, 2.0], [1.0, 1.0]], "a copy": [[1.1, 1.1], [2.0, 2.0], [0.8, 0.8]]}
+    ratios = same_model_ratios(per_round, [("a", "a copy")])
+    assert ratios == pytest.approx([1.1, 1.0, 0.8])
+    assert noise_figure(ratios, 0.95) == pytest.approx(0.2) and noise_figure(ratios, 0.5) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="no identical-model timings"):
+        noise_figure([])
+    timed = round_robin_ms({"m": torch.nn.Linear(4, 2)}, (1, 4), torch.device("cpu"), runs=6, warmup=1, rounds=3)
+    assert [len(block) for block in timed["m"]] == [2, 2, 2]

@@ -37,3 +37,36 @@ def test_paired_bootstrap_interval_of_the_difference_is_resolved_only_when_it_ex
     assert (same["ci_low"], same["ci_high"], same["resolved"]) == (0.0, 0.0, False)
     with pytest.raises(ValueError, match="same images"):
         paired_bootstrap(a, a[:5])
+
+
+def test_outcomes_travel_as_strings_and_compare_names_the_resolved_side():
+    from helpers.evaluation.paired import as_summary, compare, decode, encode, evidence, verdict
+
+    a = torch.tensor([True] * 12 + [False] * 8)
+    assert encode(a) == "1" * 12 + "0" * 8 and torch.equal(decode(encode(a)), a)
+    with pytest.raises(ValueError, match="only '0' and '1'"):
+        decode("01x")
+    r = compare(encode(a), "0" * 20)  # 12 images right only for A: p = 0.0005
+    assert r["better"] == "a" and verdict(r, "better", "worse") == "better"
+    assert evidence(r) == "difference +0.60 [+0.40, +0.80], 12 against 0 discordant images, McNemar p = 0.00049"
+    assert compare("0" * 20, encode(a))["better"] == "b"
+    close = compare("1" * 3 + "0" * 17, "0" * 20)  # 3 discordant: p = 0.25
+    assert close["better"] is None and verdict(close, "better", "worse") == "not resolved"
+    assert compare(encode(a), "0" * 20, alpha=0.0)["better"] is None  # alpha 0 resolves nothing
+    assert as_summary(r)["resolved"] == "a" and as_summary(close)["resolved"] == ""
+
+
+def test_choices_act_on_resolved_differences_and_fall_back_to_the_tie_break():
+    from helpers.evaluation.paired import best_resolved
+    from helpers.training.selection import earliest_unresolved
+
+    outcomes = {"big": "1" * 16 + "0" * 4, "small": "1" * 13 + "0" * 7, "bad": "1" * 2 + "0" * 18}
+    size = {"big": 10, "small": 1, "bad": 0}
+    choice, tied, tests = best_resolved(outcomes, 0.05, lambda k: size[k])
+    assert choice == "small" and tied == ["big", "small"] and tests["bad"]["better"] == "b"
+    history = [{"epoch": 1, "select_score": 0.65, "select_outcome": outcomes["small"]},
+               {"epoch": 2, "select_score": 0.8, "select_outcome": outcomes["big"]},
+               {"epoch": 3, "select_score": 0.1, "select_outcome": outcomes["bad"]}]
+    assert earliest_unresolved(history, 0.05) == 1  # 3 images apart from the best: the earliest epoch is kept
+    assert earliest_unresolved(history[1:], 0.05) == 2
+    assert earliest_unresolved(history, 0.0) == 1

@@ -9,7 +9,13 @@ from helpers.report import closing, executive, findings, settings_appendix
 from helpers.report.bibliography import REFERENCES, references_markdown
 from helpers.report.checks import parameter_names_in_prose
 
-PARAMS = {"robustness_attack": "pgd", "latency_noise": 0.15, "image_size": 32, "pgd_steps": 40}
+PARAMS = {"robustness_attack": "pgd", "image_size": 32, "pgd_steps": 40}
+
+
+def _paired(s, prefix, p, resolved="", only=(3, 1), diff=(0.04, -0.04, 0.12)):
+    s.update({f"{prefix}.p_value": p, f"{prefix}.only_a": only[0], f"{prefix}.only_b": only[1],
+              f"{prefix}.difference": diff[0], f"{prefix}.diff_low": diff[1], f"{prefix}.diff_high": diff[2],
+              f"{prefix}.resolved": resolved})
 
 
 def _with_ci(s, key, n):
@@ -33,7 +39,16 @@ def synthetic(full: bool = True) -> dict:
         _with_ci(s, f"A2.{m}.val_acc", 50)
     s.update({"B1.defense.ResNetSmall.clean_acc": 0.6, "B1.defense.ResNetSmall.pgd_robust_acc.eps0.01": 0.5,
               "B1.defense.standard.ResNetSmall.clean_acc": 0.82,
-              "B1.defense.standard.ResNetSmall.pgd_robust_acc.eps0.01": 0.34})
+              "B1.defense.standard.ResNetSmall.pgd_robust_acc.eps0.01": 0.34, "C1.latency_noise": 0.15})
+    _paired(s, "A2.paired.ResNetSmall_vs_SimpleCNN.valid", 0.3)
+    _paired(s, "B1.paired.SimpleCNN_vs_ResNetSmall.pgd.eps0.01", 1.0, only=(2, 2), diff=(0.0, -0.08, 0.08))
+    _paired(s, "B1.defense.ResNetSmall.paired.eps0.01", 0.02, "a", only=(9, 1), diff=(0.16, 0.04, 0.28))
+    _paired(s, "B1.defense.ResNetSmall.paired.clean", 0.001, "b", only=(0, 11), diff=(-0.22, -0.34, -0.1))
+    for m in ("SimpleCNN", "ResNetSmall"):
+        _paired(s, f"C2.{m}.recommended_vs_dense", 0.5, only=(1, 2), diff=(-0.02, -0.1, 0.06))
+        _paired(s, f"C2.{m}.channel.4x.whitebox.pgd.untargeted.eps0.01.vs_dense", 0.4)
+        s.update({f"C2.{m}.channel.4x.whitebox.pgd.untargeted.eps0.01.robust_acc": 0.3,
+                  f"C2.{m}.dense.whitebox.pgd.untargeted.eps0.01.robust_acc": 0.36})
     if full:
         s.update({"A2.SimpleCNN.val_acc_seed_mean": 0.73, "A2.SimpleCNN.val_acc_seed_std": 0.02,
                   "B2.SimpleCNN_to_ResNetSmall.pgd.untargeted.eps0.01.conditional_transfer_rate": 0.3,
@@ -41,6 +56,9 @@ def synthetic(full: bool = True) -> dict:
                   "C2.robust.ResNetSmall.dense.clean_acc": 0.6, "C2.robust.ResNetSmall.channel.2x.robust_acc": 0.44,
                   "C2.robust.ResNetSmall.global.s0.5.robust_acc": 0.2,
                   "C1.SimpleCNN.dense_control.acc": 0.76, "C2.SimpleCNN.runner_up": "global s0.8"})
+        _paired(s, "C2.SimpleCNN.recommended_vs_control", 0.25, only=(1, 4), diff=(-0.06, -0.14, 0.02))
+        _paired(s, "C2.robust.ResNetSmall.channel.2x.vs_unpruned", 0.5, only=(1, 4), diff=(-0.06, -0.14, 0.02))
+        _paired(s, "C2.robust.ResNetSmall.channel.2x.vs_standard", 0.03, "a", only=(8, 1))
         for k in ("C2.robust.ResNetSmall.dense.robust_acc", "C2.robust.ResNetSmall.channel.2x.robust_acc",
                   "C2.robust.ResNetSmall.global.s0.5.robust_acc"):
             _with_ci(s, k, 50)
@@ -58,14 +76,19 @@ def test_headline_table_has_intervals_seeds_robustness_and_the_recommended_model
     assert row["its size reduction"] == "4.0×"
 
 
-def test_five_to_eight_findings_each_computed_and_saying_when_intervals_overlap():
+def test_five_to_eight_findings_each_computed_and_saying_what_the_paired_tests_resolve():
     found = findings.findings(synthetic(), PARAMS)
     assert 5 <= len(found) <= 8
-    assert any("intervals overlap" in f for f in found)
+    assert any("(difference +0.04 [-0.04, +0.12], McNemar p = 0.3) the difference is not resolved" in f for f in found)
+    assert any("raises its robust accuracy under worst-case PGD (an upper bound) from 0.34" in f and "a resolved cost" in f
+               for f in found)
+    assert any("2.00× as fast at batch 1 (beyond the ±15 % latency noise)" in f and "no resolved loss" in f
+               for f in found)
     assert any("17 of 37" in f for f in found)  # counts behind the rate
     assert any("also fools ResNetSmall" in f for f in found)  # the conditional transfer rate
     assert any("adversarially fine-tuned ResNetSmall of B3" in f and "channel 2x keeps 0.44" in f
-               and "outside the unpruned interval" in f for f in found)
+               and "no resolved change from the unpruned model" in f and "resolved above the standard model" in f
+               for f in found)
     assert any("runner-up is global s0.8" in f and "same extra budget" in f for f in found)
     assert len(set(found)) == len(found)
 
@@ -94,20 +117,27 @@ def test_abstract_conclusions_and_limitations_state_computed_numbers():
     s = synthetic()
     abstract = executive.abstract(s, PARAMS)
     assert "0.74 [0.60, 0.84]" in abstract and "Wilson" in abstract
+    assert "a difference that is not resolved (McNemar p = 0.3)" in abstract and "upper bound" in abstract
+    assert "Adversarial fine-tuning of ResNetSmall raises its robust accuracy" in abstract
+    assert "2.0× faster, beyond the ±15 % latency noise" in abstract
     conclusions = closing.conclusions_markdown(s, PARAMS)
-    assert "still fooled" in conclusions and "adversarially fine-tuned ResNetSmall of B3" in conclusions
+    assert "**Compression buys speed and size at no resolved cost in accuracy.**" in conclusions
+    assert "**Robustness is bought by training for it.**" in conclusions and "a resolved cost (p = 0.001)" in conclusions
+    assert "**Robustness survives pruning.**" in conclusions  # no resolved loss, resolved above the standard model
+    assert not set(re.split(r"(?<=\.) ", conclusions)) & set(re.split(r"(?<=\.) ", " ".join(findings.findings(s, PARAMS))))
+    assert "**Accuracy is not robustness.**" in conclusions and "the difference is not resolved" in conclusions
     limitations = closing.limitations_markdown(s, PARAMS)
-    assert "50 images" in limitations and "±15%" in limitations and "dense control" in limitations
+    assert "50 images" in limitations and "±15 %" in limitations and "dense control" in limitations
     prose = [abstract, conclusions, limitations, *findings.findings(s, PARAMS)]
     assert parameter_names_in_prose(prose) == []
 
 
 def test_parameter_names_are_found_in_prose_but_not_in_link_targets():
     names = list(declarations())
-    found = parameter_names_in_prose(["Fine-tuning stops after `patience` epochs. The max_acc_drop is 0.02.",
-                                      "See [Table](#tab:max_acc_drop)."], names)
-    assert [n for n, _ in found] == ["max_acc_drop", "patience"] or sorted(n for n, _ in found) == ["max_acc_drop", "patience"]
-    assert any("The max_acc_drop is 0.02." in sentence for _, sentence in found)
+    found = parameter_names_in_prose(["Fine-tuning stops after `patience` epochs. The target_sparsity is 0.8.",
+                                      "See [Table](#tab:target_sparsity)."], names)
+    assert sorted(n for n, _ in found) == ["patience", "target_sparsity"]
+    assert any("The target_sparsity is 0.8." in sentence for _, sentence in found)
 
 
 def test_settings_appendix_lists_every_parameter_with_its_meaning():
@@ -125,3 +155,11 @@ def test_settings_appendix_lists_every_parameter_with_its_meaning():
                                   "Simonyan et al. 2014", "He et al. 2016", "Wilson 1927", "Papernot et al. 2016"])
 def test_references_cover_the_cited_papers(cite):
     assert cite in dict(REFERENCES) and cite in references_markdown()
+
+
+def test_the_references_list_only_the_works_the_text_cites():
+    from helpers.report.bibliography import cited
+    texts = ["PGD (Madry et al. 2018), distillation (Hinton, Vinyals & Dean 2015)", "McNemar 1947 and Wilson 1927."]
+    assert cited(texts) == ["Hinton et al. 2015", "Madry et al. 2018", "McNemar 1947", "Wilson 1927"]
+    listed = references_markdown(texts)
+    assert "**Madry et al. 2018.**" in listed and "Goodfellow" not in listed

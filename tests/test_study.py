@@ -51,6 +51,9 @@ def test_every_notebook_runs_and_writes_its_outputs(smoke):
         assert metrics["figures"], nb
         for fig in metrics["figures"]:
             assert (base / "run" / "figures" / fig).stat().st_size > 1000
+        # every figure legible at its printed width: text >= 7 pt, colorbars, no hidden series
+        bad = {k: v for k, v in metrics["figure_checks"].items() if not v["ok"]}
+        assert not bad, f"{nb}: {bad}"
     for model in MODELS:
         assert (base / "run" / "checkpoints" / f"{model}-original.pt").exists()
         assert (base / "run" / "adversarial" / f"{model}.pt").exists()  # B1's fixed set, for B2 and C2
@@ -125,10 +128,10 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
     pdf = base / "report" / "report.pdf"
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for heading in ("Problem A — The data (A1)", "Dataset overview", "Integrity",
-                    "Problem A — Training and evaluation (A2)", "Evaluation", "Misclassified examples",
-                    "Comparison", "Problem A — Interpretability (A3)", "Where Grad-CAM looks",
-                    "What the models look at", "Problem B — Adversarial attacks (B1)", "Settings", "Sanity checks",
-                    "Success against ε", "Iterations to success", "Adversarial examples", "The fixed adversarial set",
+                    "Problem A — Training and evaluation (A2)", "Evaluation", "Comparison",
+                    "Problem A — Interpretability (A3)", "Where Grad-CAM looks",
+                    "What the models look at", "Problem B — Adversarial attacks (B1)", "Sanity checks",
+                    "A stronger evaluation: APGD", "Success against ε", "Iterations to success", "The fixed adversarial set",
                     "Problem B — Transferability (B2)", "Transfer between the models",
                     "Problem B — A defense: adversarial fine-tuning (B3)", "Clean against robust accuracy",
                     "What the robust model looks at", "Problem C — Compression (C1)", "The methods",
@@ -139,8 +142,14 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
                     "Deployment recommendation", "Reproducing this report"):
         assert heading in text, heading
     for heading in ("Abstract", "Contents", "Executive summary", "Key findings", "Conclusions", "Limitations",
-                    "References", "Appendix: settings of this run"):
+                    "References", "Appendix: examples and per-layer details", "A2: misclassified examples",
+                    "B1: adversarial examples", "C1: sensitivity of each layer", "Appendix: settings of this run"):
         assert heading in text, heading
+    # the example panels and per-layer details print after the references, not in the main text
+    pages = checks.pdf_pages(pdf)
+    references = next(i for i, p in enumerate(pages) if re.search(r"^\s*\d+\s+References\s*$", p, re.MULTILINE))
+    assert max(i for i, p in enumerate(pages) if "B1: adversarial examples" in p) > references
+    assert 0 < checks.main_text_pages(pages) < len(pages)
     figures = sorted((base / "run" / "figures").glob("*.png"))
     assert figures
     tex = (base / "report" / "report.tex").read_text()
@@ -257,7 +266,7 @@ def test_a_registered_dataset_of_grey_images_runs_the_data_and_training_stages(t
     a1 = json.loads((tmp_path / "run" / "metrics" / "A1.json").read_text())
     assert a1["classes"] == ["left", "middle", "right"] and len(a1["mean"]) == 1
     a2 = json.loads((tmp_path / "run" / "metrics" / "A2.json").read_text())
-    assert set(a2["summary"]) == {"ToyNet", "SimpleCNN"}
+    assert set(a2["summary"]) == {"ToyNet", "SimpleCNN", "paired"}  # the models, and their paired comparison
 
 
 def test_compare_pairs_two_runs_image_by_image(smoke, capsys):

@@ -107,7 +107,7 @@ def test_run_grid_keeps_the_old_order_and_seeds():
         (a, g, e) for a in ("fgsm", "pgd") for g in ("untargeted", "targeted") for e in (0.03, 0.1)]
     alone = run_attack(model, images, labels, pgd, 0.1, target=1, seed=7)
     assert torch.equal(grid.runs["M", "pgd", "targeted", 0.1].x_adv, alone.x_adv)
-    summary = adversarial.metrics(grid, adversarial_figures.settings_table(setup, 7, 0.03), attack_checks.Checks())["summary"]
+    summary = adversarial.metrics(grid, adversarial_figures.settings_table(setup, 7, 0.03), attack_checks.Checks(), 0.05)["summary"]
     assert set(summary["M"]["pgd"]["targeted"]["eps0.1"]) == set(adversarial.SUMMARY_KEYS)
     assert "iterations_mean" not in summary["M"]["fgsm"]["untargeted"]["eps0.03"]
     assert summary["attack_s"] == grid.seconds > 0
@@ -121,17 +121,18 @@ def test_settings_describe_each_attack_and_the_checkpoints():
 
 
 def test_reading_compares_the_attacks_that_ran():
-    text = adversarial.reading(fixed_grid(), 0.03, 0.2)
+    text = adversarial.reading(fixed_grid(), 0.03, 0.2, 0.05)
     assert ("PGD fools 6/6 (1.00 [0.61, 1.00]) of the correctly classified inputs and sends 2/4 (0.50 [0.15, 0.85]) of "
             "the eligible inputs to b; FGSM manages 1/6 and 1/4.") in text
     assert "robust accuracy under untargeted PGD at ε = 0.03, over all 6 validation images, is 0.00 [0.00, 0.39]" in text
-    assert "Iterating pays: PGD's success rate exceeds FGSM's" in text
-    # 6/6 against 2/4 overlap: the claim that targeted attacks are harder is not made
-    assert "the two intervals overlap in all 2 comparisons, so no single difference is resolved." in text
+    # 6 inputs: 5 fooled by PGD only is the most a pair can show, and McNemar's p = 0.0625 resolves nothing
+    assert "Iterating pays" not in text
+    # 6 fooled against 2 sent to b: 4 discordant images, p = 0.125, so the claim that targeted attacks are harder is not made
+    assert "image by image (McNemar), none of the 2 comparisons is resolved, so no single difference is established." in text
     assert "Targeted attacks are harder" not in text
     only_pgd = fixed_grid()
     only_pgd.setup.attacks.pop("fgsm")
-    assert "FGSM" not in adversarial.reading(only_pgd, 0.03, 0.2)
+    assert "FGSM" not in adversarial.reading(only_pgd, 0.03, 0.2, 0.05)
 
 
 def test_tables_give_each_rate_with_its_interval_and_denominator():
@@ -139,22 +140,24 @@ def test_tables_give_each_rate_with_its_interval_and_denominator():
     assert success.loc["PGD targeted", "n"] == 4 and success.loc["PGD targeted", "ε = 0.1"] == "0.50 [0.15, 0.85]"
     robust = adversarial_figures.robust_table(fixed_grid()).set_index("attack")
     assert robust.loc["FGSM untargeted", "clean"] == "1.00 [0.61, 1.00]" and robust.loc["FGSM untargeted", "n"] == 6
-    metrics = adversarial.metrics(fixed_grid(), adversarial_figures.settings_table(fixed_grid().setup, 0, 0.03), attack_checks.Checks())
+    metrics = adversarial.metrics(fixed_grid(), adversarial_figures.settings_table(fixed_grid().setup, 0, 0.03), attack_checks.Checks(), 0.05)
     assert metrics["denominators"]["M.pgd.targeted.eps0.1.success_rate"] == 4
     assert metrics["denominators"]["M.pgd.targeted.eps0.1.robust_acc"] == 6 and metrics["summary"]["M"]["clean_acc"] == 1.0
 
 
-def test_two_models_are_compared_only_when_their_intervals_say_so():
+def test_two_models_are_compared_only_where_the_paired_test_resolves_it():
     grid = fixed_grid()
     grid.setup.models = {"M": None, "N": None}
     grid.by = grid.by.copy()
-    grid.value = lambda m, a, g, e, c: {"M": 0.9, "N": 0.1}[m] if c == "robust_acc" else 0.5  # noqa: E731
+    robust = {"M": "1" * 36 + "0" * 4, "N": "1" * 4 + "0" * 36}  # 32 images robust only for M
+    grid.value = lambda m, a, g, e, c: {"robust_acc": robust[m].count("1") / len(robust[m]), "robust": robust[m]}.get(c, 0.5)  # noqa: E731
     grid.setup.labels = torch.zeros(40)
-    assert ": M is the more robust of the two at this budget." in adversarial._two_models(grid, "pgd", 0.03, 0.2)
+    assert ": M is the more robust of the two at this budget." in adversarial._two_models(grid, "pgd", 0.03, 0.2, 0.05)
+    robust = {"M": "11" + "0" * 8, "N": "1" + "0" * 9}
     grid.setup.labels = torch.zeros(10)
-    grid.value = lambda m, a, g, e, c: {"M": 0.2, "N": 0.1}[m]  # noqa: E731
-    text = adversarial._two_models(grid, "pgd", 0.03, 0.3)
-    assert "the intervals overlap, so the data do not show which model is more robust" in text
+    text = adversarial._two_models(grid, "pgd", 0.03, 0.3, 0.05)
+    assert "(difference +0.10 [+0.00, +0.30], 1 against 0 discordant images, McNemar p = 1)" in text
+    assert "the difference is not resolved, so the data do not show which model is more robust" in text
     assert text.endswith("Both stay below 30% robust accuracy: neither model is secure against a white-box attacker "
                          "at this budget.")
 

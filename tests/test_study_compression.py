@@ -30,7 +30,8 @@ PARAMS = {"compression_methods": ["global", "channel", "toy_halving"],
           "compression_targets": {"global": [0.5], "channel": [2.0, 2.05]},
           "compression_budgets": {"global": {"epochs": 1}, "channel": {"epochs": 1, "lr": 1e-3}},
           "compression_settings": {}, "dense_control_budget": "channel", "batch_size": 8, "amp": "off", "augment": False, "seed": 0,
-          "latency_batch": 2, "latency_runs": 2, "latency_batch_runs": 2, "latency_warmup": 1, "latency_rounds": 1}
+          "latency_batch": 2, "latency_runs": 2, "latency_batch_runs": 2, "latency_warmup": 1, "latency_rounds": 1,
+          "alpha": 0.05}
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +84,15 @@ def test_unequal_budgets_are_said(setup):
     assert "toy_halving" in text and "1 epoch at learning rate" in text
 
 
+def _bits(n, right):
+    return "1" * right + "0" * (n - right)
+
+
 def _record(method, point, target, acc, size=1.0, acc_pre=0.5):
+    """A record right on the first 100 × acc of 100 validation images (the dense model: the first 80)."""
     return CompressionRecord("M", method, "unstructured", target, point, params=100, nonzero=50, sparsity=target,
-                             macs=10, acc_pre_ft=acc_pre, acc=acc, size_mb=4.0, size_compressed_mb=size)
+                             macs=10, acc_pre_ft=acc_pre, acc=acc, size_mb=4.0, size_compressed_mb=size,
+                             correct=_bits(100, round(100 * acc)))
 
 
 class _Sweep:
@@ -96,32 +103,39 @@ class _Sweep:
         return [r for r in self.records if r.method == name]
 
 
-def test_kept_accuracy_and_sparsity_target_are_computed_from_the_records():
+def test_losses_are_stated_only_where_the_paired_test_resolves_them():
     from helpers.compression.global_magnitude import GlobalMagnitude
     sweep = _Sweep([_record("global", "s0.5", 0.5, 0.80), _record("global", "s0.8", 0.8, 0.79, size=1.5),
                     _record("global", "s0.9", 0.9, 0.70)], {"global": GlobalMagnitude()})
-    dense = {"M": (None, {"acc": 0.80, "size_mb": 4.0, "params": 100, "macs": 10, "n": 100})}
-    lines = compression_analysis.kept_accuracy_lines(sweep, dense, 0.02)
-    assert lines == ["- M, global magnitude pruning ([Table](#tab:C1_global_M)): after fine-tuning, accuracy stays within "
-                     "2 points of the dense model's 0.80 at s0.5, s0.8; it loses more at s0.9 (0.70). Without "
-                     "fine-tuning, it is 0.50 at s0.9."]
-    target = compression_analysis.sparsity_target_lines(sweep, dense, 0.8, 3.0, 0.02)
-    assert len(target) == 1 and "-1 points" in target[0] and "met); compact" in target[0]
+    dense = {"M": (None, {"acc": 0.80, "size_mb": 4.0, "params": 100, "macs": 10, "n": 100, "correct": _bits(100, 80)})}
+    lines = compression_analysis.kept_accuracy_lines(sweep, dense, 0.05)
+    # s0.9 loses 10 images and gains none (p = 0.002); s0.8 loses one (p = 1)
+    assert lines[0].startswith("- M, global magnitude pruning ([Table](#tab:C1_global_M)): fine-tuned accuracies "
+                               "0.70–0.80 against the dense 0.80; lost at s0.9 (0.70; difference -0.10")
+    assert "McNemar p = 0.002); the other 2 not resolved. Without fine-tuning: 0.50 at s0.9." in lines[0]
+    target = compression_analysis.sparsity_target_lines(sweep, dense, 0.8, 3.0, 0.05)
+    assert len(target) == 1 and "0 against 1 discordant images, McNemar p = 1" in target[0]
+    assert "target: no resolved loss, met); compact" in target[0]
     assert "2.7× smaller" in target[0] and "at least 3×, missed" in target[0]
+    assert "McNemar's exact test" in compression_analysis.paired_sentence(dense, 0.05)
 
 
 def test_every_model_is_timed_together_and_speedups_are_over_its_dense_model(setup):
     stage, data, dense, sweep = setup
-    latency = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=2, warmup=1, rounds=1, batch=2,
-                                            batch_runs=2)
-    assert len(latency) == 1 + len(sweep.models)
+    latency, noise = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=4, warmup=1, rounds=2,
+                                                   batch=2, batch_runs=4)
+    assert len(latency) == 1 + len(sweep.models)  # the identical copy timed for the noise is not a row
+    # one ratio per round, batch size and dense model, from the copy timed beside it
+    assert noise["n_ratios"] == 2 * 2 * len(dense) and noise["noise"] >= 0
+    assert noise["ratio_min"] <= 1 + noise["noise"] and "identical copy" in compression_latency.noise_sentence(noise)
     d = latency[latency.method == "dense"].iloc[0]
     assert d.speedup == pytest.approx(1.0) and d.speedup_b2 == pytest.approx(1.0)
     row = latency[latency.method == "channel"].iloc[0]
     assert row.speedup == pytest.approx(d.latency_b1_ms / row.latency_b1_ms)
-    lines = compression_latency.speed_lines(sweep, dense, latency, max_acc_drop=1.0, target_speedup=1e9, noise=0.15)
+    lines = compression_latency.speed_lines(sweep, dense, latency, alpha=0.0, target_speedup=1e9, noise=0.15)
     assert any("channel pruning" in line and "short of the 1e+09× target speedup" in line for line in lines)
-    metrics = compression.metrics(sweep, dense, latency, pd.DataFrame(), PARAMS, stage.device, 2)
+    metrics = compression.metrics(sweep, dense, latency, pd.DataFrame(), PARAMS, stage.device, 2, noise)
+    assert metrics["summary"]["latency_noise"] == noise["noise"] and "correct" not in metrics["summary"]["ToyNet"]["dense"]
     point = metrics["summary"]["ToyNet"]["channel"]["2x"]
     assert {"acc", "acc_pre_ft", "speedup", "latency_b1_ms", "mac_reduction", "size_compressed_mb", "reused"} <= set(point)
     assert metrics["summary"]["ToyNet"]["dense"]["latency_b1_ms"] > 0
@@ -136,7 +150,10 @@ def test_layer_sensitivity_prunes_each_layer_alone(setup):
     at = table.groupby("amount").global_sparsity.mean()
     assert at[0.9] > at[0.5]  # a larger fraction prunes every layer at least as much
     text = compression_analysis.sensitivity_text(table)
-    assert "at 50%, " in text and "at 90%, " in text and "[Table](#tab:C1_sensitivity_ToyNet)" in text
+    # summarised once per model, not one templated sentence per fraction
+    assert text.count("ToyNet (") == 1 and "[Table](#tab:C1_sensitivity_ToyNet) in the appendix" in text
+    assert ("of 6 images at 50%, 90%" in text or "changes with the fraction" in text
+            or "no layer pruned alone" in text) and "Global pruning thins" in text
     (caption, wide, label), = compression_analysis.sensitivity_tables(table)
     assert label == "sensitivity_ToyNet" and list(wide.columns) == [
         "layer", "weights", "global 50%: sparsity", "alone 50%: acc", "global 90%: sparsity", "alone 90%: acc"]
@@ -179,22 +196,22 @@ def test_the_dense_control_gets_the_channel_budget_and_sits_beside_the_pruned_mo
     table = compression.control_table(sweep, dense)
     assert list(table.variant) == ["dense (A2)", "dense control", "channel 2x"]
     assert table["val acc [95 % CI]"].str.match(r"^\d\.\d\d \[\d\.\d\d, \d\.\d\d\]$").all()
-    text = compression.control_text(sweep, dense)
+    text = compression.control_text(sweep, dense, 0.05)
     assert "the dense control scores" in text and "the best channel-pruned model, 2x" in text
     assert "[Table](#tab:C1_control)" in text
-    latency = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=2, warmup=1, rounds=1,
-                                            batch=2, batch_runs=2)
-    m = compression.metrics(sweep, dense, latency, pd.DataFrame(), PARAMS, stage.device, 2)
+    latency, noise = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=2, warmup=1, rounds=1,
+                                                   batch=2, batch_runs=2)
+    m = compression.metrics(sweep, dense, latency, pd.DataFrame(), PARAMS, stage.device, 2, noise)
     assert m["summary"]["ToyNet"]["dense_control"]["acc"] == control.acc
     from helpers.report.summary import flatten, missing_intervals, with_intervals
     flat = with_intervals(flatten(m["summary"]), m["denominators"], "C1")
     assert flat["ToyNet.dense_control.acc.n"] == len(data.valid.labels) and not missing_intervals(flat)
 
 
-def test_compare_says_when_intervals_overlap():
-    assert "intervals overlap" in compression._compare(0.08, 0.02, 50)  # 4 images against 1
-    assert "do not overlap" in compression._compare(0.9, 0.1, 50)
-    assert compression._compare(0.5, 0.5, 50) == "equal to"
+def test_compare_words_follow_the_paired_test():
+    assert compression._compare(_bits(50, 4), _bits(50, 1), 0.05).startswith("not resolved from")  # 3 against 0
+    assert compression._compare(_bits(50, 45), _bits(50, 5), 0.05).startswith("resolved above")
+    assert compression._compare(_bits(50, 5), _bits(50, 45), 0.05).startswith("resolved below")
 
 
 def test_chained_channel_pruning_starts_each_target_from_the_previous_fine_tuned_model(setup, tmp_path):

@@ -2,7 +2,6 @@
 import json
 
 import matplotlib
-import pandas as pd
 import pytest
 import torch
 
@@ -13,7 +12,7 @@ from helpers.models import registry
 from helpers.models.registry import ModelSpec, count_parameters, get_spec
 from helpers.evaluation.intervals import format_rate
 from helpers.report.summary import flatten, with_intervals
-from helpers.study import training, training_seeds
+from helpers.study import model_comparison, training, training_seeds
 
 matplotlib.use("Agg")
 CLASSES = ["cat", "dog", "owl"]
@@ -70,7 +69,7 @@ def test_recipe_text_says_the_settings_in_words_with_their_values():
                                        amp="fp32"))
     assert "at most 7 epochs per model (SimpleCNN: 3)" in text
     assert "after 4 epochs without a lower loss on the selection split" in text and "validation" not in text
-    assert "warm-up over the first 2 epoch(s)" in text and "label smoothing 0.1" in text and "fp32 throughout" in text
+    assert "warm-up over the first 2 epochs" in text and "label smoothing 0.1" in text and "fp32 throughout" in text
     assert "bf16 autocast forward pass (bf16 is native" in training.recipe_text(params(amp="bf16"))
     for name in ("patience", "epochs_by_model", "warmup_epochs", "label_smoothing", "amp"):
         assert name not in text
@@ -171,7 +170,7 @@ def test_show_mistakes_shows_one_figure_per_erring_model(tmp_path):
     assert len(shown) == 3
 
 
-def test_comparison_gives_intervals_and_says_whether_they_overlap(tmp_path):
+def test_comparison_gives_intervals_and_compares_the_models_image_by_image(tmp_path):
     data = tiny_data(tmp_path)  # 24 training and 12 validation images
     headline = {
         "Small": {"val_acc": 6 / 12, "train_acc": 12 / 24, "select_acc": 3 / 6, "params": 1000, "epoch_s": 1.0, "train_img_s": 40.0,
@@ -179,22 +178,32 @@ def test_comparison_gives_intervals_and_says_whether_they_overlap(tmp_path):
         "Big": {"val_acc": 9 / 12, "train_acc": 21 / 24, "select_acc": 5 / 6, "params": 4000, "epoch_s": 2.0, "train_img_s": 20.0,
                 "size_mb": 0.4, "total_train_s": 2.0},
     }
-    text = training.comparison_text(headline, {"Big": 0.72}, data)
+    text = model_comparison.comparison_text(headline, {"Big": 0.72}, data, None, "Doe (2020, table 3)")
     lines = text.split("\n")
     big = next(line for line in lines if line.startswith("- **Big**"))
     assert big.startswith(f"- **Big**: validation accuracy {format_rate(0.75, 12)}, training {format_rate(21 / 24, 24)}")
-    assert "the course report had 0.72: this run is 3 points above it, and 0.72 lies inside this run's interval" in big
-    assert "course report" not in next(line for line in lines if line.startswith("- **Small**"))
-    assert "Big is ahead of Small by 25 points (3 of 12 validation images) with 4x the parameters; the two " \
-           "intervals overlap" in text
+    assert "Doe (2020, table 3) reports 0.72: this run is 3 points above it, and 0.72 lies inside this run's interval" in big
+    assert "Doe" not in next(line for line in lines if line.startswith("- **Small**"))
+    scores = {"Small": {"selection": {"correct": "111000"}, "valid": {"correct": "1" * 6 + "0" * 6}},
+              "Big": {"selection": {"correct": "111110"}, "valid": {"correct": "1" * 9 + "0" * 3}}}
+    pairs = model_comparison.paired_comparisons(headline, scores, 0.05)
+    assert set(pairs) == {"Big_vs_Small"} and pairs["Big_vs_Small"]["valid"]["only_a"] == 3
+    text = model_comparison.comparison_text(headline, {"Big": 0.72}, data, pairs, "Doe (2020, table 3)")
+    with pytest.raises(ValueError, match="'reference_source' must name"):
+        model_comparison.comparison_text(headline, {"Big": 0.72}, data, pairs)
+    assert "Is Big, with 4× the parameters, more accurate than Small? On the same images, selection split: 2 images " \
+           "right only for Big, 0 only for Small" in text
+    assert "Neither split resolves the difference: the study treats the two as equally accurate." in text
     assert "latency" not in text.split("\n\n")[-2] and "measured once, in C1" in text
-    far = {**headline, "Small": {**headline["Small"], "val_acc": 0.0}}
-    assert "do not overlap" in training.comparison_text(far, {}, data)
-    table = training.comparison_table(headline, data)
+    far = {"Small": {"selection": {"correct": "000000"}, "valid": {"correct": "0" * 12}},
+           "Big": {"selection": {"correct": "111111"}, "valid": {"correct": "1" * 12}}}
+    resolved = model_comparison.comparison_text(headline, {}, data, model_comparison.paired_comparisons(headline, far, 0.05))
+    assert "The difference is resolved on the selection and valid split." in resolved
+    table = model_comparison.comparison_table(headline, data)
     assert list(table["val acc"]) == [format_rate(0.5, 12), format_rate(0.75, 12)] and "test acc" not in table
     assert list(table["select acc"]) == [format_rate(0.5, 6), format_rate(5 / 6, 6)]
     assert not [c for c in table.columns if "latency" in c]
-    assert "ahead" not in training.comparison_text({"Big": headline["Big"]}, {}, data)
+    assert "ahead" not in model_comparison.comparison_text({"Big": headline["Big"]}, {}, data)
 
 
 def test_summary_and_metrics_have_the_report_keys_and_the_denominators(run):

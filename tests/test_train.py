@@ -152,3 +152,15 @@ def test_fit_trains_on_the_given_loss():
     fit(small_model(), x, y, x, y, CFG, device=torch.device("cpu"), loss_fn=loss_fn)
     assert len(calls) == 3 * 3  # 3 epochs of 3 batches
     assert calls[0] == ((8, 3), (8, 3, 16, 16), 8)
+
+
+def test_per_image_selection_keeps_the_earliest_epoch_not_resolved_below_the_best():
+    x, y = tiny_data()
+    outcomes = iter([torch.tensor([True] * 13 + [False] * 7), torch.tensor([True] * 16 + [False] * 4),
+                     torch.tensor([True] * 2 + [False] * 18)] * 2)
+    cfg = TrainConfig(**{**CFG.__dict__, "epochs": 3, "patience": 10})
+    paired = fit(small_model(), x, y, x, y, cfg, device=torch.device("cpu"), select_by=lambda m: next(outcomes),
+                 select_alpha=0.05)
+    assert paired["best_epoch"] == 1 and paired["history"][1]["select_outcome"] == "1" * 16 + "0" * 4
+    plain = fit(small_model(), x, y, x, y, cfg, device=torch.device("cpu"), select_by=lambda m: next(outcomes))
+    assert plain["best_epoch"] == 2  # without a significance level, the highest score wins

@@ -83,6 +83,8 @@ class CompressionRecord:
     acc_pre_ft: float | None = None
     acc: float | None = None      # after fine-tuning
     select_acc: float | None = None  # after fine-tuning, on the selection split
+    correct: str = ""             # after fine-tuning, which validation images it gets right ('0'/'1' per image)
+    select_correct: str = ""      # the same on the selection split (the paired tests of the choices read it)
     size_mb: float = 0.0          # the checkpoint
     size_compressed_mb: float = 0.0  # the smallest file that restores the model exactly
     path: str = ""

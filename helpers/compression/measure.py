@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from ..core.device import eval_mode
-from ..evaluation.predict import accuracy
+from ..evaluation.paired import encode
+from ..evaluation.predict import correct
 from ..models.registry import spec_of
 
 
@@ -53,12 +54,14 @@ def measure(method, trained, base, target: float, point: str, acc_pre: float, sm
     data = ctx.data
     image_shape = (data.channels, data.image_size, data.image_size)
     s = sparsity(model)
+    valid = correct(model, data.valid.images, data.valid.labels, ctx.device)
+    selection = correct(model, data.selection.images, data.selection.labels, ctx.device)
     macs, params = macs_and_params(model, image_shape)
     return CompressionRecord(
         model=base.name, method=method.name, family=method.family, target=target, point=point, params=params,
         nonzero=s["nonzero"], sparsity=s["sparsity"], macs=macs, acc_pre_ft=acc_pre,
-        acc=accuracy(model, data.valid.images, data.valid.labels, ctx.device),
-        select_acc=accuracy(model, data.selection.images, data.selection.labels, ctx.device),
+        acc=float(valid.float().mean()), select_acc=float(selection.float().mean()),
+        correct=encode(valid), select_correct=encode(selection),
         size_mb=file_size_mb(trained.path), size_compressed_mb=file_size_mb(smallest),
         path=ctx.layout.relative(trained.path), compressed_path=ctx.layout.relative(smallest),
         finetune_s=trained.result["total_train_s"], finetune_epochs=len(trained.result["history"]),

@@ -47,25 +47,26 @@ sweep_workers: int = 1  # Dask worker processes of a local sweep cluster, each r
 sweep_address: str = ""  # Dask scheduler of an existing cluster for sweeps, such as tcp://host:8786; empty starts a local cluster
 
 # --- data checks and evaluation (A1, A2) ---------------------------------------------------------
+alpha: float = 0.05  # significance level of the paired tests (McNemar's exact test) behind every "lost", "better", "less robust" and every choice; 0 resolves nothing
 near_dup_distance: int = 4  # dHash bits (of 64) within which two images count as near-duplicates
 n_misclassified: int = 6  # misclassified validation examples shown per model
-reference_val_acc: dict = {"SimpleCNN": 0.68, "ResNetSmall": 0.72}  # published validation accuracies of the course report, quoted for comparison
+reference_val_acc: dict = {}  # per model, a published validation accuracy quoted beside this run's, such as SimpleCNN: 0.68; needs reference_source
+reference_source: str = ""  # where reference_val_acc comes from (a citation the report prints with it)
 latency_runs: int = 100  # timed forward passes per model and batch size
 latency_warmup: int = 10  # untimed forward passes before timing
 latency_rounds: int = 10  # the models are timed round-robin in this many rounds, so drift falls on all alike
 latency_batch: int = 16  # the larger batch size whose latency is measured besides batch 1
 latency_batch_runs: int = 100  # timed forward passes per model at that larger batch size
-latency_noise: float = 0.15  # speedups within 1 ± this are called no change (identical models differ by about ±10 % from run to run)
 
 # --- interpretability (A3, B3) --------------------------------------------------------------------
 explain_classes: list[str] = []  # classes with one correctly classified example each; empty takes the first three
-centred_cam_fraction: float = 0.4  # a model whose Grad-CAM puts more than this share in the central quarter is called centred (uniform: 0.25)
 
 # --- attacks and transfer (B1, B2) ----------------------------------------------------------------
 attacks: list[str] = ["fgsm", "pgd"]  # registered attacks (helpers.attacks) run over the validation split
 attack_eps: list[float] = [0.01, 0.03, 0.05, 0.1]  # L∞ budgets ε in pixel units of [0, 1]
 pgd_step_divisor: float = 3.0  # the PGD step α is ε divided by this: 0.01 at ε 0.03
 pgd_steps: int = 40  # PGD iterations
+apgd_steps: int = 100  # steps of APGD-CE and APGD-DLR (Croce & Hein 2020), the stronger evaluation shown beside PGD: B1 at example_eps and at the robustness ε, B3 at defense_eps; 0 skips it
 target_class: str = "basketball"  # the class targeted attacks push every input to
 example_eps: float = 0.03  # ε of the example panels and the iteration histograms
 n_examples: int = 10  # adversarial examples shown per attack type, shared among the models
@@ -81,7 +82,6 @@ defense_epochs: int = 8  # epochs of adversarial fine-tuning
 defense_lr: float = 0.001  # peak learning rate of the fine-tuning (warm-up 1 epoch, cosine decay)
 defense_eval_steps: int = 50  # PGD iterations of the robustness evaluation
 defense_restarts: int = 2  # PGD random restarts of the robustness evaluation (worst case over them)
-defense_min_gain: float = 0.1  # the defense "helps" at an ε where it raises robust accuracy by at least this much
 collapse_fraction: float = 0.5  # catastrophic overfitting: robust validation accuracy falls below this fraction of its peak
 
 # --- compression (C1) -----------------------------------------------------------------------------
@@ -91,7 +91,6 @@ compression_budgets: dict = {}  # per method, overrides of its fine-tuning budge
 compression_settings: dict = {}  # per method, overrides of its own settings, such as channel: {round_to: 8}
 sensitivity_amounts: list[float] = [0.5, 0.8, 0.95]  # per-layer sensitivity: global pruning at each of these fractions, and each layer alone pruned by it
 dense_control_budget: str = "channel"  # C1 control: the dense model is fine-tuned again, unpruned, with this method's budget (epochs, distillation), so "pruned beats dense" compares equal training; "" runs none
-max_acc_drop: float = 0.02  # a compressed model keeps its accuracy when it loses at most this much: validation accuracy in C1's descriptions, selection accuracy in C2's choices (examined models, deployment rule)
 target_sparsity: float = 0.8  # C1 target: unstructured sparsity at which accuracy must be kept
 target_size_reduction: float = 3.0  # C1 target: how many times smaller the compressed checkpoint must be at that sparsity
 target_speedup: float = 2.5  # C1 target: batch-1 speedup a structured model must reach while keeping its accuracy
@@ -101,6 +100,5 @@ whitebox_methods: list[str] = ["global", "channel"]  # compression methods whose
 robustness_attack: str = "pgd"  # the attack whose untargeted success C2's robustness verdicts and deployment rule compare
 whitebox_goals: list[str] = ["untargeted", "targeted"]  # goals of C2's white-box attacks; the verdicts and the deployment rule use untargeted
 robustness_eps: float = 0.0  # ε at which C2's verdicts and deployment rule compare untargeted success; 0 takes the smallest ε of attack_eps (larger ones fool nearly every model, so they tell none apart)
-robustness_margin: float = 0.05  # a compressed model is more (less) robust when its untargeted success at the robustness ε is this much lower (higher)
 needed_eps_success: float = 0.9  # the needed ε is the smallest ε at which untargeted PGD fools at least this share
 robust_prune_targets: dict = {"global": [0.8]}  # C2: B3's adversarially fine-tuned model is pruned by these methods at these targets (their usual budgets) and attacked again, e.g. add channel: [4.0] (about 2 more minutes); {} skips

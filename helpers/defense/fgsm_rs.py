@@ -6,7 +6,8 @@ U[−ε, ε]^d and then moved one step α·sign(∇ₓ CE) and projected back to
 It costs one extra forward and backward pass per batch. Its known failure is catastrophic
 overfitting: the model suddenly becomes robust to FGSM but not to PGD. The kept epoch is therefore
 chosen by PGD robust accuracy on the selection split (Rice, Wong & Kolter, "Overfitting in
-adversarially robust deep learning", ICML 2020), which also reveals the failure in the history.
+adversarially robust deep learning", ICML 2020), which also reveals the failure in the history:
+the earliest epoch McNemar's test does not resolve below the best one (`training.selection`).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class DefenseConfig:
     alpha_ratio: float = 1.25    # FGSM-RS step α = alpha_ratio · ε (Wong et al.)
     select_steps: int = 10       # PGD steps of the per-epoch robust accuracy check on the selection split
     select_alpha_ratio: float = 0.25
+    select_significance: float = 0.05  # the kept epoch: earliest not resolved below the best (McNemar, this level)
 
 
 def fgsm_rs(eps: float, alpha: float):
@@ -44,11 +46,11 @@ def fgsm_rs(eps: float, alpha: float):
 
 def robust_accuracy_check(images: torch.Tensor, labels: torch.Tensor, cfg: DefenseConfig, device: torch.device,
                           seed: int = 0):
-    """`fit(select_by=...)`: accuracy under untargeted PGD at the training ε (one restart)."""
-    def score(model: nn.Module) -> float:
-        robust = worst_case_pgd(model, images, labels, cfg.eps, alpha=cfg.select_alpha_ratio * cfg.eps,
-                                steps=cfg.select_steps, restarts=1, seed=seed, device=device)
-        return float(robust.float().mean())
+    """`fit(select_by=...)`: which selection images stay correct under untargeted PGD at the training
+    ε (one restart), bool [N]; their mean is the robust accuracy."""
+    def score(model: nn.Module) -> torch.Tensor:
+        return worst_case_pgd(model, images, labels, cfg.eps, alpha=cfg.select_alpha_ratio * cfg.eps,
+                              steps=cfg.select_steps, restarts=1, seed=seed, device=device)
     return score
 
 
@@ -68,4 +70,5 @@ def adversarial_finetune_or_load(base_checkpoint: Path, data, train_cfg: TrainCo
                         perturb=fgsm_rs(defense.eps, defense.alpha_ratio * defense.eps),
                         select_by=robust_accuracy_check(data.selection.images, data.selection.labels, defense, device,
                                                         train_cfg.seed),
+                        select_alpha=defense.select_significance,
                         defense=asdict(defense), base=str(base_checkpoint), classes=base.get("classes"))

@@ -15,7 +15,10 @@ NEAR_MISS = 0.1
 
 
 def classification_metrics(labels: torch.Tensor, logits: torch.Tensor, classes: list[str]) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/F1/support and the confusion matrix (rows = true)."""
+    """Accuracy, per-class precision/recall/F1/support, the confusion matrix (rows = true) and
+    `correct`, which images the model gets right ('0'/'1' per image, `paired.encode`), for paired tests."""
+    from .paired import encode
+
     y_true = labels.numpy()
     y_pred = logits.argmax(1).numpy()
     idx = list(range(len(classes)))
@@ -27,6 +30,7 @@ def classification_metrics(labels: torch.Tensor, logits: torch.Tensor, classes: 
                           "support": int(s[i])} for i, c in enumerate(classes)},
         "macro_f1": float(np.mean(f)),
         "confusion": confusion_matrix(y_true, y_pred, labels=idx).tolist(),
+        "correct": encode(torch.from_numpy(y_true == y_pred)),
     }
 
 

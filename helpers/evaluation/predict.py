@@ -19,6 +19,12 @@ def predict(model: nn.Module, images: torch.Tensor, device: torch.device,
     return torch.cat(out)
 
 
+def correct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """bool [N]: which of `images` the model classifies as their `labels` (the per-image outcome a
+    paired test between two models reads, `evaluation.paired`)."""
+    return predict(model, images, device).argmax(1) == labels
+
+
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
     """Fraction of `images` classified as `labels`."""
-    return int((predict(model, images, device).argmax(1) == labels).sum()) / len(labels)
+    return int(correct(model, images, labels, device).sum()) / len(labels)

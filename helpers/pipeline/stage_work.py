@@ -98,9 +98,17 @@ def _attack_steps(p: dict[str, Any]) -> dict[str, int]:
 
 def b1(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
     steps = _attack_steps(p)  # B1 runs every step (it records the iteration of first success)
+    strong = {p["example_eps"], p["robustness_eps"] or min(p["attack_eps"])}
     return [Work(f"{m}: {a.upper()} ({n} step{'s' if n > 1 else ''}) × {len(p['attack_eps'])} ε × 2 goals × "
                  f"{s.valid} images", m, "attack", s.valid * n * len(p["attack_eps"]) * len(GOALS))
-            for m in p["models"] for a, n in steps.items()]
+            for m in p["models"] for a, n in steps.items()] + [_apgd(m, p["apgd_steps"], len(strong), s.valid)
+                                                              for m in p["models"] if p["apgd_steps"] > 0]
+
+
+def _apgd(model: str, steps: int, n_eps: int, n: int) -> Work:
+    """APGD-CE and APGD-DLR (`strong_attacks`): every step, on the inputs the model classifies correctly."""
+    return Work(f"{model}: APGD-CE and APGD-DLR ({steps} steps) × {n_eps} ε × {n} images", model, "attack",
+                PRIOR_CLEAN_ACC * n * (steps + 1) * 2 * n_eps)
 
 
 def b2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
@@ -131,7 +139,11 @@ def b3(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
                _worst_case(m, f"{m} standard: {attack}", s.valid, p["attack_eps"], p["defense_eval_steps"],
                            p["defense_restarts"], False),
                _worst_case(m, f"{m} robust: {attack}", s.valid, p["attack_eps"], p["defense_eval_steps"],
-                           p["defense_restarts"], True)])
+                           p["defense_restarts"], True)]
+            + ([] if p["apgd_steps"] <= 0 else  # beside it, B3's PGD again at defense_eps, per image
+               [_worst_case(m, f"{m} {v}: the same PGD again at ε {eps:g}", s.valid, [eps], p["defense_eval_steps"],
+                            p["defense_restarts"], v == "robust") for v in ("standard", "robust")]
+               + [_apgd(m, p["apgd_steps"], 1, 2 * s.valid)]))
 
 
 def _points(p: dict[str, Any]):

@@ -2,8 +2,14 @@
 report's own sections cite (Goodfellow et al. 2015 for FGSM, Madry et al. 2018 for PGD, ...)."""
 from __future__ import annotations
 
+from typing import Iterable
+
 # (citation as the text writes it, full reference in markdown), in alphabetical order.
 REFERENCES: list[tuple[str, str]] = [
+    ("Croce & Hein 2020", "F. Croce, M. Hein. *Reliable Evaluation of Adversarial Robustness with an Ensemble of "
+                          "Diverse Parameter-free Attacks.* ICML 2020 (APGD-CE, APGD-DLR, AutoAttack)."),
+    ("Efron & Tibshirani 1993", "B. Efron, R. J. Tibshirani. *An Introduction to the Bootstrap.* Chapman & Hall, 1993 "
+                                "(the paired bootstrap)."),
     ("Fang et al. 2023", "G. Fang, X. Ma, M. Song, M. Bi Mi, X. Wang. *DepGraph: Towards Any Structural Pruning.* "
                          "CVPR 2023 (the Torch-Pruning library)."),
     ("Goodfellow et al. 2015", "I. J. Goodfellow, J. Shlens, C. Szegedy. *Explaining and Harnessing Adversarial "
@@ -20,6 +26,8 @@ REFERENCES: list[tuple[str, str]] = [
                                  "(AdamW)."),
     ("Madry et al. 2018", "A. Madry, A. Makelov, L. Schmidt, D. Tsipras, A. Vladu. *Towards Deep Learning Models "
                           "Resistant to Adversarial Attacks.* ICLR 2018 (PGD, adversarial training)."),
+    ("McNemar 1947", "Q. McNemar. *Note on the Sampling Error of the Difference between Correlated Proportions or "
+                     "Percentages.* Psychometrika 12 (2), 153–157, 1947 (McNemar's test)."),
     ("Papernot et al. 2016", "N. Papernot, P. McDaniel, I. Goodfellow. *Transferability in Machine Learning: from "
                              "Phenomena to Black-Box Attacks using Adversarial Samples.* arXiv:1605.07277, 2016."),
     ("Rice et al. 2020", "L. Rice, E. Wong, J. Z. Kolter. *Overfitting in Adversarially Robust Deep Learning.* "
@@ -35,6 +43,21 @@ REFERENCES: list[tuple[str, str]] = [
 ]
 
 
-def references_markdown() -> str:
-    """The references section: one paragraph per paper, in alphabetical order of the citation."""
-    return "# References\n\n" + "\n\n".join(f"**{cite}.** {full}" for cite, full in REFERENCES)
+def _author_year(cite: str) -> tuple[str, str]:
+    return cite.split()[0].rstrip(","), cite.split()[-1]
+
+
+def cited(texts: Iterable[str]) -> list[str]:
+    """The citations of REFERENCES that `texts` cite: by the citation as written ('Madry et al. 2018',
+    'McNemar 1947'), or by first author and year in a longer form ('Wong, Rice & Kolter 2020')."""
+    from .checks import _CITATION
+    body = " ".join(texts)
+    found = {(m.group(1), m.group(2)) for m in _CITATION.finditer(body)}
+    return [cite for cite, _ in REFERENCES if cite in body or _author_year(cite) in found]
+
+
+def references_markdown(texts: Iterable[str] | None = None) -> str:
+    """The references section: one paragraph per work, in alphabetical order of the citation; given
+    the report's `texts`, only the works they cite (a reference list cites nothing on its own)."""
+    keep = set(cited(texts)) if texts is not None else {cite for cite, _ in REFERENCES}
+    return "# References\n\n" + "\n\n".join(f"**{cite}.** {full}" for cite, full in REFERENCES if cite in keep)

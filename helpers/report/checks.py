@@ -142,3 +142,17 @@ def missing_references(texts: Iterable[str]) -> list[str]:
     known = {(cite.split()[0].rstrip(","), cite.split()[-1]) for cite, _ in REFERENCES}
     cited = {(m.group(1), m.group(2)) for text in texts for m in _CITATION.finditer(text)}
     return sorted(f"{author} {year}" for author, year in cited - known)
+
+
+MAX_MAIN_PAGES = 40  # a study's main text, executive summary to limitations, fits this many pages
+
+
+def main_text_pages(pdf: Path | list[str]) -> int:
+    """Pages of the main text: from the page of the executive summary's heading to the page before the
+    references (the appendices, reproduction and settings follow them)."""
+    pages = pdf if isinstance(pdf, list) else pdf_pages(pdf)
+    toc = set(contents_pages(pages))
+    body = [(i, p) for i, p in enumerate(pages) if i not in toc]
+    start = next(i for i, p in body if re.search(r"^\s*1\s+Executive summary\s*$", p, re.MULTILINE))
+    end = next(i for i, p in body if re.search(r"^\s*\d+\s+References\s*$", p, re.MULTILINE))
+    return end - start

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..evaluation.intervals import overlap, wilson
+from ..evaluation.intervals import wilson
 from . import facts
 from .facts import Summary, number, rate
 from .findings import findings_by_name
@@ -20,6 +20,8 @@ def _untargeted(s: Summary, model: str, attack: str, eps: float) -> tuple[str, i
 
 
 def _vulnerability(s: Summary, attack: str) -> str | None:
+    """Is the more accurate model also the harder to fool? Robust accuracy under untargeted `attack`
+    at the smallest ε, the two models compared image by image (B1's paired test)."""
     ms = facts.models(s)
     if len(ms) < 2:
         return None
@@ -28,41 +30,39 @@ def _vulnerability(s: Summary, attack: str) -> str | None:
     eps = facts.smallest_eps(s, best, attack)
     if eps is None:
         return None
-    (ka, na), (kb, nb) = _untargeted(s, best, attack, eps), _untargeted(s, other, attack, eps)
-    ia, ib = facts.interval(s, ka, na), facts.interval(s, kb, nb)
-    if ia is None or ib is None:
+    pair, flipped = f"B1.paired.{best}_vs_{other}", False
+    if facts.paired(s, f"{pair}.{attack}.{facts.eps_key(eps)}") is None:
+        pair, flipped = f"B1.paired.{other}_vs_{best}", True
+    test = facts.paired(s, f"{pair}.{attack}.{facts.eps_key(eps)}")
+    if test is None:
         return None
-    if overlap(ia, ib):
-        head = "Accuracy is not robustness."
-        verdict = "their intervals overlap, so the higher accuracy buys no measurable robustness here"
-    elif number(s, ka) < number(s, kb):
-        head, verdict = "The more accurate model is also the harder to fool.", "the intervals do not overlap"
-    else:
-        head, verdict = "The more accurate model is the easier to fool.", "the intervals do not overlap"
-    return (f"**{head}** The more accurate model, {best}, is fooled by untargeted "
-            f"{facts.attack_title(attack)} at ε {eps:g} at a rate of {rate(s, ka, na)}, against "
-            f"{rate(s, kb, nb)} for {other}; {verdict}.")
+    side = facts.resolved_side(test)
+    side = {"a": "b", "b": "a"}.get(side, side) if flipped else side
+    head = {"a": "The more accurate model is also the harder to fool.",
+            "b": "The more accurate model is the easier to fool."}.get(side, "Accuracy is not robustness.")
+    n = facts.n_valid(s)
+    key = lambda m: f"B1.{m}.{attack}.untargeted.{facts.eps_key(eps)}.robust_acc"  # noqa: E731
+    return (f"**{head}** Under untargeted {facts.attack_title(attack)} at ε {eps:g}, the more accurate model, {best}, "
+            f"keeps a robust accuracy of {rate(s, key(best), n)} against {rate(s, key(other), n)} for {other} "
+            f"({'' if not flipped else 'the second against the first: '}{facts.paired_words(test)})"
+            + ("; the difference is not resolved, so the higher accuracy buys no measurable robustness here." if not side
+               else "."))
 
 
 def conclusions_markdown(s: Summary, params: dict[str, Any]) -> str:
-    """The conclusions section (markdown)."""
+    """The conclusions section (markdown): the study's questions answered across its parts
+    (`conclusions`), each paragraph left out where its keys are missing."""
+    from . import conclusions
     attack = params.get("robustness_attack") or "pgd"
     named = findings_by_name(s, params)
-    paras = [_vulnerability(s, attack)]
+    paras = [_vulnerability(s, attack), conclusions.defense(s), conclusions.compression(s, attack),
+             conclusions.robust_pruning(s)]
     if named.get("transfer"):
-        paras.append("**Attacks carry over between models.** " + named["transfer"])
-    if named.get("defense"):
-        paras.append("**A defense has a price.** " + named["defense"])
-    if named.get("still_fooled"):
-        paras.append("**Compression does not remove the vulnerability.** " + named["still_fooled"]
-                     + " A model chosen for speed and size inherits the weakness of the dense one.")
-    if named.get("robust_compressed"):
-        paras.append("**Robustness under compression.** " + named["robust_compressed"])
-    elif any(k.startswith("B1.defense.") for k in s):
+        paras.insert(1, "**Attacks carry over between models.** " + named["transfer"].replace(
+            "Transfer at", "A black-box attacker who crafts on one model and deploys on the other succeeds too: at"))
+    if not paras[-1] and any(k.startswith("B1.defense.") for k in s):
         paras.append("**Robustness under compression was not measured.** The adversarially fine-tuned model of "
                      "the defense was not compressed in this run, so whether its robustness survives pruning is open.")
-    if named.get("compression"):
-        paras.append("**What compression buys.** " + named["compression"])
     body = "\n\n".join(p for p in paras if p)
     return "# Conclusions\n\n" + (body or "The run holds too few results to draw conclusions across the parts.")
 
@@ -76,9 +76,10 @@ def limitations_markdown(s: Summary, params: dict[str, Any]) -> str:
         best = max(accs, key=accs.get)
         low, high = wilson(round(accs[best] * n), n)
         items.append(f"The validation split has {n} images, so even {best}'s accuracy of {accs[best]:.2f} has the "
-                     f"95\u00a0% interval [{low:.2f}, {high:.2f}], {high - low:.2f} wide: differences of a few images "
-                     "between models or compressed variants are within noise, and every comparison whose intervals "
-                     "overlap is reported as not resolved.")
+                     f"95\u00a0% interval [{low:.2f}, {high:.2f}], {high - low:.2f} wide. Models are compared image "
+                     "by image on the same images (McNemar's exact test), which resolves smaller differences than "
+                     "two marginal intervals can, but a difference of a few images is still not resolved, and a "
+                     "difference that is not resolved is not evidence of equality.")
     held = number(s, "A1.n_selection")
     if held:
         items.append(f"Every choice (kept epochs, the hardened model, the compressed models examined, the deployment "
@@ -91,17 +92,12 @@ def limitations_markdown(s: Summary, params: dict[str, Any]) -> str:
     items.append("Seed variance was measured for the headline accuracies of " + ", ".join(seeded) + " only; every "
                  "other result (attacks, defense, compression) comes from one training seed." if seeded else
                  "Every result comes from one training seed; the spread over seeds is not measured.")
-    ratios = [number(s, f"A2.{m}.latency_b1_std_ms") / number(s, f"A2.{m}.latency_b1_ms")
-              for m in facts.models(s) if number(s, f"A2.{m}.latency_b1_std_ms") and number(s, f"A2.{m}.latency_b1_ms")]
-    noise = params.get("latency_noise")
-    if ratios:
-        low, high = f"{min(ratios):.0%}", f"{max(ratios):.0%}"
-        spread = f"about {low}" if low == high else f"{low} to {high}"
+    noise = number(s, "C1.latency_noise")
+    if noise is not None:
         where = "GPU" if params.get("device") == "cuda" else "CPU"
-        items.append(f"Latencies are {where} wall-clock times of a shared machine: the standard deviation of one batch-1 "
-                     f"forward pass is {spread} of its mean" + (
-                         f", and speedups within ±{noise:.0%} are called no change" if noise else "")
-                     + "; the numbers do not carry over to other hardware or to a GPU.")
+        items.append(f"Latencies are {where} wall-clock times of a shared machine. The latency noise measured in C1 (an "
+                     f"identical copy of each dense model timed beside it) is ±{100 * noise:.0f} %, and a speedup is "
+                     "called real only beyond it; the numbers do not carry over to other hardware or to a GPU.")
     size = params.get("image_size")
     if size:
         items.append(f"Images are resized to {size} × {size} pixels; accuracies and robustness at full resolution "

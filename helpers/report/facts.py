@@ -107,3 +107,25 @@ def compressed(s: Summary, model: str, variant: str) -> dict[str, float | None]:
 def attack_title(name: str) -> str:
     """'PGD' for 'pgd': attacks are named in upper case in the prose."""
     return name.upper()
+
+
+def paired(s: Summary, prefix: str) -> dict[str, Any] | None:
+    """The paired test stored under `prefix` (`paired.as_summary`: <prefix>.p_value, .difference ...),
+    None when the run did not record it."""
+    if number(s, f"{prefix}.p_value") is None:
+        return None
+    return {k: s.get(f"{prefix}.{k}") for k in ("p_value", "only_a", "only_b", "difference", "diff_low", "diff_high",
+                                                 "resolved")}
+
+
+def paired_words(test: dict[str, Any] | None) -> str:
+    """'difference +0.04 [-0.06, +0.14], McNemar p = 0.69' of a stored paired test ('' without one)."""
+    if test is None:
+        return ""
+    return (f"difference {test['difference']:+.2f} [{test['diff_low']:+.2f}, {test['diff_high']:+.2f}], "
+            f"McNemar p = {test['p_value']:.2g}")
+
+
+def resolved_side(test: dict[str, Any] | None) -> str | None:
+    """'a' or 'b' where the stored test resolves a difference, '' where it does not, None without a test."""
+    return None if test is None else (test.get("resolved") or "")

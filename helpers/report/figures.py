@@ -1,266 +1,225 @@
 """Matplotlib figures of the study. Each function returns a Figure; notebooks show and save it
-with `Stage.show_figure`, the one place figures are written."""
+with `Stage.show_figure`, the one place figures are written (and checked for print legibility).
+Plots live here; figures of images in `image_figures`, the shared sizes and helpers in
+`figure_style` (both exported from here too)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
-import torch
 
-# Figures are drawn at the size they print: the report scales a figure to at most 0.9 of the text
-# width (0.9 × 6.9 in at 0.8 in margins = 6.2 in; nbconvert's adjustbox default), so one drawn
-# PRINT_WIDTH wide (plus the tight bounding box's margin) keeps its font sizes, and no text in it is
-# smaller than SMALL points (the legibility floor is 7 pt on paper).
-PRINT_WIDTH = 6.0  # inches
-SMALL = 7.5  # points: panel titles, ticks, legends, colorbar labels
+from .figure_style import (INTERVAL, LABEL, PRINT_WIDTH, SMALL, TITLE, fit_text, interval_band,  # noqa: F401
+                           legend_below, text_width)
+from .image_figures import (adversarial_examples, explanation_figures, explanation_rows, image_grid,  # noqa: F401
+                            to_hwc)
 
-
-def to_hwc(image: torch.Tensor) -> np.ndarray:
-    """uint8 or [0, 1] float image [C, H, W] -> array [H, W, 3] for imshow (grey images are
-    repeated over the three channels)."""
-    x = image.detach().cpu()
-    x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-    if x.shape[0] == 1:
-        x = x.expand(3, -1, -1)
-    return x.clamp(0, 1).permute(1, 2, 0).numpy()
+__all__ = ["INTERVAL", "LABEL", "PRINT_WIDTH", "SMALL", "TITLE", "adversarial_examples", "confusion_matrices", "curves",
+           "explanation_figures", "explanation_rows", "fit_text", "grouped_bars", "histogram", "history_lines", "image_grid", "interval_band",
+           "legend_below", "text_width", "to_hwc", "training_curves"]
 
 
 def grouped_bars(values: dict[str, Sequence[float]], labels: Sequence[str], ylabel: str, title: str = "",
                  fmt: str = "%g"):
     """One group of bars per label, one bar per series (e.g. class counts per split); `fmt`
-    formats the value printed on each bar."""
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    formats the value printed (upright) on each bar."""
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 2.6), layout="constrained")
     width = 0.8 / len(values)
     x = np.arange(len(labels))
+    top = 0.0
     for i, (name, vals) in enumerate(values.items()):
         bars = ax.bar(x + (i - (len(values) - 1) / 2) * width, vals, width, label=name)
-        ax.bar_label(bars, fmt=fmt, fontsize=7)
-    ax.set_xticks(x, labels, rotation=30, ha="right")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend()
-    return fig
-
-
-def image_grid(images: Sequence[torch.Tensor], titles: Sequence[str], ncols: int = 5,
-               size: float = 1.9, title: str = "", text_lines: int = 1):
-    """Images [3, H, W] (uint8 or [0, 1] float) in a grid, each under a title of up to
-    `text_lines` lines (several lines are left-aligned, e.g. a label and top-3 probabilities)."""
-    nrows = max(1, -(-len(images) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.2 + 0.13 * text_lines)),
-                             squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, t in zip(axes.flat, images, titles):
-        ax.imshow(to_hwc(img))
-        ax.set_title(t, fontsize=7, loc="center" if text_lines == 1 else "left")
+        ax.bar_label(bars, fmt=fmt, fontsize=SMALL, rotation=90, padding=2)
+        top = max([top, *map(float, vals)])
+    ax.set_ylim(0, 1.3 * top or 1)  # room for the numbers above the highest bar
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=LABEL)
+    ax.tick_params(axis="y", labelsize=SMALL)
+    ax.set_ylabel(ylabel, fontsize=LABEL)
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+        ax.set_title(title, fontsize=TITLE)
+    legend_below(fig, [ax])
     return fig
 
 
 def histogram(values: dict[str, np.ndarray], xlabel: str, bins: int = 40, title: str = ""):
-    fig, ax = plt.subplots(figsize=(6, 3))
-    for name, v in values.items():
-        ax.hist(v, bins=bins, alpha=0.5, label=name, color=name if name in ("red", "green", "blue") else None)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("count")
-    ax.set_title(title)
-    ax.legend()
+    """A histogram per series (e.g. per channel, or per model and goal), each in its own panel over
+    the same bins and x range, so that no series hides another; a series without values says so."""
+    names = list(values)
+    ncols = min(len(names), 3 if len(names) % 3 == 0 or len(names) > 4 else 2)
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, 0.4 + 1.6 * nrows), squeeze=False, sharex=True,
+                             layout="constrained")
+    present = [np.asarray(v, dtype=float).ravel() for v in values.values() if len(v)]
+    edges = np.histogram_bin_edges(np.concatenate(present), bins) if present else np.linspace(0, 1, bins + 1)
+    for ax in axes.flat[len(names):]:
+        fig.delaxes(ax)
+    for i, (ax, name) in enumerate(zip(axes.flat, names)):
+        v = np.asarray(values[name], dtype=float).ravel()
+        color = name if name in ("red", "green", "blue") else f"C{i}"
+        if len(v):
+            ax.hist(v, bins=edges, color=color, alpha=0.8, label=name)
+        else:
+            ax.text(0.5, 0.5, "no values", transform=ax.transAxes, ha="center", va="center", fontsize=SMALL)
+            ax.set_yticks([])
+        ax.set_title(name, fontsize=TITLE)
+        ax.tick_params(labelsize=SMALL)
+        ax.grid(alpha=0.3)
+    fig.supxlabel(xlabel, fontsize=LABEL)
+    fig.supylabel("count", fontsize=LABEL)
+    if title:
+        fig.suptitle(title, fontsize=TITLE)
     return fig
 
 
-def training_curves(histories: dict[str, list[dict]]):
+def training_curves(histories: dict[str, list[dict]], n_train: int | None = None, n_select: int | None = None):
     """Loss and accuracy per epoch, on the training batches and on the selection split, one colour
-    per model."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
+    per model; with `n_train` / `n_select` (images behind each accuracy) every accuracy gets its 95 %
+    Wilson interval as a shaded band."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(PRINT_WIDTH, 2.5), layout="constrained")
     for i, (name, hist) in enumerate(histories.items()):
         color = f"C{i}"
         ep = [h["epoch"] for h in hist]
-        for split, style, word in (("train", "--", "train"), ("select", "-", "selection")):
-            ax_loss.plot(ep, [h[f"{split}_loss"] for h in hist], style, color=color, label=f"{name} {word}")
-            ax_acc.plot(ep, [h[f"{split}_acc"] for h in hist], style, color=color, label=f"{name} {word}")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
-    ax_acc.legend(fontsize=SMALL)
-    fig.tight_layout()
+        for split, style, word, n in (("train", "--", "train", n_train), ("select", "-", "selection", n_select)):
+            label = f"{name} {word}"
+            acc = [h[f"{split}_acc"] for h in hist]
+            ax_loss.plot(ep, [h[f"{split}_loss"] for h in hist], style, color=color, lw=1.2, label=label)
+            ax_acc.plot(ep, acc, style, color=color, lw=1.2, label=label)
+            interval_band(ax_acc, ep, acc, n, color, label)
+    for ax, ylabel, title in ((ax_loss, "cross-entropy", "loss"), (ax_acc, "accuracy", "accuracy")):
+        ax.set_xlabel("epoch", fontsize=LABEL)
+        ax.set_ylabel(ylabel, fontsize=LABEL)
+        ax.set_title(title, fontsize=TITLE)
+        ax.tick_params(labelsize=SMALL)
+        ax.grid(alpha=0.3)
+    ax_acc.set_ylim(0, 1)
+    legend_below(fig, [ax_acc])
     return fig
 
 
 def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str]):
-    """Row-normalised confusion matrices side by side, with counts in the cells."""
+    """Row-normalised confusion matrices side by side, with counts in the cells (where a cell is
+    large enough to hold them) and one colorbar: the share of the true class."""
     n = len(matrices)
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.6), squeeze=False)
-    for ax, (name, cm) in zip(axes[0], matrices.items()):
+    label_w = max((text_width(c, SMALL) for c in classes), default=0.5) + 0.35
+    side = min(3.2, (PRINT_WIDTH - label_w - 0.7) / n)  # inches per matrix
+    fig, axes = plt.subplots(1, n, figsize=(PRINT_WIDTH, side + label_w + 0.35), squeeze=False, sharey=True,
+                             layout="constrained")
+    annotate = side * 72 / max(len(classes), 1) >= 2.2 * SMALL
+    image = None
+    for k, (ax, (name, cm)) in enumerate(zip(axes[0], matrices.items())):
         cm = np.asarray(cm)
         norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
-                if cm[i, j]:
-                    ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=7,
+                if cm[i, j] and annotate:
+                    ax.text(j, i, cm[i, j], ha="center", va="center", fontsize=SMALL,
                             color="white" if norm[i, j] > 0.5 else "black")
-        ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=7)
-        ax.set_yticks(range(len(classes)), classes, fontsize=7)
-        ax.set(xlabel="predicted", ylabel="true", title=name)
-    fig.tight_layout()
+        ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right", rotation_mode="anchor", fontsize=SMALL)
+        ax.set_yticks(range(len(classes)), classes, fontsize=SMALL)
+        ax.tick_params(axis="y", labelleft=k == 0)
+        ax.set_xlabel("predicted", fontsize=LABEL)
+        if k == 0:
+            ax.set_ylabel("true", fontsize=LABEL)
+        ax.set_title(fit_text(name, 0.8 * side, TITLE), fontsize=TITLE)  # a long name breaks within its panel
+    if image is not None:
+        bar = fig.colorbar(image, ax=list(axes[0]), fraction=0.04, pad=0.02, shrink=0.9)
+        bar.ax.tick_params(labelsize=SMALL)
+        bar.set_label("share of the true class", fontsize=SMALL)
     return fig
 
 
-def _colorbar(fig, ax, image, label: str) -> None:
-    """A thin colorbar beside a map, its ticks and label at SMALL points (few ticks, so they fit)."""
-    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    bar.locator = plt.MaxNLocator(2)
-    bar.formatter = plt.FormatStrFormatter("%.1g")
-    bar.update_ticks()
-    bar.ax.tick_params(labelsize=SMALL, length=2, pad=1)
-    if label:
-        bar.set_label(label, fontsize=SMALL, labelpad=1)
+MAX_PANELS_HEIGHT = 5.2  # inches for all rows of panels: with a legend below, a figure stays under the 6.8 in the page prints
 
 
-def _draw_panel(ax, arr: torch.Tensor, kind: str, base: torch.Tensor | None = None, fig=None) -> None:
-    """kind 'image': arr [3, H, W] in [0, 1]; 'delta': a perturbation [3, H, W], amplified around
-    grey; 'saliency': [H, W] as a heat map; 'gradcam': [H, W] in [0, 1] over the image `base`.
-    With `fig`, saliency and Grad-CAM maps get a colorbar (saliency in logit units per pixel
-    unit, Grad-CAM relative in [0, 1])."""
-    arr = arr.detach().cpu()
-    if kind == "image":
-        ax.imshow(to_hwc(arr))
-    elif kind == "delta":
-        ax.imshow(to_hwc(0.5 + arr / (2 * (float(arr.abs().max()) or 1.0))))
-    elif kind == "gradcam":
-        ax.imshow(to_hwc(base))
-        shown = ax.imshow(arr.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
-        if fig is not None:
-            _colorbar(fig, ax, shown, "")
-    else:
-        shown = ax.imshow(arr.numpy(), cmap="hot", vmin=0)
-        if fig is not None:
-            _colorbar(fig, ax, shown, "")
-
-
-def explanation_rows(rows: Sequence[dict], size: float | None = None):
-    """One row per example: the image, then (title, map, kind) panels; kind 'saliency' is shown
-    as a heat map with a colorbar (|gradient|, logit per pixel unit), 'gradcam' as an overlay on
-    the image with a colorbar (relative, 0 to 1). rows: {'image', 'title', 'maps'}. The figure is
-    PRINT_WIDTH wide (`size`, inches per panel, overrides), so its titles print at SMALL points."""
-    ncols = 1 + max(len(r["maps"]) for r in rows)
-    size = size or PRINT_WIDTH / ncols
-    # a row is as tall as its map (narrowed by the colorbar) plus its longest title, at SMALL points
-    lines = [1 + max(t.count("\n") for t in [r["title"]] + [m[0] for m in r["maps"]]) for r in rows]
-    heights = [0.8 * size + 0.15 * k for k in lines]
-    # the first column is wider: its title (label, file, split) is the longest text of a row
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(ncols * size, sum(heights)), squeeze=False,
-                             layout="constrained", gridspec_kw={"height_ratios": heights,
-                                                                "width_ratios": [1.3] + [1] * (ncols - 1)})
-    for ax_row, r in zip(axes, rows):
-        for ax in ax_row:
-            ax.axis("off")
-        ax_row[0].imshow(to_hwc(r["image"]))
-        ax_row[0].set_title(r["title"], fontsize=SMALL, loc="left")
-        for ax, (title, m, kind) in zip(ax_row[1:], r["maps"]):
-            _draw_panel(ax, m, kind, r["image"], fig)
-            ax.set_title(title, fontsize=SMALL)
-    return fig
-
-
-def _panel_axes(n: int, max_cols: int = 3, height: float = 2.5):
-    """n panels in rows of at most `max_cols`, the whole at most PRINT_WIDTH wide; unused axes hidden."""
+def _panel_axes(n: int, max_cols: int = 3, height: float = 2.2, sharey: bool = True):
+    """n panels in rows of at most `max_cols`, the whole at most PRINT_WIDTH wide; unused axes removed.
+    `sharey` only where every panel has the same fixed scale (a rate from 0 to 1): panels of their
+    own scale keep their own y-axis, so no series is flattened by another panel's range."""
     ncols = min(n, max_cols)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(min(PRINT_WIDTH, 3.0 * ncols), height * nrows), squeeze=False,
-                             sharey=True, layout="constrained")
+    height = min(height, MAX_PANELS_HEIGHT / nrows)  # many panels share the printable height instead of shrinking
+    width = min(PRINT_WIDTH - (0.3 if nrows > 1 else 0.0), 3.0 * ncols)  # room for a shared y label beside several rows
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height * nrows), squeeze=False,
+                             sharey=sharey, layout="constrained")
     for ax in axes.flat[n:]:
-        ax.set_visible(False)
+        fig.delaxes(ax)
     return fig, axes.flat[:n]
 
 
 def curves(df, y: str, panel: str, color: str, style: str | None, ylabel: str, ylim=(-0.02, 1.02), *,
            x: str = "eps", xlabel: str = "ε (L∞, pixel units of [0, 1])", low: str | None = None,
-           high: str | None = None, max_cols: int = 3):
+           high: str | None = None, max_cols: int = 3, yscale: str = "linear"):
     """`y` against column `x` (by default 'eps', e.g. attack success rate vs ε): one panel per value
     of column `panel` (at most `max_cols` per row), line colour by column `color`, line style by
-    column `style`. With columns `low` and `high` (e.g. a 95 % Wilson interval), each point gets an
-    error bar, the lines shifted a little sideways so the bars do not hide each other.
-    df: a pandas DataFrame; ylim None lets matplotlib choose."""
+    column `style`, one legend below the panels. With columns `low` and `high` (e.g. a 95 % Wilson
+    interval), each point gets an error bar. Over a numeric x, the lines of a panel are shifted a
+    little sideways, so that neither equal series nor their error bars hide each other.
+    df: a pandas DataFrame; ylim None lets matplotlib choose (and each panel its own y-axis);
+    yscale 'log' for positive values of different magnitudes (e.g. latency at batch 1 and 64)."""
     panels = list(dict.fromkeys(df[panel]))
-    colors = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(df[color]))}
-    styles = {v: s for v, s in zip(dict.fromkeys(df[style]) if style else [None], ["-o", "--s", ":^", "-.v"])}
-    fig, axes = _panel_axes(len(panels), max_cols)
+    colors = {v: f"C{i % 10}" for i, v in enumerate(dict.fromkeys(df[color]))}
+    marks = ["-o", "--s", ":^", "-.v", "-D", "--P"]
+    styles = {v: marks[i % len(marks)] for i, v in enumerate(dict.fromkeys(df[style]) if style else [None])}
+    fig, axes = _panel_axes(len(panels), max_cols, sharey=ylim is not None)
     numeric = np.issubdtype(df[x].dtype, np.number)
     span = (float(df[x].max() - df[x].min()) or 1.0) if numeric else 0.0
-    for ax, p in zip(axes, panels):
+    lines = [(c, st) for c in colors for st in styles]
+    step = min(0.012, 0.06 / max(len(lines) - 1, 1)) * span  # the whole fan stays within 3 % of the span
+    for k, (ax, p) in enumerate(zip(axes, panels)):
         sub = df[df[panel] == p]
-        lines = [(c, st) for c in colors for st in styles]
         for i, (c, st) in enumerate(lines):
             g = sub[(sub[color] == c) & ((sub[style] == st) if style else True)].sort_values(x)
             if not len(g):
                 continue
             label = f"{c} {st}" if style else str(c)
             ys = g[y].astype(float)
-            if low and high and numeric:
-                xs = g[x].astype(float) + (i - (len(lines) - 1) / 2) * 0.012 * span
+            xs = g[x].astype(float) + (i - (len(lines) - 1) / 2) * step if numeric else g[x]
+            if low and high:
                 err = [(ys - g[low].astype(float)).clip(lower=0), (g[high].astype(float) - ys).clip(lower=0)]
                 ax.errorbar(xs, ys, yerr=err, fmt=styles[st], color=colors[c], ms=3.5, capsize=2, lw=1, label=label)
             else:
-                ax.plot(g[x], ys, styles[st], color=colors[c], ms=3.5, label=label)
+                ax.plot(xs, ys, styles[st], color=colors[c], ms=3.5, lw=1.2, label=label)
         if numeric:  # the same x range on every panel, even where a series has no value at one end
             ax.set_xlim(float(df[x].min()) - 0.05 * span, float(df[x].max()) + 0.05 * span)
-        ax.set_title(str(p), fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=SMALL + 0.5)
-        ax.tick_params(labelsize=SMALL)
+        ax.set_title(fit_text(str(p), fig.get_figwidth() / min(len(panels), max_cols) - 0.25, TITLE), fontsize=TITLE)
+        ax.set_xlabel(fit_text(xlabel, fig.get_figwidth() / min(len(panels), max_cols) - 0.25, LABEL), fontsize=LABEL)
+        ax.set_yscale(yscale)
+        if yscale == "log":  # ticks at 1, 2, 5 × 10^k, written as plain numbers
+            ax.yaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+            ax.yaxis.set_minor_formatter(mticker.NullFormatter())
+        ax.tick_params(which="both", labelsize=SMALL)
         if ylim is not None:
             ax.set_ylim(*ylim)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=SMALL)
-        ax.set_ylabel(ylabel, fontsize=SMALL + 0.5)
+        ax.grid(alpha=0.3, which="both" if yscale == "log" else "major")
+        several_rows = len(panels) > max_cols
+        if not several_rows and (ylim is None or k % min(len(panels), max_cols) == 0):
+            ax.set_ylabel(ylabel, fontsize=LABEL)
+    if len(panels) > max_cols:  # one label for every row: a label per row would not fit the shorter rows
+        fig.supylabel(ylabel, fontsize=LABEL)
+    legend_below(fig, axes)
     return fig
 
 
-def _text_block(ax, lines: Sequence[str], x: float) -> None:
-    ax.text(x, 1, "\n".join(lines), fontsize=SMALL, va="top", ha="left", family="monospace", transform=ax.transAxes)
-
-
-def adversarial_examples(rows: Sequence[dict]):
-    """Adversarial examples, each in two bands: text (a header line; the top-3 classes before and
-    after the attack side by side; the norms) above a row of image panels (title, array, kind[,
-    base]) with kind 'image' ([3, H, W] in [0, 1]), 'delta' (a perturbation [3, H, W], shown
-    amplified around grey), 'saliency' [H, W] (heat, with colorbar) or 'gradcam' ([H, W] map over
-    `base`, with colorbar). rows: {'header', 'before', 'after', 'footer', 'panels'}. Drawn
-    PRINT_WIDTH wide, so every character prints at SMALL points or larger: keep rows to 3 or 4."""
-    ncols = max(len(r["panels"]) for r in rows)
-    panel = PRINT_WIDTH / ncols
-    fig = plt.figure(figsize=(PRINT_WIDTH, len(rows) * (0.75 * panel + 1.3)), layout="constrained")
-    bands = fig.subfigures(len(rows), 1, squeeze=False)[:, 0]
-    for band, r in zip(bands, rows):
-        text_ax, *axes = band.subplots(2, ncols, gridspec_kw={"height_ratios": [0.8, 0.75 * panel + 0.5]})
-        text = band.add_subplot(2, 1, 1)
-        for ax in list(text_ax) + list(axes[0]):
-            ax.axis("off")
-        text.axis("off")
-        _text_block(text, [r["header"], "before the attack:", *r["before"]], 0.0)
-        _text_block(text, [r["footer"], "after the attack:", *r["after"]], 0.5)
-        for ax, (title, arr, kind, *base) in zip(axes[0], r["panels"]):
-            _draw_panel(ax, arr, kind, base[0] if base else None, band)
-            ax.set_title(title, fontsize=SMALL)
-    return fig
-
-
-def history_lines(history: Sequence[dict], series: dict[str, str], ylabel: str, mark_epoch: int | None = None):
+def history_lines(history: Sequence[dict], series: dict[str, str], ylabel: str, mark_epoch: int | None = None,
+                  n: dict[str, int] | None = None):
     """Per-epoch values of a training history: series maps history keys to legend labels;
-    `mark_epoch` draws a vertical line at the kept epoch."""
-    fig, ax = plt.subplots(figsize=(6, 3))
+    `mark_epoch` draws a vertical line at the kept epoch; `n` maps a key to the count its values
+    are proportions of, which gives that series its 95 % Wilson interval as a shaded band."""
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 2.4), layout="constrained")
     epochs = [h["epoch"] for h in history]
-    for key, label in series.items():
-        ax.plot(epochs, [h[key] for h in history], "-o", ms=3, label=label)
+    for i, (key, label) in enumerate(series.items()):
+        values = [h[key] for h in history]
+        ax.plot(epochs, values, "-o", color=f"C{i}", ms=3, lw=1.2, label=label)
+        interval_band(ax, epochs, values, (n or {}).get(key), f"C{i}", label)
     if mark_epoch:
         ax.axvline(mark_epoch, color="grey", ls=":", label=f"kept epoch {mark_epoch}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
+    ax.set_xlabel("epoch", fontsize=LABEL)
+    ax.set_ylabel(ylabel, fontsize=LABEL)
+    ax.tick_params(labelsize=SMALL)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=SMALL)
-    fig.tight_layout()
+    legend_below(fig, [ax])
     return fig

@@ -1,8 +1,9 @@
 """Key findings of the executive summary: sentences computed from a flat summary dict.
 
-Each finding needs certain keys and returns None without them (the summary then leaves it out);
-a sentence that compares two proportions says whether their 95 % Wilson intervals overlap,
-deciding with `overlap`, never by eye.
+Each finding needs certain keys and returns None without them (the summary then leaves it out).
+Two models evaluated on the same images are compared by the paired test their stage recorded
+(McNemar's exact test with the paired bootstrap interval of the difference, `facts.paired`); a
+finding calls a difference real only where that test resolves it, and says so where it does not.
 """
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ def _accuracy_finding(s: Summary) -> str | None:
     ranked = sorted(ms, key=lambda m: -(number(s, f"A2.{m}.val_acc") or 0))
     best, worst = ranked[0], ranked[-1]
     a, b = f"A2.{best}.val_acc", f"A2.{worst}.val_acc"
-    same = facts.overlapping(s, a, b, n)
-    verdict = ("the intervals overlap, so this validation split does not separate the two" if same
-               else "the intervals do not overlap" if same is False else "")
-    return (f"{best} reaches the highest validation accuracy, {rate(s, a, n)}, and {worst} the lowest, "
-            f"{rate(s, b, n)}" + (f"; {verdict}." if verdict else "."))
+    test = facts.paired(s, f"A2.paired.{best}_vs_{worst}.valid")
+    text = f"{best} reaches a validation accuracy of {rate(s, a, n)}, {worst} {rate(s, b, n)}"
+    if test is None:
+        return text + "."
+    return text + (f"; on the same images ({facts.paired_words(test)}) " + (
+        "the difference is resolved." if facts.resolved_side(test) else
+        "the difference is not resolved: the study treats the two as equally accurate."))
 
 
 def _seed_finding(s: Summary) -> str | None:
@@ -84,103 +87,118 @@ def _defense_finding(s: Summary) -> str | None:
     m, n = hardened[0], facts.n_valid(s)
     pat = re.compile(rf"B1\.defense\.{re.escape(m)}\.pgd_robust_acc\.eps([0-9.]+)")
     grid = sorted(float(g.group(1)) for k in s if (g := pat.fullmatch(k)))
-    if not grid:
+    tests = {e: facts.paired(s, f"B1.defense.{m}.paired.{facts.eps_key(e)}") for e in grid}
+    if not grid or any(t is None for t in tests.values()):
         return None
-    eps = facts.eps_key(grid[0])
-    robust, standard = f"B1.defense.{m}.pgd_robust_acc.{eps}", f"B1.defense.standard.{m}.pgd_robust_acc.{eps}"
-    clean, clean_std = f"B1.defense.{m}.clean_acc", f"B1.defense.standard.{m}.clean_acc"
-    if number(s, robust) is None or number(s, standard) is None:
-        return None
-    same = facts.overlapping(s, robust, standard, n)
-    verdict = (" The two robust-accuracy intervals overlap, so the gain is not resolved on this split." if same
-               else " The two robust-accuracy intervals do not overlap." if same is False else "")
-    return (f"Adversarial fine-tuning of {m} changes its robust accuracy under PGD at ε {grid[0]:g} from "
-            f"{rate(s, standard, n)} to {rate(s, robust, n)}, while its clean accuracy goes from "
-            f"{rate(s, clean_std, n)} to {rate(s, clean, n)}.{verdict}")
+    resolved = [e for e in grid if facts.resolved_side(tests[e]) == "a"]
+    clean = facts.paired(s, f"B1.defense.{m}.paired.clean")
+
+    def change(e: float) -> str:
+        key = facts.eps_key(e)
+        return (f"from {rate(s, f'B1.defense.standard.{m}.pgd_robust_acc.{key}', n)} to "
+                f"{rate(s, f'B1.defense.{m}.pgd_robust_acc.{key}', n)} at ε {e:g} ({facts.paired_words(tests[e])})")
+
+    text = (f"Adversarial fine-tuning of {m} raises its robust accuracy under worst-case PGD (an upper bound) "
+            + "; ".join(change(e) for e in resolved) + "." if resolved else
+            f"Adversarial fine-tuning of {m} resolves no gain in robust accuracy under worst-case PGD at any ε of "
+            f"the grid (at ε {grid[0]:g}: {change(grid[0])}).")
+    if clean is not None:
+        text += (f" Its clean accuracy goes from {rate(s, f'B1.defense.standard.{m}.clean_acc', n)} to "
+                 f"{rate(s, f'B1.defense.{m}.clean_acc', n)} ({facts.paired_words(clean)}): "
+                 + ("a resolved cost." if facts.resolved_side(clean) == "b" else
+                    "a resolved gain." if facts.resolved_side(clean) == "a" else "a change that is not resolved."))
+    return text
 
 
-def _control(s: Summary, model: str, acc: str, n: int | None) -> str:
-    """The dense model fine-tuned with the extra budget of the compressed one, where C1 ran it."""
-    control = f"C1.{model}.dense_control.acc"
-    if number(s, control) is None:
+def _control(s: Summary, model: str, n: int | None) -> str:
+    """The deployed model against the dense model fine-tuned with the same extra budget, paired."""
+    control, test = f"C1.{model}.dense_control.acc", facts.paired(s, f"C2.{model}.recommended_vs_control")
+    if number(s, control) is None or test is None:
         return ""
-    same = facts.overlapping(s, acc, control, n)
-    return (f" The dense model fine-tuned with the same extra budget reaches {rate(s, control, n)}"
-            + ("; the intervals overlap." if same else "; the intervals do not overlap." if same is False else "."))
+    return (f" The dense model fine-tuned with the same extra budget reaches {rate(s, control, n)} ("
+            f"{facts.paired_words(test)}: " + ("resolved" if facts.resolved_side(test) else "not resolved") + ").")
 
 
 def _compression_finding(s: Summary) -> str | None:
-    parts, n = [], facts.n_valid(s)
+    parts, n, noise = [], facts.n_valid(s), number(s, "C1.latency_noise")
     for m in facts.models(s)[:MAX_MODELS_IN_SENTENCE]:
         rec = s.get(f"C2.{m}.recommended")
         if not isinstance(rec, str):
             continue
-        c = facts.compressed(s, m, facts.variant_key(rec))
-        acc, dense = c["acc_key"], f"C1.{m}.dense.acc"
-        if number(s, acc) is None or number(s, dense) is None:
-            continue
-        same = facts.overlapping(s, acc, dense, n)
-        speed = f", runs {c['speedup']:.2f}× as fast at batch 1" if c["speedup"] else ""
-        size = f" and is {c['size_reduction']:.1f}× smaller" if c["size_reduction"] else ""
         if rec == DENSE:
             parts.append(f"For {m} no compressed model passes the deployment rule of C2; the dense model stays.")
             continue
+        c = facts.compressed(s, m, facts.variant_key(rec))
+        acc, dense, test = c["acc_key"], f"C1.{m}.dense.acc", facts.paired(s, f"C2.{m}.recommended_vs_dense")
+        if number(s, acc) is None or number(s, dense) is None:
+            continue
+        speed = ""
+        if c["speedup"]:
+            real = noise is not None and abs(c["speedup"] - 1) > noise
+            speed = (f", runs {c['speedup']:.2f}× as fast at batch 1 ("
+                     + (f"beyond the ±{100 * noise:.0f} % latency noise)" if real else "within the latency noise)"))
+        size = f" and is {c['size_reduction']:.1f}× smaller" if c["size_reduction"] else ""
         runner = s.get(f"C2.{m}.runner_up")
         runner = "the dense model" if runner == DENSE else runner if isinstance(runner, str) and runner.strip("–- ") else None
+        verdict = ("" if test is None else f" ({facts.paired_words(test)}: "
+                   + ("a resolved loss" if facts.resolved_side(test) == "b" else "no resolved loss") + ")")
         parts.append(f"For {m} the deployment rule of C2 recommends {rec}"
                      + (f" (the runner-up is {runner})" if runner else "")
-                     + f": it keeps an accuracy of {rate(s, acc, n)} against the dense {rate(s, dense, n)}"
-                     + (" (the intervals overlap)" if same else " (the intervals do not overlap)" if same is False
-                        else "") + speed + size + "." + _control(s, m, acc, n))
+                     + f": on validation it scores {rate(s, acc, n)} against the dense {rate(s, dense, n)}{verdict}"
+                     + speed + size + "." + _control(s, m, n))
     return " ".join(parts) if parts else None
 
 
 def _compressed_still_fooled(s: Summary, attack: str) -> str | None:
-    parts = []
+    parts, n = [], facts.n_valid(s)
     for m in facts.models(s)[:MAX_MODELS_IN_SENTENCE]:
         rec, eps = s.get(f"C2.{m}.recommended"), facts.smallest_eps(s, m, attack)
         if not isinstance(rec, str) or rec == DENSE or eps is None:
             continue
-        variant = facts.variant_key(rec)
-        key = f"C2.{m}.{variant}.whitebox.{attack}.untargeted.{facts.eps_key(eps)}.success_rate"
-        dense = f"C2.{m}.dense.whitebox.{attack}.untargeted.{facts.eps_key(eps)}.success_rate"
-        if number(s, key) is None:
+        base = f"C2.{m}.{facts.variant_key(rec)}.whitebox.{attack}.untargeted.{facts.eps_key(eps)}"
+        dense = f"C2.{m}.dense.whitebox.{attack}.untargeted.{facts.eps_key(eps)}"
+        if number(s, f"{base}.robust_acc") is None:
             continue
-        same = facts.overlapping(s, key, dense)
-        parts.append(f"{m} {rec} {rate(s, key)} (dense {rate(s, dense) or '–'}"
-                     + ("; intervals overlap)" if same else "; intervals do not overlap)" if same is False else ")"))
+        test = facts.paired(s, f"{base}.vs_dense")
+        parts.append(f"{m} {rec} keeps {rate(s, f'{base}.robust_acc', n)} (dense {rate(s, f'{dense}.robust_acc', n)}"
+                     + ("" if test is None else f"; {facts.paired_words(test)}, "
+                        + {"a": "resolved more robust", "b": "resolved less robust"}.get(
+                            facts.resolved_side(test), "not resolved")) + ")")
     if not parts:
         return None
     eps = facts.smallest_eps(s, facts.models(s)[0], attack)
-    return (f"The recommended compressed models are still fooled at ε {eps:g}, the smallest budget: white-box "
-            f"untargeted {facts.attack_title(attack)} succeeds on " + ", ".join(parts) + ".")
+    return (f"Under white-box untargeted {facts.attack_title(attack)} at ε {eps:g}, the smallest budget, the robust "
+            "accuracy (an upper bound) of the recommended compressed models is " + "; ".join(parts) + ".")
 
 
 def _robust_compressed(s: Summary, attack: str) -> str | None:
     """C2.robust.<Model>.dense.robust_acc and C2.robust.<Model>.<method>.<point>.robust_acc: B3's
-    robust model before and after pruning, under worst-case PGD at ε C2.robust.<Model>.eps."""
+    robust model before and after pruning, under worst-case PGD at ε C2.robust.<Model>.eps, with
+    the paired tests against the unpruned model (vs_unpruned) and the standard one (vs_standard)."""
     found = [g.group(1) for k in s if (g := re.fullmatch(r"C2\.robust\.([^.]+)\.dense\.robust_acc", k))]
     if not found:
         return None
     m, n = found[0], facts.n_valid(s)
     eps, dense = number(s, f"C2.robust.{m}.eps"), f"C2.robust.{m}.dense.robust_acc"
     variants = [g.group(1) for k in s if (g := re.fullmatch(rf"C2\.robust\.{re.escape(m)}\.(.+)\.robust_acc", k))
-                and g.group(1) != "dense"]
+                and g.group(1) != "dense" and ".vs_" not in g.group(1)]
     if eps is None or not variants:
         return None
     standard = f"B1.defense.standard.{m}.pgd_robust_acc.{facts.eps_key(eps)}"
     parts = []
     for v in variants[:MAX_MODELS_IN_SENTENCE]:
-        key = f"C2.robust.{m}.{v}.robust_acc"
-        same, as_standard = facts.overlapping(s, key, dense, n), facts.overlapping(s, key, standard, n)
-        parts.append(f"{v.replace('.', ' ', 1)} keeps {rate(s, key, n)}"
-                     + (" (within the unpruned interval" if same else " (outside the unpruned interval" if same is False
-                        else " (") + ("; also within the standard model's" if as_standard else
-                                      "; above the standard model's" if as_standard is False else "") + ")")
+        key = f"C2.robust.{m}.{v}"
+        lost, above = facts.paired(s, f"{key}.vs_unpruned"), facts.paired(s, f"{key}.vs_standard")
+        words = [("a resolved loss against the unpruned model" if facts.resolved_side(lost) == "b" else
+                  "no resolved change from the unpruned model") + f" ({facts.paired_words(lost)})" if lost else ""]
+        if above:
+            words.append(("resolved above" if facts.resolved_side(above) == "a" else "not resolved from")
+                         + f" the standard model ({facts.paired_words(above)})")
+        parts.append(f"{v.replace('.', ' ', 1)} keeps {rate(s, f'{key}.robust_acc', n)}: " + "; ".join(w for w in words if w))
     std_text = f", against {rate(s, standard, n)} for the standard {m}" if number(s, standard) is not None else ""
     return (f"Pruning the adversarially fine-tuned {m} of B3: unpruned, its robust accuracy under worst-case "
             f"{facts.attack_title(attack)} at ε {eps:g} is {rate(s, dense, n)}{std_text}; pruned, "
-            + "; ".join(parts).replace(" ()", "") + ".")
+            + "; ".join(parts) + ".")
 
 
 def findings_by_name(s: Summary, params: dict[str, Any]) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The PDF report: executed notebooks merged, code hidden, compiled with XeLaTeX via nbconvert.
 
 Order: title page with the abstract, contents, executive summary, the notebooks A1 … C2, then
-conclusions, limitations, references, reproduction and the settings appendix. Figure and table
+conclusions, limitations, references, reproduction, the appendix of details (the cells a notebook
+tags `appendix`: example panels, per-layer tables, in notebook order) and the settings appendix. Figure and table
 references of the narrative (`[Figure](#fig:B1_success_vs_eps)`) become `Figure~\\ref{...}`; a
 reference to a label that no figure or table defines stops the build. XeLaTeX runs until the
 .aux and .toc files stop changing, so the contents' page numbers are right.
@@ -26,6 +27,10 @@ TEMPLATE_DIR = ROOT / "report"
 TEMPLATE = "study.tex.j2"
 # Cells whose input is shown as text in the report: none. Outputs that are noise in print: these.
 _DROP_TAGS = {"parameters", "injected-parameters", "remove-cell"}
+# Cells a notebook tags so are printed in the appendix of details, not in the main text: panels of
+# examples and per-layer details that support a section but are not its argument.
+APPENDIX_TAG = "appendix"
+APPENDIX_HEADING = "# Appendix: examples and per-layer details"
 MAX_PASSES = 4  # XeLaTeX passes at most; contents and references settle after two or three
 
 
@@ -71,13 +76,31 @@ def add_sections(merged: nbformat.NotebookNode, summary_: dict[str, Any] | None,
         front = executive_cells(summary_, params)
         back += [md(conclusions_markdown(summary_, params), id="conclusions"),
                  md(limitations_markdown(summary_, params), id="limitations")]
-    back.append(md(references_markdown(), id="references"))
+    back.append(md(references_markdown(_texts(front + merged.cells + back)), id="references"))
     if run_metrics is not None:
         back += reproduction_cells(run_metrics)
+    main = [c for c in merged.cells if APPENDIX_TAG not in c.metadata.get("tags", [])]
+    details = [c for c in merged.cells if APPENDIX_TAG in c.metadata.get("tags", [])]
+    if details:
+        back.append(md(APPENDIX_HEADING + "\n\nThe panels and per-layer details that the sections of the main text "
+                       "refer to, in the order of the study.", id="appendix-details"))
+        back += details
     if params:
         from .settings_appendix import settings_cells
         back += settings_cells(params)
-    merged.cells = front + merged.cells + back
+    merged.cells = front + main + back
+
+
+def _texts(cells) -> list[str]:
+    """The text of the cells and of their outputs (narrative, tables, captions), where citations are."""
+    out = []
+    for c in cells:
+        if c.cell_type == "markdown":
+            out.append(c.source)
+        for o in c.get("outputs", []):
+            out += [v if isinstance(v, str) else "".join(v) for v in o.get("data", {}).values()
+                    if isinstance(v, (str, list))]
+    return out
 
 
 _PANDOC_TABLE = re.compile(r"(\\begin\{longtable\}\[\].*?\\end\{longtable\})", re.DOTALL)

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..evaluation.paired import encode
 from .attack_runs import AttackRun
 
 
@@ -48,6 +49,8 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
         "clean_acc": int((clean_pred == labels).sum()) / len(labels),
         "l2": mean(l2[eligible]), "linf": mean(delta.abs().amax(dim=1)[eligible]),
         "confidence": mean(p_pred[eligible]), "l2_success": mean(l2[won]), "confidence_wrong": mean(p_pred[wrong]),
+        # per image, for paired tests between models on the same inputs (`evaluation.paired`)
+        "correct": encode(clean_pred == labels), "robust": encode(adv_pred == labels), "fooled": encode(won),
     }
     if run.target is not None:
         out["target_confidence"] = mean(probs[:, run.target][eligible])

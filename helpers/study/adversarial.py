@@ -19,7 +19,8 @@ from torch import nn
 from ..attacks import Attack, build_attack
 from ..core import progress
 from ..core.files import sha256_file
-from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
+from ..evaluation.intervals import format_rate
+from ..evaluation.paired import as_summary, compare, evidence
 from ..robustness import AttackRun, eps_key, run_attack, save_adversarial_set, statistics
 from .attack_checks import GOALS, strength_pairs
 
@@ -140,12 +141,11 @@ def primary_attack(attacks: dict[str, Attack]) -> str:
     return next((a for a, obj in attacks.items() if obj.iterative), list(attacks)[-1])
 
 
-def _separated(grid: Grid, pairs: list[tuple[tuple, tuple]]) -> int:
-    """How many (run a, run b) pairs have success-rate intervals that do not overlap."""
-    def ci(key):
-        n = int(grid.value(*key, "n_eligible"))
-        return wilson_of_rate(grid.value(*key, "success_rate"), n) if n else (0.0, 1.0)
-    return sum(not overlap(ci(a), ci(b)) for a, b in pairs)
+def _separated(grid: Grid, pairs: list[tuple[tuple, tuple]], alpha: float) -> int:
+    """How many (run a, run b) pairs McNemar's test separates: the images each run fools (eligible and
+    successful), compared image by image on the same inputs."""
+    return sum(compare(grid.value(*a, "fooled"), grid.value(*b, "fooled"), alpha=alpha)["better"] is not None
+               for a, b in pairs)
 
 
 def _model_line(grid: Grid, n: str, main: str, others: list[str], e0: float) -> str:
@@ -174,9 +174,10 @@ def _model_line(grid: Grid, n: str, main: str, others: list[str], e0: float) -> 
             f"{format_rate(grid.value(n, main, 'untargeted', e0, 'clean_acc'), total)}.")
 
 
-def reading(grid: Grid, example_eps: float, secure_robust_acc: float) -> str:
+def reading(grid: Grid, example_eps: float, secure_robust_acc: float, alpha: float) -> str:
     """The bullet points that read the attack results (every number computed from `grid`, rates
-    with their 95 % Wilson intervals); a model keeping less than `secure_robust_acc` robust
+    with their 95 % Wilson intervals, differences between runs only where McNemar's test on the
+    same images resolves them at `alpha`); a model keeping less than `secure_robust_acc` robust
     accuracy is called not secure."""
     s, e0 = grid.setup, example_eps
     main = primary_attack(s.attacks)
@@ -185,7 +186,7 @@ def reading(grid: Grid, example_eps: float, secure_robust_acc: float) -> str:
     lines = [_model_line(grid, n, main, others, e0) for n in s.models]
     runs = [(n, e) for n in s.models for e in s.attack_eps]
     gap = [rate(n, main, "untargeted", e) - rate(n, main, "targeted", e) for n, e in runs]
-    apart = _separated(grid, [((n, main, "untargeted", e), (n, main, "targeted", e)) for n, e in runs])
+    apart = _separated(grid, [((n, main, "untargeted", e), (n, main, "targeted", e)) for n, e in runs], alpha)
     lines.append(f"- Over the {len(runs)} pairs of model and ε, untargeted {main_t} success exceeds targeted {main_t} "
                  f"success by {100 * sum(gap) / len(gap):.0f} percentage points on average; " + _apart(apart, len(runs))
                  + (" Targeted attacks are harder: one specific class must win instead of any wrong one."
@@ -193,46 +194,50 @@ def reading(grid: Grid, example_eps: float, secure_robust_acc: float) -> str:
     for strong, weak in strength_pairs(s.attacks):
         keys = [(n, g, e) for n in s.models for g in GOALS for e in s.attack_eps]
         pg = [rate(n, strong, g, e) - rate(n, weak, g, e) for n, g, e in keys]
-        apart = _separated(grid, [((n, strong, g, e), (n, weak, g, e)) for n, g, e in keys])
+        apart = _separated(grid, [((n, strong, g, e), (n, weak, g, e)) for n, g, e in keys], alpha)
         pays = "Iterating pays: " if s.attacks[strong].iterative and not s.attacks[weak].iterative and apart else ""
         lines.append(f"- {pays}{s.title(strong)}'s success rate exceeds {s.title(weak)}'s by {100 * sum(pg) / len(pg):.0f} "
                      f"percentage points on average (largest gap {100 * max(pg):.0f}); " + _apart(apart, len(keys)))
-    lines += _overshoot_lines(grid, main)
+    lines += _overshoot_lines(grid, main, alpha)
     if len(s.models) == 2:
-        lines.append(_two_models(grid, main, e0, secure_robust_acc))
+        lines.append(_two_models(grid, main, e0, secure_robust_acc, alpha))
     return "\n".join(lines)
 
 
 def _apart(apart: int, total: int) -> str:
     if not apart:
-        return f"the two intervals overlap in all {total} comparisons, so no single difference is resolved."
-    return f"the intervals are apart in {apart} of the {total} comparisons."
+        return (f"image by image (McNemar), none of the {total} comparisons is resolved, so no single difference is "
+                "established.")
+    return f"image by image (McNemar), {apart} of the {total} comparisons are resolved."
 
 
-def _two_models(grid: Grid, main: str, e0: float, secure_robust_acc: float) -> str:
-    """Which of two models keeps more accuracy under untargeted `main` at `e0`, if the intervals say."""
+def _two_models(grid: Grid, main: str, e0: float, secure_robust_acc: float, alpha: float) -> str:
+    """Which of two models keeps more accuracy under untargeted `main` at `e0`, if McNemar's test on
+    their per-image robustness (the same images) says."""
     total, (a, b) = len(grid.setup.labels), grid.setup.models
     ra, rb = (grid.value(k, main, "untargeted", e0, "robust_acc") for k in (a, b))
     hi, lo = (a, b) if ra >= rb else (b, a)
-    same = overlap(wilson_of_rate(ra, total), wilson_of_rate(rb, total))
-    head = (f"- Under untargeted {grid.setup.title(main)} at ε = {e0:g}, the robust accuracy of {hi} is "
-            f"{format_rate(max(ra, rb), total)} and that of {lo} {format_rate(min(ra, rb), total)}")
-    head += ("; the intervals overlap, so the data do not show which model is more robust" if same
-             else f": {hi} is the more robust of the two at this budget")
+    test = compare(*(grid.value(k, main, "untargeted", e0, "robust") for k in (hi, lo)), alpha=alpha)
+    head = (f"- Under untargeted {grid.setup.title(main)} at ε = {e0:g}, the robust accuracy (an upper bound) of {hi} "
+            f"is {format_rate(max(ra, rb), total)} and that of {lo} {format_rate(min(ra, rb), total)} "
+            f"({evidence(test)})")
+    head += (f": {hi} is the more robust of the two at this budget" if test["better"] == "a"
+             else "; the difference is not resolved, so the data do not show which model is more robust")
     return head + (f". Both stay below {secure_robust_acc:.0%} robust accuracy: neither model is secure against a "
                    "white-box attacker at this budget." if max(ra, rb) < secure_robust_acc else ".")
 
 
-def _overshoot_lines(grid: Grid, main: str) -> list[str]:
-    """One-step attacks whose targeted success falls again at the largest ε (peak and last
-    intervals apart, else the fall is not stated as one): one line per model."""
+def _overshoot_lines(grid: Grid, main: str, alpha: float) -> list[str]:
+    """One-step attacks whose targeted success falls again at the largest ε (peak and last run
+    separated by McNemar's test, else the fall is not stated as one): one line per model."""
     s, eps_grid, lines = grid.setup, sorted(grid.setup.attack_eps), []
     avoid = f", which {s.title(main)}'s small projected steps avoid." if s.attacks[main].iterative else "."
     for attack in (a for a, obj in s.attacks.items() if not obj.iterative):
         for n in s.models:
             ft = [grid.value(n, attack, "targeted", e, "success_rate") or 0 for e in eps_grid]
             peak = eps_grid[ft.index(max(ft))]
-            if ft[-1] < max(ft) and _separated(grid, [((n, attack, "targeted", peak), (n, attack, "targeted", eps_grid[-1]))]):
+            if ft[-1] < max(ft) and _separated(grid, [((n, attack, "targeted", peak), (n, attack, "targeted", eps_grid[-1]))],
+                                               alpha):
                 k = int(grid.value(n, attack, "targeted", peak, "n_eligible"))
                 lines.append(f"- {n}: targeted {s.title(attack)} peaks at {format_rate(max(ft), k)} (ε = {peak:g}) and falls "
                              f"to {format_rate(ft[-1], k)} at ε = {max(eps_grid):g}: a single step of the full budget "
@@ -252,16 +257,35 @@ def denominators(grid: Grid) -> dict[str, int]:
     return out
 
 
-def metrics(grid: Grid, settings: pd.DataFrame, checks) -> dict[str, Any]:
+def paired_robustness(grid: Grid, alpha: float) -> dict[str, Any]:
+    """Every pair of models (in the grid's order) under each untargeted attack and ε, their robust
+    accuracies compared image by image on the same images (`paired.compare`; 'a' is the first):
+    {'<A>_vs_<B>': {attack: {eps key: `paired.as_summary`}}}. Success rates count different
+    images for each model (those it classifies correctly), so they cannot be paired."""
+    runs = {(r["model"], r["attack"], r["eps"]): r["robust"] for r in grid.rows
+            if r["goal"] == "untargeted" and r.get("robust")}
+    models = list(dict.fromkeys(r["model"] for r in grid.rows))
+    out: dict[str, Any] = {}
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            for (m, attack, eps), robust in runs.items():
+                if m == a and (b, attack, eps) in runs:
+                    out.setdefault(f"{a}_vs_{b}", {}).setdefault(attack, {})[eps_key(eps)] = as_summary(
+                        compare(robust, runs[b, attack, eps], alpha=alpha))
+    return out
+
+
+def metrics(grid: Grid, settings: pd.DataFrame, checks, alpha: float) -> dict[str, Any]:
     """B1's metrics: summary[model][attack][goal][eps key] = SUMMARY_KEYS of each run,
-    summary[model].clean_acc, attack_s, unmet_checks (how many expectations were not met); the
-    settings, every run's statistics, the checks (`attack_checks.Checks`: passed and unmet) and the
-    denominators of the proportions."""
+    summary[model].clean_acc, summary.paired (`paired_robustness`), attack_s, unmet_checks (how
+    many expectations were not met); the settings, every run's statistics, the checks
+    (`attack_checks.Checks`: passed and unmet) and the denominators of the proportions."""
     summary: dict[str, Any] = {}
     for row in grid.rows:
         node = summary.setdefault(row["model"], {"clean_acc": row["clean_acc"]})
         node = node.setdefault(row["attack"], {}).setdefault(row["goal"], {})
         node[eps_key(row["eps"])] = {k: row.get(k) for k in SUMMARY_KEYS if k in row}
+    summary["paired"] = paired_robustness(grid, alpha)
     summary["attack_s"], summary["unmet_checks"] = grid.seconds, len(checks.unmet)
     return {"summary": summary, "settings": dict(zip(settings["setting"], settings["value"])),
             "runs": [dict(r) for r in grid.rows], "checks": checks.passed, "unmet_checks": checks.unmet,

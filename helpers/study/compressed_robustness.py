@@ -16,6 +16,7 @@ from ..compression import method_class
 from ..core import progress
 from ..core.files import sha256_file
 from ..evaluation.intervals import format_rate, wilson_of_rate
+from ..evaluation.paired import compare
 from ..models.checkpoints import load_model
 from ..report import figures
 from ..robustness import load_adversarial_set, replay, run_attack, statistics, transfer_statistics
@@ -37,6 +38,8 @@ class Variant:
     n: int = 0              # validation images behind `acc`
     select_acc: float = 0.0  # accuracy on the selection split, which the choices of C2 read
     n_select: int = 0       # selection images behind `select_acc`
+    correct: str = ""       # which validation images it gets right ('0'/'1' per image, for paired tests)
+    select_correct: str = ""  # the same on the selection split
 
     @property
     def name(self) -> str:
@@ -51,28 +54,34 @@ def variants(c1: dict[str, Any], layout, names: list[str]) -> dict[str, list[Var
     """Per model: the dense model first, then every compressed model C1 saved for it."""
     out = {}
     for name in names:
-        d = c1["summary"][name][DENSE]
+        d = {**c1["summary"][name][DENSE], **c1["dense"][name]}
         n, n_select = d.get("n", 0), d.get("n_select", 0)
         out[name] = [Variant(name, DENSE, "–", 0.0, layout.trained(name), d["acc"], d["latency_b1_ms"], d["size_mb"], n,
-                             d["select_acc"], n_select)]
+                             d["select_acc"], n_select, d["correct"], d["select_correct"])]
         out[name] += [Variant(name, r["method"], r["point"], 1 - r["nonzero"] / d["params"], layout.resolve(r["path"]),
-                              r["acc"], r["latency_b1_ms"], r["size_compressed_mb"], n, r["select_acc"], n_select)
+                              r["acc"], r["latency_b1_ms"], r["size_compressed_mb"], n, r["select_acc"], n_select,
+                              r["correct"], r["select_correct"])
                       for r in c1["records"] if r["model"] == name]
     return out
 
 
-def keeps_accuracy(v: Variant, dense: Variant, max_acc_drop: float) -> bool:
-    """Does `v` lose at most `max_acc_drop` of its dense model's accuracy on the selection split?"""
-    return v.select_acc >= dense.select_acc - max_acc_drop - 1e-9
+def selection_test(v: Variant, dense: Variant, alpha: float) -> dict[str, Any]:
+    """`v` against its dense model on the selection images (`paired.compare`; 'a' is `v`)."""
+    return compare(v.select_correct, dense.select_correct, alpha=alpha)
+
+
+def keeps_accuracy(v: Variant, dense: Variant, alpha: float) -> bool:
+    """Is no loss of `v`'s selection accuracy against its dense model resolved (McNemar, `alpha`)?"""
+    return selection_test(v, dense, alpha)["better"] != "b"
 
 
 def examined(by_model: dict[str, list[Variant]], params: dict[str, Any]) -> list[Variant]:
     """The variants attacked white-box: every dense model, and the compressed models of
-    `whitebox_methods` (methods whose models take gradients) that keep their accuracy on the
-    selection split (`keeps_accuracy` with `max_acc_drop`): the candidates of the deployment rule."""
+    `whitebox_methods` (methods whose models take gradients) whose loss of selection accuracy the
+    paired test does not resolve (`keeps_accuracy`): the candidates of the deployment rule."""
     return [v for vs in by_model.values() for v in vs
             if v.method == DENSE or (v.method in params["whitebox_methods"] and method_class(v.method).whitebox
-                                     and keeps_accuracy(v, vs[0], params["max_acc_drop"]))]
+                                     and keeps_accuracy(v, vs[0], params["alpha"]))]
 
 
 def examined_sentence(by_model: dict[str, list[Variant]], chosen: list[Variant], params: dict[str, Any]) -> str:
@@ -83,11 +92,13 @@ def examined_sentence(by_model: dict[str, list[Variant]], chosen: list[Variant],
         dense = vs[0]
         candidates = [v for v in vs[1:] if v.method in params["whitebox_methods"]]
         left = [v for v in candidates if v not in chosen]
-        text = (f"- {name}: {len(candidates) - len(left)} of the {len(candidates)} compressed models of "
-                f"{', '.join(params['whitebox_methods'])} keep their accuracy on the selection split (at most "
-                f"{100 * params['max_acc_drop']:g} points below the dense model's {format_rate(dense.select_acc, dense.n_select)})")
+        text = (f"- {name}: for {len(candidates) - len(left)} of the {len(candidates)} compressed models of "
+                f"{', '.join(params['whitebox_methods'])}, no loss of selection accuracy against the dense model's "
+                f"{format_rate(dense.select_acc, dense.n_select)} is resolved (McNemar, p ≥ {params['alpha']:g})")
         if left:
-            text += "; left out: " + ", ".join(f"{v.name} ({v.select_acc:.2f})" for v in left)
+            text += "; left out for a resolved loss: " + ", ".join(
+                f"{v.name} ({v.select_acc:.2f}, p = {selection_test(v, dense, params['alpha'])['p_value']:.2g})"
+                for v in left)
         lines.append(text + ".")
     return "\n".join(lines)
 
@@ -159,7 +170,7 @@ def attack_variants(chosen: list[Variant], inputs: dict[str, tuple], attacks: li
                     st = statistics(r, images, labels)
                     rows.append({**_describe(v), "attack": attack.name, "goal": goal, "eps": eps,
                                  **{k: st.get(k) for k in ("n", "n_eligible", "n_success", "success_rate", "robust_acc",
-                                                           "iterations_mean", "confidence_wrong")}})
+                                                           "iterations_mean", "confidence_wrong", "robust")}})
                     ticker.step(f"{v.model} {v.name} {attack.title} {goal} ε={eps:g}")
     return pd.DataFrame(rows)
 
@@ -209,10 +220,15 @@ def fixed_set_tables(replayed: pd.DataFrame, example_eps: float, attack: str) ->
 def fixed_set_figures(replayed: pd.DataFrame, example_eps: float) -> list[tuple[Any, str, str]]:
     out = []
     for name, sub in replayed[(replayed.eps == example_eps) & (replayed.method != DENSE)].groupby("model", sort=False):
-        out.append((figures.curves(sub.assign(panel=sub.goal), "success_rate", "panel", "method", "attack", "success rate",
-                                   x="removed", xlabel="fraction of parameters removed"), f"fixed_set_{name}",
+        bounds = [wilson_of_rate(r, int(k)) if k and r is not None and r == r else (float("nan"),) * 2
+                  for r, k in zip(sub.success_rate, sub.n_eligible)]
+        sub = sub.assign(panel=sub.goal, low=[b[0] for b in bounds], high=[b[1] for b in bounds])
+        out.append((figures.curves(sub, "success_rate", "panel", "method", "attack", "success rate",
+                                   x="removed", xlabel="fraction of parameters removed", low="low", high="high"),
+                    f"fixed_set_{name}",
                     f"{name}: success of the dense model's adversarial inputs (ε = {example_eps:g}) on compressed models, "
-                    "against the fraction of parameters compression removed (zeros or removed channels)."))
+                    "against the fraction of parameters compression removed (zeros or removed channels); error bars: 95 % "
+                    "Wilson intervals."))
     return out
 
 
@@ -253,7 +269,8 @@ def robustness_figure(attacked: pd.DataFrame, attack: str, eps: float):
 
     at = attacked[(attacked.attack == attack) & (attacked.goal == "untargeted") & (attacked.eps == eps)]
     models = list(dict.fromkeys(at.model))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 3.3), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(models), figsize=(figures.PRINT_WIDTH, 2.4), squeeze=False, sharey=True,
+                             layout="constrained")
     for ax, name in zip(axes[0], models):
         sub = at[at.model == name]
         dense = sub[sub.method == DENSE].iloc[0]
@@ -264,13 +281,13 @@ def robustness_figure(attacked: pd.DataFrame, attack: str, eps: float):
             g = g.sort_values("removed")
             ci = [wilson_of_rate(r, int(n)) for r, n in zip(g.success_rate, g.n_eligible)]
             err = [[r - c[0] for r, c in zip(g.success_rate, ci)], [c[1] - r for r, c in zip(g.success_rate, ci)]]
-            ax.errorbar(g.removed + 0.006 * i, g.success_rate, yerr=err, fmt="-o", ms=4, capsize=3, label=method)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("fraction of parameters removed", fontsize=8)
+            ax.errorbar(g.removed + 0.006 * i, g.success_rate, yerr=err, fmt="-o", ms=3.5, capsize=2, lw=1,
+                        label=method)
+        ax.set_title(name, fontsize=figures.TITLE)
+        ax.set_xlabel("fraction of parameters removed", fontsize=figures.LABEL)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=8)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel(f"untargeted {attack.upper()} success at ε = {eps:g}", fontsize=8)
-    fig.tight_layout()
+        ax.tick_params(labelsize=figures.SMALL)
+    axes[0][0].set_ylabel(f"untargeted {attack.upper()} success\nat ε = {eps:g}", fontsize=figures.LABEL)
+    figures.legend_below(fig, axes[0])
     return fig

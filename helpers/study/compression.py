@@ -16,25 +16,31 @@ from ..compression import (BaseModel, CompressionContext, CompressionMethod, Com
 from ..compression.control import CONTROL, DenseControl
 from ..compression.measure import file_size_mb, macs_and_params
 from ..core import progress
-from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
-from ..evaluation.predict import accuracy
+from ..evaluation.intervals import format_rate
+from ..evaluation.paired import as_summary, compare, encode, evidence
+from ..evaluation.predict import correct
 from ..training.config import TrainConfig
+
+
+PER_IMAGE = ("correct", "select_correct")  # per-image outcomes: in the metrics, not in summary.json
 
 
 def dense_models(stage, data, names: list[str]) -> dict[str, tuple[BaseModel, dict[str, Any]]]:
     """Each trained model of A2 with its dense figures: validation accuracy (acc over n images),
-    selection accuracy (select_acc over n_select), parameters, MACs, checkpoint size."""
+    selection accuracy (select_acc over n_select), which images of each split it gets right
+    (correct, select_correct: `paired.encode` strings), parameters, MACs, checkpoint size."""
     out = {}
     image_shape = (data.channels, data.image_size, data.image_size)
     for name in names:
         model, ckpt = stage.trained_model(name)
         path = stage.layout.trained(name)
         macs, params = macs_and_params(model, image_shape)
+        valid = correct(model, data.valid.images, data.valid.labels, stage.device)
+        selection = correct(model, data.selection.images, data.selection.labels, stage.device)
         out[name] = (BaseModel(name, model, ckpt, path),
-                     {"acc": accuracy(model, data.valid.images, data.valid.labels, stage.device),
-                      "n": len(data.valid.labels),
-                      "select_acc": accuracy(model, data.selection.images, data.selection.labels, stage.device),
-                      "n_select": len(data.selection), "size_mb": file_size_mb(path), "params": params, "macs": macs})
+                     {"acc": float(valid.float().mean()), "n": len(valid), "select_acc": float(selection.float().mean()),
+                      "n_select": len(selection), "size_mb": file_size_mb(path), "params": params, "macs": macs,
+                      "correct": encode(valid), "select_correct": encode(selection)})
     return out
 
 
@@ -221,17 +227,15 @@ def _epochs(k: int) -> str:
     return f"{k} epoch{'' if k == 1 else 's'}"
 
 
-def _compare(a: float, b: float, n: int) -> str:
-    """How proportion a compares with b (both over n images), saying when their intervals overlap."""
-    if a == b:
-        return "equal to"
-    word = "above" if a > b else "below"
-    if overlap(wilson_of_rate(a, n), wilson_of_rate(b, n)):
-        return f"{word}, by {abs(round((a - b) * n))} of {n} images (the intervals overlap, so not resolved),"
-    return f"{word} (the intervals do not overlap)"
+def _compare(a: str, b: str, alpha: float) -> str:
+    """How the model with per-image outcome `a` compares with `b` on the same images, in words with
+    the paired test: 'resolved above', 'resolved below' or 'not resolved from'."""
+    test = compare(a, b, alpha=alpha)
+    word = {"a": "resolved above", "b": "resolved below"}.get(test["better"], "not resolved from")
+    return f"{word} ({evidence(test)})"
 
 
-def control_text(sweep: Sweep, dense) -> str:
+def control_text(sweep: Sweep, dense, alpha: float) -> str:
     """What the dense control says of "the pruned model beats (or matches) the dense one"."""
     if not sweep.controls:
         return ""
@@ -247,19 +251,20 @@ def control_text(sweep: Sweep, dense) -> str:
         made = (f"reused from a checkpoint written at {control.created_at}, whose fine-tuning took {control.finetune_s:.0f} s"
                 if control.reused else f"fine-tuned in this run in {control.finetune_s:.0f} s")
         text = (f"- {m}: the dense control scores {format_rate(control.acc, d['n'])} ({made}), "
-                f"{_compare(control.acc, d['acc'], d['n'])} the dense model's {format_rate(d['acc'], d['n'])}")
+                f"{_compare(control.correct, d['correct'], alpha)} the dense model's {format_rate(d['acc'], d['n'])}")
         if pruned:
             best = pruned[0]
             text += (f"; the best {like.name}-pruned model, {best.point}, scores {format_rate(best.acc, d['n'])}, "
-                     f"{_compare(best.acc, control.acc, d['n'])} the control")
+                     f"{_compare(best.correct, control.correct, alpha)} the control")
         lines.append(text + ".")
     return "\n".join(lines)
 
 
 def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFrame, params: dict[str, Any],
-            device, threads: int) -> dict[str, Any]:
-    """C1's metrics: summary keys C1.<Model>.dense.*, C1.<Model>.<method>.<point>.* and
-    C1.seconds.<method>; every record with its latency (C2 reads them), sensitivity, settings."""
+            device, threads: int, noise: dict[str, Any]) -> dict[str, Any]:
+    """C1's metrics: summary keys C1.<Model>.dense.*, C1.<Model>.<method>.<point>.*,
+    C1.seconds.<method> and C1.latency_noise (the measured figure every 'faster' reads); every record
+    with its latency and per-image outcomes (C2 reads them), sensitivity, settings."""
     from .compression_latency import DENSE, with_latency
 
     batch = params["latency_batch"]
@@ -267,18 +272,23 @@ def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFram
     summary: dict[str, Any] = {}
     for name, (_, d) in dense.items():
         row = latency[(latency.model == name) & (latency.method == DENSE)].iloc[0]
-        summary[name] = {DENSE: {**d, **{c: float(row[c]) for c in lat_cols}}}
+        scalars = {k: v for k, v in d.items() if k not in PER_IMAGE}
+        summary[name] = {DENSE: {**scalars, **{c: float(row[c]) for c in lat_cols}}}
     records = with_latency(sweep, dense, latency).to_dict("records")
     scalar = ("target", "params", "nonzero", "sparsity", "macs", "mac_reduction", "acc_pre_ft", "acc", "select_acc", "size_mb",
               "size_compressed_mb", "finetune_s", "reused", "speedup", f"speedup_b{batch}", *lat_cols)
     for r in records:
         point = {k: r[k] for k in scalar}
+        point["vs_dense"] = as_summary(compare(r["correct"], dense[r["model"]][1]["correct"], alpha=params["alpha"]))
         point.update({k: v for k, v in r["details"].items() if isinstance(v, (int, float))})
         summary[r["model"]].setdefault(r["method"], {})[r["point"]] = point
     for name, control in sweep.controls.items():
         summary[name][CONTROL] = {"acc": control.acc, "finetune_s": control.finetune_s, "reused": control.reused,
-                                  "epochs": control.finetune_epochs, "budget_of": sweep.control_of}
+                                  "epochs": control.finetune_epochs, "budget_of": sweep.control_of,
+                                  "vs_dense": as_summary(compare(control.correct, dense[name][1]["correct"],
+                                                                 alpha=params["alpha"]))}
     summary["seconds"] = dict(sweep.seconds)
+    summary["latency_noise"] = noise["noise"]
     n_valid = next(iter(dense.values()))[1]["n"]  # every accuracy of C1 is over the same validation split
     n_select = next(iter(dense.values()))[1]["n_select"]
     return {"summary": summary, "denominators": {"*.acc": n_valid, "*.acc_pre_ft": n_valid, "*.select_acc": n_select},
@@ -290,4 +300,4 @@ def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFram
             "sensitivity": sensitivity.to_dict("records"),
             "latency": {"runs": params["latency_runs"], "warmup": params["latency_warmup"],
                         "rounds": params["latency_rounds"], "batch": batch, "batch_runs": params["latency_batch_runs"],
-                        "threads": threads, "device": str(device)}}
+                        "threads": threads, "device": str(device), "noise": noise}}

@@ -11,51 +11,66 @@ import pandas as pd
 from ..compression.magnitude import prunable, prune_magnitude
 from ..compression.measure import sparsity
 from ..evaluation.intervals import format_rate, wilson_of_rate
+from ..evaluation.paired import compare, evidence
 from ..evaluation.predict import accuracy
 from ..report import figures
 from .compression import table_label
 
 
-def _points(values) -> str:
-    return ", ".join(values)
+def against_dense(r, d: dict[str, Any], alpha: float) -> dict[str, Any]:
+    """A compressed model (record `r`) against its dense model (`d`, `compression.dense_models`) on
+    the same validation images: `paired.compare` (McNemar's exact test, paired bootstrap interval;
+    'a' = the compressed model)."""
+    return compare(r.correct, d["correct"], alpha=alpha)
 
 
-def kept_accuracy_lines(sweep, dense, max_acc_drop: float) -> list[str]:
-    """Per model and method: the points whose fine-tuned accuracy stays within `max_acc_drop` of
-    the dense model's, those that lose more, and the accuracy of the last point before fine-tuning."""
+def kept_accuracy_lines(sweep, dense, alpha: float) -> list[str]:
+    """Per model and method: the points whose fine-tuned validation accuracy the paired test finds
+    resolved below (or above) the dense model's, and that the rest are not resolved from it."""
     lines = []
     for model_name, (_, d) in dense.items():
         for name, method in sweep.methods.items():
             rows = sorted((r for r in sweep.made(name) if r.model == model_name), key=lambda r: r.target)
             if not rows:
                 continue
-            kept = [r for r in rows if r.acc >= d["acc"] - max_acc_drop - 1e-9]
-            lost = [r for r in rows if r not in kept]
-            lines.append(
-                f"- {model_name}, {method.title} ([Table](#tab:C1_{table_label(name, model_name)})): after fine-tuning, "
-                f"accuracy stays within {100 * max_acc_drop:g} points of the dense model's {d['acc']:.2f} "
-                + (f"at {_points(r.point for r in kept)}" if kept else "at no target tested")
-                + ("; it loses more at " + _points(f"{r.point} ({r.acc:.2f})" for r in lost) + "." if lost else
-                   "; no target tested loses more.")
-                + f" Without fine-tuning, it is {rows[-1].acc_pre_ft:.2f} at {rows[-1].point}.")
+            tests = {r.point: against_dense(r, d, alpha) for r in rows}
+            lost = [r for r in rows if tests[r.point]["better"] == "b"]
+            gained = [r for r in rows if tests[r.point]["better"] == "a"]
+            text = (f"- {model_name}, {method.title} ([Table](#tab:C1_{table_label(name, model_name)})): fine-tuned "
+                    f"accuracies {_span(r.acc for r in rows)} against the dense {d['acc']:.2f}; ")
+            if not lost and not gained:
+                worst = min(rows, key=lambda r: tests[r.point]["p_value"])
+                text += (f"no point differs resolvably from the dense model (the closest to a difference, {worst.point}: "
+                         f"{evidence(tests[worst.point])}).")
+            else:
+                text += "; ".join(f"{'lost' if r in lost else 'gained'} at {r.point} ({r.acc:.2f}; "
+                                  f"{evidence(tests[r.point])})" for r in lost + gained)
+                text += f"; the other {len(rows) - len(lost) - len(gained)} not resolved."
+            lines.append(text + f" Without fine-tuning: {rows[-1].acc_pre_ft:.2f} at {rows[-1].point}.")
     return lines
 
 
-def noise_sentence(dense, max_acc_drop: float) -> str:
-    """What one image and the 95 % interval mean on the validation split, next to the allowed drop."""
+def _span(values) -> str:
+    values = sorted(values)
+    return f"{values[0]:.2f}" if f"{values[0]:.2f}" == f"{values[-1]:.2f}" else f"{values[0]:.2f}–{values[-1]:.2f}"
+
+
+def paired_sentence(dense, alpha: float) -> str:
+    """How a compressed model is compared with its dense model, and what the validation split resolves."""
     d = max(dense.values(), key=lambda item: item[1]["acc"])[1]
     low, high = wilson_of_rate(d["acc"], d["n"])
-    return (f"All accuracies are over the {d['n']} validation images, so one image is {100 / d['n']:.0f} points, and an "
-            f"accuracy of {d['acc']:.2f} has the 95 % Wilson interval [{low:.2f}, {high:.2f}]. The largest accuracy drop "
-            f"that counts as keeping the accuracy, {100 * max_acc_drop:g} points, is "
-            f"{max_acc_drop * d['n']:.0f} image{'' if round(max_acc_drop * d['n']) == 1 else 's'}: "
-            "the verdicts below are read against that noise, not as resolved differences.")
+    return (f"All accuracies are over the same {d['n']} validation images (one image is {100 / d['n']:.0f} points; an "
+            f"accuracy of {d['acc']:.2f} has the 95 % Wilson interval [{low:.2f}, {high:.2f}]). A compressed model is "
+            "compared with its dense model image by image: McNemar's exact test (McNemar 1947) on the images only "
+            "one of the two gets right, with the paired bootstrap interval of the difference (Efron & Tibshirani 1993). A loss (or gain) is stated only where "
+            f"the test resolves it (p < {alpha:g}); otherwise the difference is not resolved, whatever its size.")
 
 
 def sparsity_target_lines(sweep, dense, target_sparsity: float, target_size_reduction: float,
-                          max_acc_drop: float) -> list[str]:
-    """The study's unstructured target: at `target_sparsity`, accuracy within `max_acc_drop` and a
-    compact file at least `target_size_reduction` times smaller than the dense checkpoint."""
+                          alpha: float) -> list[str]:
+    """The study's unstructured target: at `target_sparsity`, no resolved loss of validation accuracy
+    (paired test) and a compact file at least `target_size_reduction` times smaller than the dense
+    checkpoint."""
     lines = []
     for model_name, (_, d) in dense.items():
         for name, method in sweep.methods.items():
@@ -63,12 +78,13 @@ def sparsity_target_lines(sweep, dense, target_sparsity: float, target_size_redu
                    and abs(r.target - target_sparsity) < 1e-9]
             for r in hit:
                 smaller = d["size_mb"] / r.size_compressed_mb
-                acc_ok = r.acc >= d["acc"] - max_acc_drop - 1e-9
-                lines.append(f"- {model_name}, {method.title} at {r.point}: accuracy {format_rate(r.acc, d['n'])} "
-                             f"({100 * (r.acc - d['acc']):+.0f} points; target: no worse than −{100 * max_acc_drop:g}, "
-                             f"{'met' if acc_ok else 'missed'}); compact checkpoint {r.size_compressed_mb:.2f} MB, "
-                             f"{smaller:.1f}× smaller than the dense {d['size_mb']:.2f} MB (target: at least "
-                             f"{target_size_reduction:g}×, {'met' if smaller >= target_size_reduction else 'missed'}).")
+                test = against_dense(r, d, alpha)
+                lines.append(f"- {model_name}, {method.title} at {r.point}: accuracy {format_rate(r.acc, d['n'])} against "
+                             f"{d['acc']:.2f} ({evidence(test)}; target: no resolved loss, "
+                             f"{'missed' if test['better'] == 'b' else 'met'}); compact checkpoint "
+                             f"{r.size_compressed_mb:.2f} MB, {smaller:.1f}× smaller than the dense {d['size_mb']:.2f} MB "
+                             f"(target: at least {target_size_reduction:g}×, "
+                             f"{'met' if smaller >= target_size_reduction else 'missed'}).")
     return lines
 
 
@@ -93,17 +109,24 @@ def _long_table(sweep, dense, kind: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def target_figures(sweep, dense) -> list[tuple[Any, str, str]]:
-    """(figure, name, caption): accuracy and checkpoint size against each target scale."""
+def target_figures(sweep, dense, what: str = "accuracy") -> list[tuple[Any, str, str]]:
+    """(figure, name, caption) against each target scale: validation accuracy (`what` 'accuracy')
+    or checkpoint sizes ('size')."""
     out = []
     for kind in dict.fromkeys(m.target_name for m in sweep.methods.values()):
         long = _long_table(sweep, dense, kind)
         if long.empty:
             continue
-        out.append((figures.curves(long, "accuracy", "model", "method", "stage", "validation accuracy", x="x",
-                                   xlabel=kind), f"accuracy_vs_{_slug(kind)}",
-                    f"validation accuracy against {kind}, before and after fine-tuning (the dense model is the "
-                    "first point of every line)."))
+        n = long.model.map({m: d["n"] for m, (_, d) in dense.items()})
+        bounds = [wilson_of_rate(a, k) if a is not None and a == a and k else (float("nan"),) * 2
+                  for a, k in zip(long.accuracy, n)]
+        long = long.assign(low=[b[0] for b in bounds], high=[b[1] for b in bounds])
+        if what == "accuracy":
+            out.append((figures.curves(long, "accuracy", "model", "method", "stage", "validation accuracy", x="x",
+                                       xlabel=kind, low="low", high="high"), f"accuracy_vs_{_slug(kind)}",
+                        f"validation accuracy against {kind}, before and after fine-tuning (the dense model is the "
+                        "first point of every line); error bars: 95 % Wilson intervals."))
+            continue
         after = long[long.stage == "after fine-tuning"]
         size = pd.concat([after.assign(format="checkpoint", mb=after.size_mb),
                           after.assign(format="smallest file", mb=after.size_compressed_mb)])
@@ -137,15 +160,16 @@ def _heatmap(ax, values, rows: list[str], cols: list[str], fmt: str, cmap: str, 
     the colour scale on 0 (white), for signed values."""
     top = max(1, max(abs(v) for row in values for v in row)) if symmetric else None
     im = ax.imshow(values, cmap=cmap, aspect="auto", vmin=-top if symmetric else None, vmax=top)
-    ax.set_xticks(range(len(cols)), cols, fontsize=8)
-    ax.set_yticks(range(len(rows)), rows, fontsize=8)
-    ax.set_title(title, fontsize=9)
+    ax.set_xticks(range(len(cols)), cols, fontsize=figures.SMALL)
+    ax.set_yticks(range(len(rows)), rows, fontsize=figures.SMALL)
+    ax.set_title(title, fontsize=figures.TITLE)
     for r in range(len(rows)):
         for c in range(len(cols)):
             shade = float(im.norm(values[r][c]))  # white text on the darkest cells
-            ax.text(c, r, format(values[r][c], fmt), ha="center", va="center", fontsize=7.5,
+            ax.text(c, r, format(values[r][c], fmt), ha="center", va="center", fontsize=figures.SMALL,
                     color="white" if shade > 0.75 or (symmetric and shade < 0.25) else "black")
-    fig.colorbar(im, ax=ax, fraction=0.05).ax.tick_params(labelsize=7)
+    bar = fig.colorbar(im, ax=ax, fraction=0.08, pad=0.03)
+    bar.ax.tick_params(labelsize=figures.SMALL)
 
 
 def sensitivity_figures(table: pd.DataFrame) -> list[tuple[Any, str, str]]:
@@ -160,15 +184,14 @@ def sensitivity_figures(table: pd.DataFrame) -> list[tuple[Any, str, str]]:
         lost = (lost * sub.n.iloc[0]).round().astype(int).loc[layers, amounts].values.tolist()
         thin = sub.pivot_table(index="layer", columns="amount", values="global_sparsity", sort=False)
         thin = thin.loc[layers, amounts].values.tolist()
-        fig, axes = plt.subplots(1, 2, figsize=(8.4, 0.32 * len(layers) + 1.4))
+        fig, axes = plt.subplots(1, 2, figsize=(figures.PRINT_WIDTH, 0.24 * len(layers) + 1.3), layout="constrained")
         labels = [f"{a:.0%}" for a in amounts]
-        _heatmap(axes[0], lost, layers, labels, "d", "RdBu_r", f"images lost (of {sub.n.iloc[0]}), layer alone pruned", fig,
-                 symmetric=True)
-        _heatmap(axes[1], thin, layers, labels, ".2f", "Blues", "sparsity of the layer under global pruning", fig)
-        axes[1].set_yticklabels([])
+        _heatmap(axes[0], lost, layers, labels, "d", "RdBu_r", f"images lost (of {sub.n.iloc[0]}),\nlayer alone pruned",
+                 fig, symmetric=True)
+        _heatmap(axes[1], thin, layers, labels, ".2f", "Blues", "sparsity of the layer\nunder global pruning", fig)
+        axes[1].tick_params(axis="y", labelleft=False)
         for ax in axes:
-            ax.set_xlabel("fraction pruned", fontsize=8)
-        fig.tight_layout()
+            ax.set_xlabel("fraction pruned", fontsize=figures.LABEL)
         out.append((fig, f"sensitivity_{name}", f"{name}, per layer and pruning fraction: validation images lost when "
                     "that layer alone is magnitude-pruned by the fraction, without fine-tuning (left; negative: images "
                     "gained), and the sparsity global pruning at the same fraction gives the layer (right)."))
@@ -191,21 +214,29 @@ def sensitivity_tables(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str
 
 
 def sensitivity_text(table: pd.DataFrame) -> str:
-    """Per model and fraction: the most sensitive layer (in images lost), and the layers global
-    pruning thins most and least."""
+    """Per model, summarised once over the pruning fractions: which layer costs the most accuracy when
+    pruned alone (and how much, at each fraction), and which layers global pruning thins most and least."""
     lines = []
     for name, sub in table.groupby("model", sort=False):
-        parts = []
-        for a, at in sub.groupby("amount", sort=False):
-            worst = at.sort_values("drop_alone", ascending=False).iloc[0]
-            most = at.sort_values("global_sparsity", ascending=False).iloc[0]
-            least = at.sort_values("global_sparsity").iloc[0]
-            lost = round(worst.drop_alone * worst.n)
-            parts.append(f"at {a:.0%}, " + (f"**{worst.layer}** ({worst.weights:,} weights) matters most: pruned alone it "
-                                            f"costs {lost} of {worst.n} images" if lost > 0 else
-                                            "no layer pruned alone costs a single image")
-                         + f"; global pruning thins {most.layer} most ({most.global_sparsity:.0%}) and {least.layer} "
-                         f"least ({least.global_sparsity:.0%})")
-        lines.append(f"{name} ([Figure](#fig:C1_sensitivity_{name}), [Table](#tab:C1_sensitivity_{name})): "
-                     + "; ".join(parts) + ".")
+        worst = {a: at.sort_values("drop_alone", ascending=False).iloc[0] for a, at in sub.groupby("amount", sort=False)}
+        thinned = sub.groupby("layer", sort=False).global_sparsity.max().sort_values()
+        n = int(sub.n.iloc[0])
+        lost = {a: round(w.drop_alone * w.n) for a, w in worst.items()}
+        layers = list(dict.fromkeys(w.layer for a, w in worst.items() if lost[a] > 0))
+        fractions = ", ".join(f"{a:.0%}" for a in worst)
+        if not layers:
+            head = f"no layer pruned alone by {fractions} costs a single validation image"
+        elif len(layers) == 1:
+            w = next(iter(worst.values()))
+            head = (f"the most sensitive layer is **{layers[0]}** ({w.weights:,} weights) at every fraction that costs "
+                    "anything: pruned alone it loses " + ", ".join(f"{lost[a]}" for a in worst) + f" of {n} images at "
+                    f"{fractions}")
+        else:
+            head = ("the most sensitive layer changes with the fraction: " + "; ".join(
+                f"{w.layer} at {a:.0%} ({lost[a]} of {n} images)" for a, w in worst.items()))
+        tail = (": a single threshold leaves the layer that matters most nearly intact" if thinned.index[0] in layers
+                else "")
+        lines.append(f"{name} ([Figure](#fig:C1_sensitivity_{name}), [Table](#tab:C1_sensitivity_{name}) in the "
+                     f"appendix): {head}. Global pruning thins {thinned.index[-1]} most (up to {thinned.iloc[-1]:.0%}) "
+                     f"and {thinned.index[0]} least (at most {thinned.iloc[0]:.0%}){tail}.")
     return "\n\n".join(lines)

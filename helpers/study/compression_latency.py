@@ -7,35 +7,78 @@ import pandas as pd
 
 from ..core import progress
 from ..evaluation.intervals import format_rate
-from ..evaluation.latency import latencies_ms
+from ..evaluation.latency import noise_figure, round_robin_ms, same_model_ratios
 from ..report import figures
 
 DENSE = "dense"
 
 
+COPY = "dense copy"  # an identical copy of each dense model, timed beside it: the noise control
+NOISE_QUANTILE = 0.95
+
+
 def time_all(dense, sweep, image_shape: tuple[int, int, int], device, *, runs: int, warmup: int, rounds: int,
-             batch: int, batch_runs: int) -> pd.DataFrame:
+             batch: int, batch_runs: int) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Latency of every model at batch 1 (`runs` timed passes) and `batch` (`batch_runs` passes),
-    measured round-robin in one measurement per batch size (`evaluation.latency.latencies_ms`), so
-    every speedup is a ratio of two numbers
-    measured side by side. One row per (model, method, point); method 'dense' for the dense models.
-    Columns: latency_b1_ms, latency_b1_std_ms, latency_b<batch>_ms, latency_b<batch>_std_ms,
-    speedup, speedup_b<batch> (over the model's dense version)."""
+    measured round-robin in one measurement per batch size (`evaluation.latency.round_robin_ms`), so
+    every speedup is a ratio of two numbers measured side by side, and the latency noise measured
+    in the same runs (`noise_of`).
+
+    Returns (table, noise). The table has one row per (model, method, point), method 'dense' for the
+    dense models; columns latency_b1_ms, latency_b1_std_ms, latency_b<batch>_ms,
+    latency_b<batch>_std_ms, speedup, speedup_b<batch> (over the model's dense version)."""
     to_time = {(name, DENSE, "–"): base.model for name, (base, _) in dense.items()}
+    to_time.update({(name, COPY, "–"): base.model for name, (base, _) in dense.items()})
     to_time.update(sweep.models)
     ticker = progress.task("latency", 2, min_interval=0)
-    timed = {}
+    timed, ratios = {}, []
+    pairs = [((name, DENSE, "–"), (name, COPY, "–")) for name in dense]
     for b, n in ((1, runs), (batch, batch_runs)):
-        timed[b] = latencies_ms(to_time, (b, *image_shape), device, runs=n, warmup=warmup, rounds=min(rounds, n))
+        per_round = round_robin_ms(to_time, (b, *image_shape), device, runs=n, warmup=warmup, rounds=min(rounds, n))
+        timed[b] = {k: _mean_std(v) for k, v in per_round.items()}
+        ratios += same_model_ratios(per_round, pairs)
         ticker.step(f"batch {b}, {len(to_time)} models")
     rows = []
     for (model, method, point) in to_time:
+        if method == COPY:
+            continue
         row = {"model": model, "method": method, "point": point}
         for b in (1, batch):
             row[f"latency_b{b}_ms"], row[f"latency_b{b}_std_ms"] = timed[b][model, method, point]
             row[f"speedup{'' if b == 1 else f'_b{b}'}"] = timed[b][model, DENSE, "–"][0] / timed[b][model, method, point][0]
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), noise_of(ratios)
+
+
+def _mean_std(per_round: list[list[float]]) -> tuple[float, float]:
+    import statistics
+    t = [ms for block in per_round for ms in block]
+    return statistics.fmean(t), statistics.stdev(t) if len(t) > 1 else 0.0
+
+
+def noise_of(ratios: list[float]) -> dict[str, Any]:
+    """The study's one latency-noise figure: of the per-round latency ratios of each dense model to
+    an identical copy timed beside it (both batch sizes), the 95th percentile of |ratio − 1|
+    (`evaluation.latency.noise_figure`). Every speedup and every 'faster' of C1 and C2 is read
+    against it."""
+    return {"noise": noise_figure(ratios, NOISE_QUANTILE), "quantile": NOISE_QUANTILE, "n_ratios": len(ratios),
+            "ratio_min": min(ratios), "ratio_max": max(ratios)}
+
+
+def resolved_speedup(speedup: float, noise: float) -> bool:
+    """Is a speedup (or a latency ratio) real: beyond the measured noise on either side of 1?"""
+    return abs(speedup - 1) > noise
+
+
+def noise_sentence(noise: dict[str, Any]) -> str:
+    """How the latency noise was measured, with its value (C1's latency section)."""
+    return (f"The latency noise is measured in the same runs: an identical copy of each dense model is timed beside "
+            f"it, so the ratio of their latencies in each round shows what timing alone does to a speedup. Over "
+            f"{noise['n_ratios']} such ratios (both batch sizes) they run from {noise['ratio_min']:.2f} to "
+            f"{noise['ratio_max']:.2f}; {100 * noise['quantile']:g} % of them lie within ±{100 * noise['noise']:.0f} % of 1. "
+            f"This ±{100 * noise['noise']:.0f} % is the study's one latency-noise figure: a speedup, or a latency difference "
+            "between two models, is called real only beyond it, in C1 and in C2's deployment rule. A round pools fewer "
+            "passes than the whole measurement, so the figure is conservative.")
 
 
 def dense_latency_table(latency: pd.DataFrame, batch: int) -> pd.DataFrame:
@@ -70,9 +113,10 @@ def latency_figures(sweep, dense, latency: pd.DataFrame, batch: int) -> list[tup
         long = pd.concat([both.assign(batch="batch 1", ms=both.latency_b1_ms),
                           both.assign(batch=f"batch {batch}", ms=both[f"latency_b{batch}_ms"])])
         from .compression_analysis import _slug
-        out.append((figures.curves(long, "ms", "model", "method", "batch", "latency (ms)", None, x="achieved",
-                                   xlabel=kind), f"latency_vs_{_slug(kind)}",
-                    f"latency of the compressed models against {kind} (the dense model is the first point of every line)."))
+        out.append((figures.curves(long, "ms", "model", "method", "batch", "latency (ms, log scale)", None,
+                                   x="achieved", xlabel=kind, yscale="log"), f"latency_vs_{_slug(kind)}",
+                    f"latency of the compressed models against {kind} (the dense model is the first point of every line; "
+                    "log scale)."))
     return out
 
 
@@ -114,10 +158,12 @@ def measurement_sentence(latency: pd.DataFrame, device, threads: int, *, runs: i
             f"everywhere in C1 and C2 are these: {dense} ([Table](#tab:C1_dense_latency)).")
 
 
-def speed_lines(sweep, dense, latency: pd.DataFrame, *, max_acc_drop: float, target_speedup: float,
+def speed_lines(sweep, dense, latency: pd.DataFrame, *, alpha: float, target_speedup: float,
                 noise: float) -> list[str]:
-    """Per model and method: the speedup range, and the fastest model that keeps its accuracy; the
-    study's target speedup checked for structured methods."""
+    """Per model and method: the batch-1 speedups and which of them are real (beyond the measured
+    latency `noise`), and the fastest model whose accuracy loss the paired test does not resolve;
+    the study's target speedup checked for structured methods."""
+    from .compression_analysis import against_dense
     table, lines = with_latency(sweep, dense, latency), []
     for model_name, (_, d) in dense.items():
         dense_ms = float(latency[(latency.model == model_name) & (latency.method == DENSE)].latency_b1_ms.iloc[0])
@@ -125,29 +171,39 @@ def speed_lines(sweep, dense, latency: pd.DataFrame, *, max_acc_drop: float, tar
             sub = table[(table.model == model_name) & (table.method == name)]
             if sub.empty:
                 continue
-            lo, hi = sub.speedup.min(), sub.speedup.max()
-            span = f"{lo:.2f}×" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}–{hi:.2f}×"
-            text = (f"- {model_name}, {method.title}: batch-1 speedup {span} over the dense {dense_ms:.2f} ms"
-                    + ("" if len(sub) == 1 else f" across its {len(sub)} models"))
-            if hi < 1 + noise:
-                text += f" (all within ±{noise:.0%}, the run-to-run noise of this machine: no speedup)"
-            kept = sub[sub.acc >= d["acc"] - max_acc_drop - 1e-9].sort_values("speedup")
+            real = sub[[resolved_speedup(s, noise) for s in sub.speedup]]
+            text = (f"- {model_name}, {method.title}: batch-1 speedups {_span(sub.speedup)}× over the dense "
+                    f"{dense_ms:.2f} ms; " + (f"none beyond the ±{100 * noise:.0f} % latency noise, so no change in speed is "
+                                              "resolved" if real.empty else
+                                              f"{len(real)} of {len(sub)} beyond the ±{100 * noise:.0f} % latency noise"))
+            kept = sub[[against_dense(r, d, alpha)["better"] != "b" for r in sub.itertuples()]].sort_values("speedup")
             if len(kept):
                 best = kept.iloc[-1]
-                text += (f"; the fastest within {100 * max_acc_drop:g} points of the dense accuracy is {best.point}, "
-                         f"{format_rate(best.acc, d['n'])} against {format_rate(d['acc'], d['n'])}, at "
-                         f"{best.latency_b1_ms:.2f} ms ({best.speedup:.2f}×)")
+                text += (f". The fastest without a resolved accuracy loss is {best.point}, "
+                         f"{format_rate(best.acc, d['n'])} against {d['acc']:.2f}, at {best.latency_b1_ms:.2f} ms "
+                         f"({best.speedup:.2f}×" + ("" if resolved_speedup(best.speedup, noise) else ", within the noise")
+                         + ")")
                 if method.family == "structured":
-                    text += (f", {'reaching' if best.speedup >= target_speedup else 'short of'} the "
-                             f"{target_speedup:g}× target speedup")
+                    reached = best.speedup >= target_speedup and resolved_speedup(best.speedup, noise)
+                    text += f", {'reaching' if reached else 'short of'} the {target_speedup:g}× target speedup"
             else:
-                text += f"; none stays within {100 * max_acc_drop:g} points of the dense accuracy"
-            fewest = sub.nonzero.min()
-            lines.append(text + f". Its sparsest model keeps {fewest / d['params']:.0%} of the parameters non-zero.")
+                text += ". Every point loses accuracy resolvably"
+            lines.append(text + f". Its sparsest model keeps {sub.nonzero.min() / d['params']:.0%} of the parameters "
+                         "non-zero.")
     return lines
 
 
+def _span(values) -> str:
+    lo, hi = f"{min(values):.2f}", f"{max(values):.2f}"
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
 def speed_figure(sweep, dense, latency: pd.DataFrame):
+    """Fine-tuned accuracy, with its 95 % Wilson interval, against the batch-1 speedup."""
+    from ..evaluation.intervals import wilson_of_rate
     table = with_latency(sweep, dense, latency)
-    return figures.curves(table.assign(kind=table.method), "acc", "model", "kind", None,
-                          "validation accuracy (fine-tuned)", x="speedup", xlabel="batch-1 speedup over the dense model")
+    bounds = [wilson_of_rate(a, dense[m][1]["n"]) if a is not None and a == a else (float("nan"),) * 2
+              for a, m in zip(table.acc, table.model)]
+    table = table.assign(kind=table.method, low=[b[0] for b in bounds], high=[b[1] for b in bounds])
+    return figures.curves(table, "acc", "model", "kind", None, "validation accuracy (fine-tuned)", x="speedup",
+                          xlabel="batch-1 speedup over the dense model", low="low", high="high")

@@ -12,6 +12,7 @@ import torch
 from ..data.augment import augment
 from ..data.integrity import dhash, near_duplicates
 from ..report import figures
+from ..report.wording import joined, noun
 
 
 def class_counts(data) -> pd.DataFrame:
@@ -66,8 +67,8 @@ def brightness_table(data) -> pd.DataFrame:
 
 def describe_storage(storage: pd.DataFrame, brightness: pd.DataFrame) -> str:
     b = brightness.set_index("class")["mean brightness"]
-    return (f"Every stored image is {', '.join(storage['size'].unique())} pixels in mode(s) "
-            f"{', '.join(storage['mode'].unique())}. The brightest class on average is {b.idxmax()} "
+    sizes, modes = storage["size"].unique(), storage["mode"].unique()
+    return (f"Every stored image is {joined(sizes, 'or')} pixels in {noun(len(modes), 'mode')} {joined(modes)}. The brightest class on average is {b.idxmax()} "
             f"({b.max():.3f}), the darkest {b.idxmin()} ({b.min():.3f}): brightness alone carries some "
             f"class information, which colour jitter during training makes less reliable to use.")
 
@@ -98,8 +99,8 @@ def augmentation_figure(data, params: dict[str, Any], shown: int = 4, variants: 
                         scale=params["scale"], translate=params["translate"], brightness=jit, contrast=jit,
                         saturation=jit, generator=gen)
         images += [x0, *batch]
-        titles += [f"{data.classes[data.train.labels[i]]} (input)"] + [f"augmented {k}" for k in range(1, variants + 1)]
-    return figures.image_grid(images, titles, ncols=variants + 1, size=1.6)
+        titles += [f"{data.classes[data.train.labels[i]]}\n(input)"] + [f"augmented {k}" for k in range(1, variants + 1)]
+    return figures.image_grid(images, titles, ncols=variants + 1, size=1.6, text_lines=2)
 
 
 @dataclass

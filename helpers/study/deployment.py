@@ -1,13 +1,18 @@
-"""C2, the deployment rule: which model of each architecture to deploy, by a stated rule.
+"""C2, the deployment rule: which model of each architecture to deploy, on resolved differences only.
 
 Every quantity the rule reads is measured on the selection split, never on the validation split
-the report evaluates. A compressed model qualifies when (1) its selection accuracy is at most
-`max_acc_drop` below the dense model's, (2) its method is attacked white-box, and (3) it is not
-'less robust' than the dense model under the robustness attack at the robustness ε on the
-selection split (`rule_attacks`, `robustness_discussion.verdicts`). Among those that qualify the
-lowest batch-1 latency (C1's side-by-side measurement) wins, the smaller file breaking ties; the
-next in that order is the runner-up. If none qualifies, the dense model stays. Since only the
-first two that qualify matter, the attacks run in that order and stop there.
+the report evaluates, and every difference it acts on is resolved: by McNemar's exact test on the
+same selection images (`evaluation.paired`) for accuracy and robustness, by the measured latency
+noise of C1 (`compression_latency.noise_of`) for speed.
+
+A compressed model qualifies when (1) no loss of selection accuracy against the dense model is
+resolved, (2) its method is attacked white-box, and (3) it is not resolved *less robust* than the
+dense model: robust accuracy (classified correctly and not fooled) under the robustness attack at the
+robustness ε, image by image on the selection split. Among the qualifying models, the fastest and
+every one whose latency is within the noise of it are tied on speed; the tie goes to the smaller
+file, then to the lower latency. The runner-up is the same rule applied to the rest. If none
+qualifies, the dense model stays. The attacks run in order of latency and stop once no
+unattacked model can change the winner or the runner-up.
 """
 from __future__ import annotations
 
@@ -16,22 +21,30 @@ from typing import Any
 import pandas as pd
 
 from ..evaluation.intervals import format_rate
-from .compressed_robustness import DENSE, attack_variants, examined, keeps_accuracy
-from .robustness_discussion import verdict_of
+from ..evaluation.paired import as_summary, compare
+from .compressed_robustness import DENSE, attack_variants, examined, keeps_accuracy, selection_test
+from .compression_latency import resolved_speedup
+from .robustness_discussion import NOT_RESOLVED, robustness_test
 
-NOT_NEEDED = "not needed: two faster models qualified"
-
-
-def preference(v) -> tuple[float, float]:
-    """The rule's order among qualifying models: lowest batch-1 latency, then smaller file."""
-    return v.latency_b1_ms, v.size_mb
+NOT_NEEDED = "not attacked: it could not change the choice"
 
 
-def rule_attacks(by_model, selection, params: dict[str, Any], eps: float, device) -> pd.DataFrame:
+def choose(candidates: list, noise: float):
+    """The rule's choice among qualifying variants (each with latency_b1_ms and size_mb): the fastest
+    and those not resolved slower than it (latency ratio within 1 + `noise`) tie on speed; the
+    smallest file of them wins, then the lower latency. None when there is no candidate."""
+    if not candidates:
+        return None
+    fastest = min(candidates, key=lambda v: v.latency_b1_ms)
+    tied = [v for v in candidates if not resolved_speedup(v.latency_b1_ms / fastest.latency_b1_ms, noise)]
+    return min(tied, key=lambda v: (v.size_mb, v.latency_b1_ms))
+
+
+def rule_attacks(by_model, selection, params: dict[str, Any], eps: float, noise: float, device) -> pd.DataFrame:
     """The robustness attack (`robustness_attack`, untargeted, at `eps`) over the selection split
     (`data.ImageSet`), run as far as the rule needs it: on each dense model (the reference), then on
-    its examined compressed models in the rule's order of preference until two of them are not less
-    robust (the winner and the runner-up are then known; the rest would not change the choice)."""
+    its examined compressed models fastest first, until two of them qualify and the next one is
+    resolved slower than the second (it can then tie with neither the winner nor the runner-up)."""
     inputs = {name: (selection.images, selection.labels, selection.classes) for name in by_model}
 
     def attack(v) -> pd.DataFrame:
@@ -41,105 +54,131 @@ def rule_attacks(by_model, selection, params: dict[str, Any], eps: float, device
     frames = []
     for name, vs in by_model.items():
         frames.append(attack(vs[0]))
-        base, qualified = float(frames[-1].success_rate.iloc[0]), 0
-        for v in sorted((v for v in examined({name: vs}, params) if v.method != DENSE), key=preference):
-            frames.append(attack(v))
-            rate = float(frames[-1].success_rate.iloc[0])
-            qualified += verdict_of(rate, base, params["robustness_margin"]) != "less robust"
-            if qualified == 2:
+        base, qualified = frames[-1].robust.iloc[0], []
+        for v in sorted((v for v in examined({name: vs}, params) if v.method != DENSE), key=lambda v: v.latency_b1_ms):
+            if len(qualified) >= 2 and resolved_speedup(v.latency_b1_ms / qualified[1].latency_b1_ms, noise):
                 break
+            frames.append(attack(v))
+            if robustness_test(frames[-1].robust.iloc[0], base, params["alpha"])["verdict"] != "less robust":
+                qualified.append(v)
     return pd.concat(frames, ignore_index=True)
 
 
-def _why_not(v, dense, verdict: dict[str, str], max_acc_drop: float, whitebox_methods) -> str:
+def _why_not(v, dense, verdict: dict[str, str], alpha: float, whitebox_methods) -> str:
     """'' when variant `v` qualifies, else the first condition it fails."""
-    if not keeps_accuracy(v, dense, max_acc_drop):
-        return f"loses {100 * (dense.select_acc - v.select_acc):.0f} points"
+    if not keeps_accuracy(v, dense, alpha):
+        return f"resolved loss of selection accuracy (p = {selection_test(v, dense, alpha)['p_value']:.2g})"
     if v.name not in verdict:
         return NOT_NEEDED if v.method in whitebox_methods else "not attacked white-box"
     if verdict[v.name] == "less robust":
-        return "less robust"
+        return "resolved less robust"
     return ""
 
 
-def rank(by_model, verdict, max_acc_drop: float) -> dict[str, list]:
-    """Per model: the qualifying compressed variants, fastest first (smaller file breaking ties)."""
-    out = {}
-    for name, vs in by_model.items():
-        # which reason a variant fails for does not matter here, so no white-box methods are needed
-        ok = [v for v in vs[1:] if not _why_not(v, vs[0], verdict.get(name, {}), max_acc_drop, ())]
-        out[name] = sorted(ok, key=preference)
-    return out
+def qualifying(by_model, verdict, alpha: float) -> dict[str, list]:
+    """Per model: the compressed variants that qualify."""
+    return {name: [v for v in vs[1:] if not _why_not(v, vs[0], verdict.get(name, {}), alpha, ())]
+            for name, vs in by_model.items()}
 
 
-def recommend(by_model, at_eps: dict[str, pd.DataFrame], verdict, max_acc_drop: float, attack: str,
-              eps: float) -> tuple[dict[str, str], dict[str, str], str]:
-    """(picks, runners-up, markdown): per model the recommended variant's name ('dense' when none
-    qualifies), the runner-up's ('dense' when one qualifies, '–' when none does) and a sentence
-    with the values that decided."""
+def recommend(by_model, at_eps: dict[str, pd.DataFrame], verdict, alpha: float, noise: float
+              ) -> tuple[dict[str, str], dict[str, str], str]:
+    """(picks, runners-up, markdown): per model the deployed variant's name ('dense' when none
+    qualifies), the runner-up's ('dense' when only one qualifies, '–' when none does), and the
+    decision in words with the values it read."""
     picks, runners, lines = {}, {}, []
-    for name, ok in rank(by_model, verdict, max_acc_drop).items():
-        dense, rates = by_model[name][0], at_eps.get(name)
-        pick = ok[0] if ok else dense
-        runner = ok[1] if len(ok) > 1 else (dense if ok else None)
-        picks[name], runners[name] = pick.name, runner.name if runner else "–"
-
-        def success(v) -> str:
-            row = rates.loc[v.name]
-            return format_rate(row.success_rate, int(row.n_eligible))
-
-        if not ok:
-            lines.append(f"- **{name}: the dense model stays** — none of its {len(by_model[name]) - 1} compressed models "
-                         f"qualified ([Table](#tab:C2_deployment)).")
+    for name, ok in qualifying(by_model, verdict, alpha).items():
+        dense = by_model[name][0]
+        pick = choose(ok, noise)
+        runner = choose([v for v in ok if v is not pick], noise) or (dense if pick else None)
+        picks[name], runners[name] = (pick or dense).name, runner.name if runner else "–"
+        if pick is None:
+            lines.append(f"- **{name}: the dense model stays**: none of its {len(by_model[name]) - 1} compressed models "
+                         "qualifies ([Table](#tab:C2_deployment)).")
             continue
-        ratio = dense.latency_b1_ms / pick.latency_b1_ms
-        speed = f"{ratio:.1f}× faster than" if ratio >= 1 else f"{1 / ratio:.1f}× slower than"
-        text = (f"- **{name}: {pick.name}**, " + ("the only qualifying model" if len(ok) == 1 else
-                                                  f"the fastest of {len(ok)} qualifying models") + ": "
-                f"selection accuracy {format_rate(pick.select_acc, pick.n_select)} (dense "
-                f"{format_rate(dense.select_acc, dense.n_select)}), batch-1 latency "
-                f"{pick.latency_b1_ms:.2f} ms ({speed} the dense "
-                f"{dense.latency_b1_ms:.2f} ms), smallest file {pick.size_mb:.2f} MB (dense {dense.size_mb:.2f} MB), "
-                f"untargeted {attack.upper()} success at ε = {eps:g} on the selection split {success(pick)} (dense "
-                f"{success(dense)}); on the validation split it scores {format_rate(pick.acc, pick.n)} (dense "
-                f"{format_rate(dense.acc, dense.n)}).")
-        text += (f" Runner-up: {runner.name}, {runner.latency_b1_ms:.2f} ms, selection accuracy "
-                 f"{format_rate(runner.select_acc, runner.n_select)}, success {success(runner)}." if runner is not dense
-                 else " No other compressed model qualified: the runner-up is the dense model.")
-        lines.append(text)
+        lines.append(_decision(name, dense, pick, runner, ok, at_eps.get(name), noise))
     return picks, runners, "\n".join(lines)
 
 
-def rule_sentence(max_acc_drop: float, n: int, attack: str, eps: float, margin: float) -> str:
+def _decision(name, dense, pick, runner, ok, rates, noise: float) -> str:
+    """Why `pick` won over the runner-up, in words, with the numbers the rule read."""
+    fastest = min(ok, key=lambda v: v.latency_b1_ms)
+    tied = [v for v in ok if not resolved_speedup(v.latency_b1_ms / fastest.latency_b1_ms, noise)]
+    speed = dense.latency_b1_ms / pick.latency_b1_ms
+    why = ("the only qualifying model" if len(ok) == 1 else
+           f"the fastest of {len(ok)} qualifying models" if len(tied) == 1 else
+           f"the smallest file of the {len(tied)} qualifying models whose latencies are within the ±{100 * noise:.0f} % "
+           f"noise of the fastest ({', '.join(v.name for v in tied)})")
+    text = (f"- **{name}: {pick.name}**, {why}. Selection accuracy {format_rate(pick.select_acc, pick.n_select)} "
+            f"(dense {pick_dense(dense)}), selection robust accuracy {_robust(rates, pick)} (dense {_robust(rates, dense)}), "
+            f"batch-1 latency {pick.latency_b1_ms:.2f} ms against the dense {dense.latency_b1_ms:.2f} ms ({speed:.2f}×, "
+            + ("beyond" if resolved_speedup(speed, noise) else "within") + f" the ±{100 * noise:.0f} % noise), file "
+            f"{pick.size_mb:.2f} MB (dense {dense.size_mb:.2f} MB). On the validation split it scores "
+            f"{format_rate(pick.acc, pick.n)} (dense {format_rate(dense.acc, dense.n)}).")
+    if runner is dense:
+        return text + " No other compressed model qualifies: the runner-up is the dense model."
+    return text + (f" Runner-up: {runner.name} ({runner.latency_b1_ms:.2f} ms, {runner.size_mb:.2f} MB, selection "
+                   f"accuracy {runner.select_acc:.2f}, robust {_robust(rates, runner)}).")
+
+
+def recommendation_tests(by_model, picks: dict[str, str], controls: dict[str, dict[str, Any]],
+                         alpha: float) -> dict[str, dict[str, Any]]:
+    """Per model, the deployed compressed model against the dense model and against the dense control
+    (C1's `controls`, the dense model fine-tuned with the same extra budget), image by image on the
+    validation split: {'vs_dense': `paired.as_summary`, 'vs_control': ...}; the report quotes them."""
+    out = {}
+    for name, vs in by_model.items():
+        pick = next((v for v in vs[1:] if v.name == picks[name]), None)
+        if pick is None:
+            continue
+        out[name] = {"vs_dense": as_summary(compare(pick.correct, vs[0].correct, alpha=alpha))}
+        if controls.get(name, {}).get("correct"):
+            out[name]["vs_control"] = as_summary(compare(pick.correct, controls[name]["correct"], alpha=alpha))
+    return out
+
+
+def pick_dense(dense) -> str:
+    return format_rate(dense.select_acc, dense.n_select)
+
+
+def _robust(rates, v) -> str:
+    if rates is None or v.name not in rates.index:
+        return "–"
+    return format_rate(rates.robust_acc[v.name], int(rates.n[v.name]))
+
+
+def rule_sentence(alpha: float, n: int, attack: str, eps: float, noise: float) -> str:
     """The rule in words, with this run's values (`n`: the selection images)."""
-    return (f"The rule, with this run's values, reads only the selection split ({n} images carved from the training "
-            "images; the validation split plays no part in it): a compressed model qualifies when its selection "
-            f"accuracy is at most {100 * max_acc_drop:g} points below the dense model's ({max_acc_drop * n:.0f} of {n} "
-            f"images), when it was attacked white-box, and when untargeted {attack.upper()} at ε = {eps:g} does not fool "
-            f"at least {100 * margin:g} points more of its selection inputs than of the dense model's. Among those that "
-            "qualify, the one "
-            "with the lowest batch-1 latency is deployed (the smaller file breaks ties) and the next one is the "
-            "runner-up; if none qualifies, the dense model stays. Every candidate with the condition it fails is in "
-            "[Table](#tab:C2_deployment).")
+    return (f"The rule reads only the selection split ({n} images carved from the training images; the validation "
+            "split plays no part in it) and acts only on resolved differences. A compressed model qualifies when "
+            f"McNemar's exact test on the selection images resolves no loss of accuracy against the dense model (p < "
+            f"{alpha:g} would), when its method is attacked white-box, and when untargeted {attack.upper()} at "
+            f"ε = {eps:g} does not leave it resolved less robust (robust accuracy, image by image, same test). Among the "
+            f"qualifying models, the fastest and those within the ±{100 * noise:.0f} % latency noise of it (C1's measured "
+            "figure) count as equally fast; of these the smallest file is deployed, the lower latency breaking a tie "
+            "in size. The runner-up is the same choice among the rest; if none qualifies, the dense model stays. "
+            "Every candidate, with the condition it fails, is in [Table](#tab:C2_deployment).")
 
 
-def deployment_table(by_model, at_eps, verdict, max_acc_drop: float, picks, runners,
-                     whitebox_methods=()) -> pd.DataFrame:
-    """Every variant with what the rule reads: selection accuracy and success at the robustness ε on
-    the selection split (95 % Wilson intervals), verdict, latency, file size, and whether it
-    qualified (or why not); and, for the reader, its validation accuracy."""
+def deployment_table(by_model, at_eps, verdict, alpha: float, picks, runners, whitebox_methods=()) -> pd.DataFrame:
+    """Every variant with what the rule reads on the selection split: accuracy (95 % Wilson interval)
+    and the p-value of its paired test against the dense model, robust accuracy under the robustness
+    attack and the verdict, latency and file size, whether it qualified (or why not), its role; and,
+    for the reader, its validation accuracy."""
     rows = []
     for name, vs in by_model.items():
         rates, dense = at_eps.get(name), vs[0]
         for v in vs:
-            row = rates.loc[v.name] if rates is not None and v.name in rates.index else None
-            why = "" if v.method == DENSE else _why_not(v, dense, verdict.get(name, {}), max_acc_drop, whitebox_methods)
-            role = ("deployed" if picks[name] == v.name else "runner-up" if runners[name] == v.name else "")
-            rows.append({"model": name, "variant": v.name, "select acc": format_rate(v.select_acc, v.n_select),
-                         "select success at ε": (format_rate(row.success_rate, int(row.n_eligible)) if row is not None
-                                                 else "–"),
-                         "verdict": "reference" if v.method == DENSE else verdict.get(name, {}).get(v.name, "–"),
+            why = "" if v.method == DENSE else _why_not(v, dense, verdict.get(name, {}), alpha, whitebox_methods)
+            role = "deployed" if picks[name] == v.name else "runner-up" if runners[name] == v.name else ""
+            rows.append({"model": name, "variant": v.name, "sel acc": format_rate(v.select_acc, v.n_select),
+                         "p acc": "–" if v.method == DENSE else f"{selection_test(v, dense, alpha)['p_value']:.2g}",
+                         "sel robust": _robust(rates, v),
+                         "robustness": "reference" if v.method == DENSE else verdict.get(name, {}).get(v.name, "–"),
                          "b1 ms": f"{v.latency_b1_ms:.2f}", "MB": f"{v.size_mb:.2f}",
                          "qualifies": "–" if v.method == DENSE else ("yes" if not why else f"no: {why}"), "role": role,
                          "val acc": format_rate(v.acc, v.n)})
     return pd.DataFrame(rows)
+
+
+__all__ = ["NOT_RESOLVED", "choose", "deployment_table", "qualifying", "recommend", "rule_attacks", "rule_sentence"]

@@ -138,8 +138,9 @@ class Examples:
     stats: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def figure(self):
-        return figures.explanation_rows(self.rows) if self.rows else None
+    def figures(self) -> list:
+        """The explanation figure, in as many parts as it takes to print unscaled ([] without rows)."""
+        return figures.explanation_figures(self.rows) if self.rows else []
 
 
 def correct_examples(models: dict[str, nn.Module], data, classes: list[str], preds, device) -> Examples:
@@ -214,42 +215,10 @@ def summary(correct: Examples, errors: Examples, names: list[str]) -> dict[str, 
     return out
 
 
-def describe(headline: dict[str, Any], names: list[str], centred_cam_fraction: float, n_examples: int | None = None) -> str:
-    """The findings as bullet points: each model's centredness (centred above
-    `centred_cam_fraction`), the models' agreement, and what the wrong class's Grad-CAM shows;
-    `n_examples`, when given, is how many images the means are over."""
-    lines, verdicts = [], {}
-    over = f"Over the {n_examples} examples, " if n_examples else ""
-    for i, n in enumerate(names):
-        v = headline[n]
-        verdicts[n] = v["gradcam_centre_fraction"] > centred_cam_fraction
-        verdict = ("centred on the subject" if verdicts[n] else "spread over the surroundings as much as the centre")
-        if i == 0:
-            lines.append(f"- {over}**{n}** puts {v['gradcam_centre_fraction']:.0%} of its Grad-CAM mass in the central "
-                         f"quarter of the image area (a uniform map would put {UNIFORM_CENTRE:.0%} there) and "
-                         f"{v['saliency_in_gradcam_fraction']:.0%} of its saliency inside its Grad-CAM region: its "
-                         f"evidence is {verdict}.")
-            continue
-        same = verdicts[n] == verdicts[names[0]]
-        lines.append(f"- **{n}** puts {v['gradcam_centre_fraction']:.0%} of its Grad-CAM mass there and "
-                     f"{v['saliency_in_gradcam_fraction']:.0%} of its saliency inside its region: "
-                     + (f"its evidence, too, is {verdict}." if same else f"unlike {names[0]}'s, its evidence is {verdict}."))
-    if "gradcam_model_agreement" in headline:
-        r = headline["gradcam_model_agreement"]
-        lines.append(f"- The two models' Grad-CAMs for the same image and class correlate with r = {r:.2f} on average: "
-                     + ("they look at largely the same regions." if r > AGREE_R else
-                        "they base their decisions on different regions." if r < DISAGREE_R else
-                        "they overlap only partly."))
-    if "error_pred_vs_true_cam_corr" in headline:
-        r = headline["error_pred_vs_true_cam_corr"]
-        lines.append(f"- For the misclassified images, the Grad-CAM of the wrong class and of the true class correlate "
-                     f"with r = {r:.2f}: " + ("the model looks at the same region and reads it as the wrong class."
-                                              if r > AGREE_R else
-                                              "the wrong class is supported by other regions than the true one."))
-    return "\n".join(lines)
-
-
-def metrics(headline: dict[str, Any], correct: Examples, errors: Examples, layers: pd.DataFrame) -> dict[str, Any]:
-    """A3's metrics file: summary, the statistics of every example and error, the layer table."""
-    return {"summary": headline, "examples": correct.stats, "errors": errors.stats,
-            "layers": layers.to_dict("records")}
+def metrics(headline: dict[str, Any], correct: Examples, errors: Examples, layers: pd.DataFrame,
+            split: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A3's metrics file: summary (the examples' means, and under `split` the whole-split means with
+    their intervals, `map_summary.summary_part`), the statistics of every example and error, the
+    layer table."""
+    return {"summary": {**headline, **({"split": split} if split else {})}, "examples": correct.stats,
+            "errors": errors.stats, "layers": layers.to_dict("records")}

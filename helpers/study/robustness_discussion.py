@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
+from ..evaluation.paired import as_summary, compare
 from ..robustness import eps_key
 from .compressed_robustness import DENSE
 
@@ -27,29 +28,34 @@ def rule_eps(params: dict[str, Any]) -> float:
     return eps
 
 
-def _ci(row) -> tuple[float, float]:
-    return wilson_of_rate(row.success_rate, int(row.n_eligible))
+VERDICTS = {"a": "more robust", "b": "less robust"}
+NOT_RESOLVED = "not resolved"
 
 
-def verdict_of(rate: float, base: float, margin: float) -> str:
-    """A compressed model's untargeted success `rate` against its dense model's `base`: 'more
-    robust' (lower by at least `margin`), 'less robust' (higher by at least it) or 'about as robust'."""
-    return "more robust" if rate <= base - margin else "less robust" if rate >= base + margin else "about as robust"
+def robustness_test(robust_variant: str, robust_dense: str, alpha: float) -> dict[str, Any]:
+    """A compressed model against its dense model on the same inputs, image by image: robust = classified
+    correctly and not fooled ('0'/'1' strings of `robustness.statistics`); `paired.compare`, 'a' = the
+    compressed model, with its verdict: 'more robust', 'less robust' or 'not resolved'."""
+    test = compare(robust_variant, robust_dense, alpha=alpha)
+    return {**test, "verdict": VERDICTS.get(test["better"], NOT_RESOLVED)}
 
 
-def verdicts(attacked: pd.DataFrame, attack: str, margin: float,
+def verdicts(attacked: pd.DataFrame, attack: str, alpha: float,
              eps: float) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
-    """Per model: the untargeted success of `attack` at `eps` of every attacked variant (a frame
-    indexed by variant name: success_rate, n_eligible), and each compressed variant's verdict:
-    'more robust' (success lower by at least `margin`), 'less robust' (higher by at least
-    `margin`) or 'about as robust' as its dense model."""
+    """Per model: a frame indexed by variant name of the untargeted `attack` at `eps` (success_rate over
+    n_eligible, robust_acc over n, and for compressed variants the paired test of robust accuracy
+    against the dense model: p_value, difference, ci_low, ci_high), and each compressed variant's
+    verdict (`robustness_test`). Robust accuracy, unlike the success rate, counts every input, so
+    the two models are compared on the same images."""
     at_eps, verdict = {}, {}
     sub = attacked[(attacked.attack == attack) & (attacked.goal == "untargeted") & (attacked.eps == eps)]
     for name, g in sub.groupby("model", sort=False):
-        rates = g.set_index("name")[["success_rate", "n_eligible"]]
-        base = rates.success_rate[DENSE]
+        rates = g.set_index("name")[["success_rate", "n_eligible", "robust_acc", "n", "robust"]].copy()
+        tests = {v: robustness_test(r, rates.robust[DENSE], alpha) for v, r in rates.robust.items() if v != DENSE}
+        for k in ("p_value", "difference", "ci_low", "ci_high", "only_a", "only_b"):
+            rates[k] = [tests[v][k] if v in tests else None for v in rates.index]
         at_eps[name] = rates
-        verdict[name] = {v: verdict_of(r, base, margin) for v, r in rates.success_rate.items() if v != DENSE}
+        verdict[name] = {v: tests[v]["verdict"] for v in tests}
     return at_eps, verdict
 
 
@@ -102,29 +108,27 @@ def _fixed_set_lines(replayed: pd.DataFrame, name: str, eps0: float) -> list[str
 
 
 def _whitebox_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any], at_eps, verdict) -> list[str]:
-    attack, eps0, eps = params["robustness_attack"], params["example_eps"], rule_eps(params)
+    """The white-box verdicts of one model's compressed versions, summarised once: which are resolved
+    more or less robust than the dense model (paired test of robust accuracy), and how many are not."""
+    attack, eps = params["robustness_attack"], rule_eps(params)
     rates, v = at_eps[name], verdict[name]
     base = rates.loc[DENSE]
-    groups = {k: [n for n in v if v[n] == k] for k in ("less robust", "about as robust", "more robust")}
-    unresolved = [n for n in v if overlap(_ci(rates.loc[n]), _ci(base))]
     text = (f"- {name}, white-box ([Table](#tab:C2_whitebox_{name}_untargeted)): at ε = {eps:g}, untargeted "
             f"{attack.upper()} fools {format_rate(base.success_rate, int(base.n_eligible))} of the dense model's "
-            "correctly classified inputs. ")
-    if len(v) == 1:
-        only = next(iter(v))
-        text += (f"Its one attacked compressed model, {only}, is {v[only]} "
-                 f"({format_rate(rates.success_rate[only], int(rates.n_eligible[only]))}), and the two intervals "
-                 + ("overlap: the difference is not resolved." if unresolved else "do not overlap."))
-        return [text] + _needed_lines(attacked, name, params)
-    parts = [f"{len(members)} {'is' if len(members) == 1 else 'are'} {kind} ("
-             + ", ".join(f"{n}: {rates.success_rate[n]:.2f}" for n in members) + ")"
-             for kind, members in groups.items() if members]
-    text += f"Of its {len(v)} attacked compressed models, " + "; ".join(parts) + ". "
-    text += ("Every one of these intervals overlaps the dense model's: no difference is resolved on these inputs."
-             if len(unresolved) == len(v) else
-             f"{len(v) - len(unresolved)} of them {'differs' if len(v) - len(unresolved) == 1 else 'differ'} from the "
-             "dense model beyond the 95 % intervals: "
-             + ", ".join(n for n in v if n not in unresolved) + ".")
+            f"correctly classified inputs, leaving a robust accuracy of {format_rate(base.robust_acc, int(base.n))} (an "
+            "upper bound: a stronger attack can only lower it). ")
+    resolved = [n for n in v if v[n] != NOT_RESOLVED]
+    robust = rates.drop(index=DENSE).robust_acc
+    text += (f"The robust accuracies of its {len(v)} attacked compressed model{'s' if len(v) > 1 else ''} run "
+             f"{_span(robust, '.2f')}; compared image by image with the dense model (McNemar), ")
+    if not resolved:
+        closest = rates.drop(index=DENSE).p_value.astype(float).idxmin()
+        text += (f"{'none differs' if len(v) > 1 else 'it does not differ'} resolvably (smallest p = "
+                 f"{rates.p_value[closest]:.2g}, {closest}): on these inputs compression changed robustness by no "
+                 "resolved amount.")
+    else:
+        text += "; ".join(f"{n} is {v[n]} ({rates.robust_acc[n]:.2f}, p = {rates.p_value[n]:.2g})" for n in resolved)
+        text += f", and {len(v) - len(resolved)} {'is' if len(v) - len(resolved) == 1 else 'are'} not resolved."
     return [text] + _needed_lines(attacked, name, params)
 
 
@@ -174,7 +178,7 @@ def _transfer_comparison(replayed: pd.DataFrame, b2: dict[str, Any], names: list
 
 def discussion(replayed, attacked, b2: dict[str, Any], params: dict[str, Any]):
     """The computed conclusions of C2 (markdown lines), the success at the robustness ε, the verdicts."""
-    at_eps, verdict = verdicts(attacked, params["robustness_attack"], params["robustness_margin"], rule_eps(params))
+    at_eps, verdict = verdicts(attacked, params["robustness_attack"], params["alpha"], rule_eps(params))
     lines = []
     for name in dict.fromkeys(replayed.model):
         lines += _fixed_set_lines(replayed, name, params["example_eps"])
@@ -198,7 +202,8 @@ WHITEBOX_COUNTS = {"success_rate": "n_eligible", "robust_acc": "n"}
 
 def metrics(replayed: pd.DataFrame, attacked: pd.DataFrame, picks: dict[str, str], runners: dict[str, str],
             seconds: dict[str, float], example_eps: float, rule: dict[str, Any],
-            robust: dict[str, Any] | None = None, rule_attacked: pd.DataFrame | None = None) -> dict[str, Any]:
+            robust: dict[str, Any] | None = None, rule_attacked: pd.DataFrame | None = None,
+            recommended_tests: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """C2's metrics: C2.<Model>.<method>.<point>.<attack>.<goal>.* (fixed set at `example_eps`, and
     .eps<ε>.* at every ε), ….whitebox.<attack>.<goal>.eps<ε>.* (the dense model under
     C2.<Model>.dense.*), C2.<Model>.recommended / .runner_up, C2.rule.*, C2.robust.* (B3's model
@@ -227,13 +232,19 @@ def metrics(replayed: pd.DataFrame, attacked: pd.DataFrame, picks: dict[str, str
         if r["eps"] == example_eps:
             put(n, path, r, FIXED_SET_COUNTS, ("success_rate", "conditional_transfer_rate", "transfer_rate",
                                                "l2_success", "confidence_wrong"))
+    dense_robust = {(r["model"], r["attack"], r["goal"], r["eps"]): r.get("robust") for r in attacked.to_dict("records")
+                    if r["method"] == DENSE}
     for r in attacked.to_dict("records"):
         n, path = node(r)
         n = n.setdefault("whitebox", {}).setdefault(r["attack"], {}).setdefault(r["goal"], {}).setdefault(eps_key(r["eps"]), {})
         put(n, f"{path}.whitebox.{r['attack']}.{r['goal']}.{eps_key(r['eps'])}", r, WHITEBOX_COUNTS,
             ("success_rate", "robust_acc", "iterations_mean"))
+        base = dense_robust.get((r["model"], r["attack"], r["goal"], r["eps"]))
+        if r["method"] != DENSE and base and r.get("robust"):  # robust accuracy against the dense model's, paired
+            n["vs_dense"] = as_summary(compare(r["robust"], base, alpha=rule["alpha"]))
     for name, pick in picks.items():
         summary[name]["recommended"], summary[name]["runner_up"] = pick, runners[name]
+        summary[name].update({f"recommended_{k}": v for k, v in (recommended_tests or {}).get(name, {}).items()})
     summary["rule"] = rule
     if robust:
         summary["robust"] = robust["summary"]

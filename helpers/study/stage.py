@@ -51,6 +51,7 @@ class Stage:
     layout: RunLayout
     device: torch.device
     figures: list[str] = field(default_factory=list)
+    figure_checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # file name -> legibility.check_figure
     tables: int = 0                # tables shown so far, for automatic labels tab:<tag>_<n>
     _data: Any = None
 
@@ -79,18 +80,48 @@ class Stage:
 
     def show_figure(self, fig, what: str, caption: str) -> None:
         """Save `fig` as <figures>/<tag>_<what>.png, show it with its caption, close it. The PDF
-        numbers it ("Figure 12") and the text refers to it as `[Figure](#fig:<tag>_<what>)`."""
+        numbers it ("Figure 12") and the text refers to it as `[Figure](#fig:<tag>_<what>)`.
+
+        Before saving, `legibility.check_figure` checks it as it will print (text of at least 7 pt at
+        its printed width, a colorbar on every colour scale, no hidden series, no legend over data);
+        the result goes to the metrics under `figure_checks`, and a failing figure is named in a
+        progress line (the run goes on)."""
         import matplotlib.pyplot as plt
         from IPython.display import display
 
         from ..report import display as report_display
         dest = self.layout.figure(f"{self.tag}_{what}.png")
+        self._check_figure(fig, dest.name)
         with atomic_path(dest) as tmp:
             fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
         plt.close(fig)
         self.figures.append(dest.name)
         for data, metadata in report_display.figure_outputs(dest, caption, f"fig:{self.tag}_{what}"):
             display(data, raw=True, metadata=metadata)
+
+    def _check_figure(self, fig, name: str) -> None:
+        """Record (and, when it fails, report) the print legibility of a figure about to be saved."""
+        from ..report.legibility import check_figure
+        try:
+            check = check_figure(fig)
+        except Exception as e:  # a diagnostic: it must never stop the figure from being saved
+            self.figure_checks[name] = {"ok": None, "error": repr(e)}
+            progress.emit(f"figure {name}: legibility check failed to run ({e!r})")
+            return
+        self.figure_checks[name] = check.as_dict()
+        if not check.ok:
+            progress.emit(f"figure {name} is not legible in print: " + "; ".join(check.problems()))
+
+    def show_figure_parts(self, figs: list, what: str, caption: str) -> None:
+        """Show a figure split into parts (`image_figures.explanation_figures`): the first as `what`,
+        the others as `what`_2, `what`_3 ... with the caption marked as continued, and a sentence that
+        refers to the continuation."""
+        for k, fig in enumerate(figs, 1):
+            self.show_figure(fig, what if k == 1 else f"{what}_{k}",
+                             caption if k == 1 else f"{caption} (continued, part {k} of {len(figs)})")
+        if len(figs) > 1:
+            self.say(", ".join(f"[Figure](#fig:{self.tag}_{what}_{k})" for k in range(2, len(figs) + 1))
+                     + f" {'continues' if len(figs) == 2 else 'continue'} [Figure](#fig:{self.tag}_{what}).")
 
     def show_figures(self, items: list[tuple[Any, str, str]]) -> None:
         """Show (figure, what, caption) triples in order (see `show_figure`)."""
@@ -137,7 +168,7 @@ class Stage:
 
     def save_metrics(self, metrics: dict[str, Any]) -> None:
         """Write this notebook's metrics atomically, with its figures and parameters; call it last."""
-        metrics = {**metrics, "figures": self.figures, "params": dict(self.params)}
+        metrics = {**metrics, "figures": self.figures, "figure_checks": self.figure_checks, "params": dict(self.params)}
         save_json(self.layout.metrics(self.tag), metrics)
 
 

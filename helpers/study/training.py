@@ -12,11 +12,12 @@ import torch
 from torch import nn
 
 from ..core import progress
-from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
+from ..evaluation.intervals import format_rate
 from ..evaluation.metrics import classification_metrics, confusion_summary, misclassified, reading_of_error
 from ..evaluation.predict import predict
 from ..models.registry import count_parameters, get_spec
 from ..report import figures
+from ..report.wording import counted
 from ..training.cached import Trained, train_or_load
 from ..training.config import TrainConfig
 
@@ -71,10 +72,10 @@ def recipe_text(params: dict[str, Any]) -> str:
         f" ({', '.join(f'{m}: {e}' for m, e in by_model.items())})" if by_model else "")
     decay = (f"weight decay {cfg.weight_decay:g} (not on biases and BatchNorm)" if cfg.weight_decay
              else "no weight decay")
-    warmup = (f"a linear warm-up over the first {cfg.warmup_epochs} epoch(s), then" if cfg.warmup_epochs
+    warmup = (f"a linear warm-up over the first {counted(cfg.warmup_epochs, 'epoch')}, then" if cfg.warmup_epochs
               else "no warm-up,")
     precision = precision_words(params)
-    return (f"AdamW (Adam with decoupled weight decay) at a peak learning rate of {cfg.lr:g} with {decay}; "
+    return (f"AdamW (Adam with decoupled weight decay; Loshchilov & Hutter 2019) at a peak learning rate of {cfg.lr:g} with {decay}; "
             f"{warmup} a cosine decay of the learning rate per step; cross-entropy with label smoothing "
             f"{cfg.label_smoothing:g}; batches of {cfg.batch_size}; {precision}. Training runs {budget} and "
             f"stops early after {cfg.patience} epochs without a lower loss on the selection split; the weights of "
@@ -94,6 +95,12 @@ def model_table(names: list[str], data) -> pd.DataFrame:
         model = get_spec(name).build(**arch_args(name, data))
         rows.append({"model": name, "parameters": count_parameters(model), "description": get_spec(name).description})
     return pd.DataFrame(rows)
+
+
+def model_caption(data) -> str:
+    """The caption of the model table: input size, channels and classes."""
+    return (f"the models (input {data.image_size}×{data.image_size} px, {counted(data.channels, 'channel')}, "
+            f"{counted(len(data.classes), 'class', 'classes')})")
 
 
 def protocol_text(data, params: dict[str, Any]) -> str:
@@ -127,8 +134,8 @@ def models_of(trained: dict[str, Trained]) -> dict[str, nn.Module]:
     return {n: t.model for n, t in trained.items()}
 
 
-def curves_figure(trained: dict[str, Trained]):
-    return figures.training_curves({n: t.result["history"] for n, t in trained.items()})
+def curves_figure(trained: dict[str, Trained], n_train: int | None = None, n_select: int | None = None):
+    return figures.training_curves({n: t.result["history"] for n, t in trained.items()}, n_train, n_select)
 
 
 def training_table(trained: dict[str, Trained], data) -> pd.DataFrame:
@@ -264,56 +271,12 @@ def _split_sizes(data) -> dict[str, int]:
     return {s: len(split) for s, split in data.splits().items()}
 
 
-def comparison_table(headline: dict[str, dict[str, Any]], data) -> pd.DataFrame:
-    """One row per model: accuracies with their 95 % Wilson intervals, size and training time (of
-    the run that made the checkpoint)."""
-    n = _split_sizes(data)
-    short = {"train": "train acc", "selection": "select acc", "valid": "val acc", "test": "test acc"}
-    return pd.DataFrame([{"model": m, **{short[split]: format_rate(s[ACC_KEY[split]], size) for split, size in n.items()},
-                          "parameters": f"{s['params']:,}", "size (MB)": s["size_mb"], "s / epoch": s["epoch_s"],
-                          "training s": s["total_train_s"]} for m, s in headline.items()])
-
-
-def _model_line(name: str, s: dict[str, Any], reference: float | None, n: dict[str, int]) -> str:
-    """One model's accuracies with intervals, its gap to training, its speed, the course report."""
-    line = (f"- **{name}**: validation accuracy {format_rate(s['val_acc'], n['valid'])}, training "
-            f"{format_rate(s['train_acc'], n['train'])} (a gap of {100 * (s['train_acc'] - s['val_acc']):.1f} "
-            f"points), {s['epoch_s']:.2f} s per epoch ({s['train_img_s']:.0f} img/s)")
-    if reference is not None:
-        low, high = wilson_of_rate(s["val_acc"], n["valid"])
-        inside = "inside" if low <= reference <= high else "outside"
-        diff = 100 * (s["val_acc"] - reference)
-        line += (f"; the course report had {reference:.2f}: this run is {abs(diff):.0f} points "
-                 f"{'above' if diff > 0 else 'below'} it, and {reference:.2f} lies {inside} this run's interval")
-    return line + "."
-
-
-def comparison_text(headline: dict[str, dict[str, Any]], reference_val_acc: dict[str, float], data) -> str:
-    """One line per model, most accurate first (accuracies with 95 % Wilson intervals, gap to
-    training, speed, the course report's accuracy when `reference_val_acc` has one), then the most
-    against the least accurate model: whether their validation intervals overlap decides whether
-    the difference is called resolved."""
-    n = _split_sizes(data)
-    ranked = sorted(headline, key=lambda m: headline[m]["val_acc"], reverse=True)
-    text = ("[Table](#tab:A2_comparison) compares the models; every interval is a 95 % Wilson interval.\n\n"
-            + "\n".join(_model_line(m, headline[m], reference_val_acc.get(m), n) for m in ranked))
-    if len(ranked) > 1:
-        a, b = headline[ranked[0]], headline[ranked[-1]]
-        gap = a["val_acc"] - b["val_acc"]
-        same = overlap(wilson_of_rate(a["val_acc"], n["valid"]), wilson_of_rate(b["val_acc"], n["valid"]))
-        verdict = ("the two intervals overlap, so this validation split does not resolve the difference" if same
-                   else "the two intervals do not overlap, so the difference exceeds the uncertainty of this split")
-        text += (f"\n\n{ranked[0]} is ahead of {ranked[-1]} by {100 * gap:.0f} points ({round(gap * n['valid'])} of "
-                 f"{n['valid']} validation images) with {a['params'] / b['params']:.2g}x the parameters; {verdict}.")
-    return text + ("\n\nThe batch-1 latency of these models is measured once, in C1, where each is timed "
-                   "round-robin side by side with its compressed variants.")
-
-
 def metrics(headline: dict[str, dict[str, Any]], model_scores: Scores, data, trained: dict[str, Trained],
-            settings: dict[str, Any], seeds: dict[str, Any] | None = None) -> dict[str, Any]:
+            settings: dict[str, Any], seeds: dict[str, Any] | None = None,
+            pairs: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """A2's metrics file: summary (per model), the denominators of its accuracies (summary.json
     gives each its Wilson interval), scores (per model and split), classes, the fit result of each
     training run, the recipe and the seed sweep (`training_seeds.seed_metrics`)."""
-    return {"summary": headline, "denominators": {f"*.{ACC_KEY[s]}": n for s, n in _split_sizes(data).items()},
+    return {"summary": {**headline, **({"paired": pairs} if pairs else {})}, "denominators": {f"*.{ACC_KEY[s]}": n for s, n in _split_sizes(data).items()},
             "scores": model_scores, "classes": data.classes,
             "training": {n: t.result for n, t in trained.items()}, "recipe": settings, "seed_sweep": seeds or {}}

@@ -21,6 +21,7 @@ from ..core import progress
 from ..core.files import atomic_path
 from ..evaluation.intervals import format_rate, mean_and_std, wilson_of_rate
 from ..pipeline.sweep import aggregate, run_sweep, save_sweep, sweep_root
+from ..report.wording import counted
 
 STAGE = "A2_training"
 # Wording of the seed spread against the interval's half-width: below HALF of it the split
@@ -123,7 +124,7 @@ def _cost(stats: dict[str, dict[str, Any]], runs: SeedRuns) -> str:
         said = [f"{m} reused the checkpoint made at {st['created_at'][k]}" if st["reused"][k]
                 else f"{m} trained now in {st['train_s'][k]:.0f} s" for m, st in stats.items()]
         parts.append(f"seed {seed}: {', '.join(said)}")
-    return (f"The {len(runs.seeds)} extra seed run(s) added {progress.format_seconds(runs.seconds)} of wall time to "
+    return (f"The {counted(len(runs.seeds), 'extra seed run')} added {progress.format_seconds(runs.seconds)} of wall time to "
             f"this stage ({'; '.join(parts)}).")
 
 

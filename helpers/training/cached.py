@@ -40,7 +40,7 @@ class Trained:
 def fit_or_reuse(path: Path, key: str, start: Callable[[], tuple[nn.Module, str, dict[str, Any]]],
                  train_set, selection_set, cfg: TrainConfig, *, device, name: str = "training",
                  log_dir: Path | None = None, perturb: Perturb | None = None,
-                 select_by: Callable[[nn.Module], float] | None = None,
+                 select_by: Callable[[nn.Module], Any] | None = None, select_alpha: float | None = None,
                  finish: Callable[[nn.Module], nn.Module] | None = None, loss_fn: LossFn | None = None,
                  **metadata: Any) -> Trained:
     """The checkpoint at `path` when it was saved under `key`; otherwise `start()` gives
@@ -62,7 +62,8 @@ def fit_or_reuse(path: Path, key: str, start: Callable[[], tuple[nn.Module, str,
     state_path = RunLayout.train_state(path)
     result = fit(model, train_set.images, train_set.labels, selection_set.images, selection_set.labels, cfg,
                  device=device, state_path=state_path, resume_key=key, log_dir=log_dir, name=name,
-                 perturb=perturb, select_by=select_by, loss_fn=loss_fn)
+                 perturb=perturb, select_by=select_by, select_alpha=select_alpha,
+                 loss_fn=loss_fn)
     if finish is not None:
         model = finish(model)
     save_checkpoint(path, model, arch, arch_args, run_key=key, training=result, train_config=cfg.as_dict(), **metadata)

@@ -23,7 +23,9 @@ from ..core.device import autocast, eval_mode, grad_scaler, resolve_precision
 from ..core.files import atomic_path, sha256_text
 from ..data.augment import augment
 from ..data.splits import batches
+from ..evaluation.paired import encode
 from .config import TrainConfig
+from .selection import earliest_unresolved
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, x, y) -> loss
 Perturb = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]    # (model, x, y) -> x'
@@ -120,10 +122,21 @@ class _Run:
             seen += len(y)
         return loss_sum / seen, correct / seen
 
-    def end_epoch(self, row: dict[str, Any], score: float) -> bool:
-        """Record an epoch, keep the best weights; True when early stopping says stop."""
+    def choose_epoch(self, alpha: float | None) -> None:
+        """With every epoch's weights kept (per-image selection scores), keep the epoch the paired rule
+        chooses (`selection.earliest_unresolved`) instead of the highest-scoring one."""
+        if self.loop.get("epoch_states"):
+            self.loop["best_epoch"] = earliest_unresolved(self.loop["history"], alpha)
+            self.loop["best_state"] = self.loop["epoch_states"][str(self.loop["best_epoch"])]
+
+    def end_epoch(self, row: dict[str, Any], score: float, keep_state: bool = False) -> bool:
+        """Record an epoch, keep the best weights (and, with `keep_state`, every epoch's weights, for
+        a choice made after training); True when early stopping says stop."""
         st = self.loop
         st["history"].append(row)
+        if keep_state:
+            st.setdefault("epoch_states", {})[str(row["epoch"])] = copy.deepcopy(
+                {k: v.cpu() for k, v in self.model.state_dict().items()})
         if score > st["best_score"]:
             st.update(best_score=score, best_epoch=row["epoch"], bad_epochs=0,
                       best_state=copy.deepcopy({k: v.cpu() for k, v in self.model.state_dict().items()}))
@@ -144,18 +157,35 @@ def _log(writer, row: dict[str, Any]) -> None:
     writer.add_scalar("lr", row["lr"], row["epoch"])
 
 
+def _score_epoch(select_by: Callable[[nn.Module], Any] | None, model: nn.Module, row: dict[str, Any]) -> bool:
+    """Put `select_by`'s score of the epoch in `row` (select_score; with per-image outcomes, bool [N],
+    also select_outcome); True when the score came per image."""
+    if select_by is None:
+        return False
+    score = select_by(model)
+    if isinstance(score, torch.Tensor):
+        row["select_outcome"], row["select_score"] = encode(score), float(score.float().mean())
+        return True
+    row["select_score"] = score
+    return False
+
+
 def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor,
         select_images: torch.Tensor, select_labels: torch.Tensor, cfg: TrainConfig, *,
         device: torch.device, state_path: Path | None = None, resume_key: str = "",
         log_dir: Path | None = None, name: str = "training", perturb: Perturb | None = None,
-        select_by: Callable[[nn.Module], float] | None = None, loss_fn: LossFn | None = None) -> dict[str, Any]:
+        select_by: Callable[[nn.Module], Any] | None = None, select_alpha: float | None = None,
+        loss_fn: LossFn | None = None) -> dict[str, Any]:
     """Train `model` in place and load its best weights (lowest loss on the selection split, which
     the model never trains on; the split the report evaluates is not seen here).
 
     Adversarial training hooks: `perturb(model, x, y)` replaces each augmented batch x float
     [B, C, H, W] in [0, 1] by the inputs to train on (under the same autocast); `select_by(model)`
     scores the model after each epoch (higher is better, e.g. robust accuracy on the selection split)
-    and then chooses the kept epoch and drives early stopping instead of the selection loss.
+    and then chooses the kept epoch and drives early stopping instead of the selection loss. When it
+    returns per-image outcomes (bool [N], e.g. robust or not) and `select_alpha` is given, the kept
+    epoch is chosen on resolved differences only (`selection.earliest_unresolved`): the earliest
+    epoch that McNemar's test does not resolve below the best one.
     `loss_fn(logits, x, y)` replaces the label-smoothed cross-entropy (e.g. distillation from a
     teacher that sees the same inputs x); it runs under the same autocast.
 
@@ -180,16 +210,16 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
         select_loss, select_acc = evaluate_loss(model, select_images, select_labels, device)
         row = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc, "select_loss": select_loss,
                "select_acc": select_acc, "lr": run.opt.param_groups[0]["lr"], "epoch_s": epoch_s}
-        if select_by is not None:
-            row["select_score"] = select_by(model)
+        paired = _score_epoch(select_by, model, row) and select_alpha is not None
         _log(writer, row)
-        stop = run.end_epoch(row, row["select_score"] if select_by is not None else -select_loss)
+        stop = run.end_epoch(row, row["select_score"] if select_by is not None else -select_loss, keep_state=paired)
         run.save(state_path)
         ticker.step(f"epoch {epoch + 1} of {cfg.epochs}, selection accuracy {select_acc:.2f}")
         if stop:
             break
     if writer is not None:
         writer.close()
+    run.choose_epoch(select_alpha)
     if run.loop["best_state"] is not None:  # None only when there was no epoch to train
         model.load_state_dict(run.loop["best_state"])
     # the last batch's gradients belong to no kept weights; left in place, a later structural change
