@@ -121,11 +121,14 @@ def test_abstract_conclusions_and_limitations_state_computed_numbers():
     assert "Adversarial fine-tuning of ResNetSmall raises its robust accuracy" in abstract
     assert "2.0× faster, beyond the ±15 % latency noise" in abstract
     conclusions = closing.conclusions_markdown(s, PARAMS)
-    assert "**Compression buys speed and size at no resolved cost in accuracy.**" in conclusions
+    assert "**Compression buys speed and size, at no resolved cost in accuracy.**" in conclusions
     assert "**Robustness is bought by training for it.**" in conclusions and "a resolved cost (p = 0.001)" in conclusions
     assert "**Robustness survives pruning.**" in conclusions  # no resolved loss, resolved above the standard model
     assert not set(re.split(r"(?<=\.) ", conclusions)) & set(re.split(r"(?<=\.) ", " ".join(findings.findings(s, PARAMS))))
     assert "**Accuracy is not robustness.**" in conclusions and "the difference is not resolved" in conclusions
+    # B1 recorded SimpleCNN against ResNetSmall; the text states the more accurate ResNetSmall's difference
+    assert "difference +0.00 [-0.08, +0.08], McNemar p = 1" in conclusions
+    assert "**How far attacks carry over.**" in conclusions
     limitations = closing.limitations_markdown(s, PARAMS)
     assert "50 images" in limitations and "±15 %" in limitations and "dense control" in limitations
     prose = [abstract, conclusions, limitations, *findings.findings(s, PARAMS)]

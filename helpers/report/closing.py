@@ -36,15 +36,18 @@ def _vulnerability(s: Summary, attack: str) -> str | None:
     test = facts.paired(s, f"{pair}.{attack}.{facts.eps_key(eps)}")
     if test is None:
         return None
+    if flipped:  # state the difference as the more accurate model's minus the other's
+        test = {**test, "difference": 0.0 - test["difference"], "diff_low": 0.0 - test["diff_high"],
+                "diff_high": 0.0 - test["diff_low"], "only_a": test["only_b"], "only_b": test["only_a"],
+                "resolved": {"a": "b", "b": "a"}.get(test["resolved"] or "", "")}
     side = facts.resolved_side(test)
-    side = {"a": "b", "b": "a"}.get(side, side) if flipped else side
     head = {"a": "The more accurate model is also the harder to fool.",
             "b": "The more accurate model is the easier to fool."}.get(side, "Accuracy is not robustness.")
     n = facts.n_valid(s)
     key = lambda m: f"B1.{m}.{attack}.untargeted.{facts.eps_key(eps)}.robust_acc"  # noqa: E731
     return (f"**{head}** Under untargeted {facts.attack_title(attack)} at ε {eps:g}, the more accurate model, {best}, "
             f"keeps a robust accuracy of {rate(s, key(best), n)} against {rate(s, key(other), n)} for {other} "
-            f"({'' if not flipped else 'the second against the first: '}{facts.paired_words(test)})"
+            f"({facts.paired_words(test)})"
             + ("; the difference is not resolved, so the higher accuracy buys no measurable robustness here." if not side
                else "."))
 
@@ -58,8 +61,8 @@ def conclusions_markdown(s: Summary, params: dict[str, Any]) -> str:
     paras = [_vulnerability(s, attack), conclusions.defense(s), conclusions.compression(s, attack),
              conclusions.robust_pruning(s)]
     if named.get("transfer"):
-        paras.insert(1, "**Attacks carry over between models.** " + named["transfer"].replace(
-            "Transfer at", "A black-box attacker who crafts on one model and deploys on the other succeeds too: at"))
+        paras.insert(1, "**How far attacks carry over.** For a black-box attacker who crafts on one model and "
+                     "deploys on the other: " + named["transfer"].replace("Transfer at", "at"))
     if not paras[-1] and any(k.startswith("B1.defense.") for k in s):
         paras.append("**Robustness under compression was not measured.** The adversarially fine-tuned model of "
                      "the defense was not compressed in this run, so whether its robustness survives pruning is open.")

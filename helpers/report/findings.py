@@ -47,18 +47,21 @@ def _seed_finding(s: Summary) -> str | None:
 
 
 def _attack_finding(s: Summary, attack: str) -> str | None:
-    parts = []
+    parts, all_fooled = [], True
     for m in facts.models(s)[:MAX_MODELS_IN_SENTENCE]:
         eps = facts.smallest_eps(s, m, attack)
         if eps is None:
             continue
         key = f"B1.{m}.{attack}.untargeted.{facts.eps_key(eps)}.success_rate"
         n = number(s, f"B1.{m}.{attack}.untargeted.{facts.eps_key(eps)}.n_eligible")
+        ci = facts.interval(s, key, int(n) if n else None)
+        all_fooled &= ci is not None and ci[0] > 0  # the interval excludes 0: some image is fooled
         parts.append(f"{facts.count(s, key, int(n) if n else None) or ''} correctly classified images of {m} "
                      f"at ε {eps:g} (success rate {rate(s, key, int(n) if n else None)})")
     if not parts:
         return None
-    return (f"Small perturbations suffice: untargeted {facts.attack_title(attack)} changes the prediction of "
+    return (("Small perturbations suffice: " if all_fooled else "At the smallest budget, ")
+            + f"untargeted {facts.attack_title(attack)} changes the prediction of "
             + "; ".join(p.strip() for p in parts) + ", a change of at most "
             f"{min(facts.eps_grid(s, facts.models(s)[0], attack) or [0]) * 255:.1f} of 255 grey levels per pixel.")
 
@@ -101,7 +104,7 @@ def _defense_finding(s: Summary) -> str | None:
     text = (f"Adversarial fine-tuning of {m} raises its robust accuracy under worst-case PGD (an upper bound) "
             + "; ".join(change(e) for e in resolved) + "." if resolved else
             f"Adversarial fine-tuning of {m} resolves no gain in robust accuracy under worst-case PGD at any ε of "
-            f"the grid (at ε {grid[0]:g}: {change(grid[0])}).")
+            f"the grid (it goes {change(grid[0])}).")
     if clean is not None:
         text += (f" Its clean accuracy goes from {rate(s, f'B1.defense.standard.{m}.clean_acc', n)} to "
                  f"{rate(s, f'B1.defense.{m}.clean_acc', n)} ({facts.paired_words(clean)}): "
@@ -115,8 +118,9 @@ def _control(s: Summary, model: str, n: int | None) -> str:
     control, test = f"C1.{model}.dense_control.acc", facts.paired(s, f"C2.{model}.recommended_vs_control")
     if number(s, control) is None or test is None:
         return ""
-    return (f" The dense model fine-tuned with the same extra budget reaches {rate(s, control, n)} ("
-            f"{facts.paired_words(test)}: " + ("resolved" if facts.resolved_side(test) else "not resolved") + ").")
+    return (f" The dense model fine-tuned with the same extra budget reaches {rate(s, control, n)} (the deployed model "
+            f"against it: {facts.paired_words(test)}, " + ("resolved" if facts.resolved_side(test) else "not resolved")
+            + ").")
 
 
 def _compression_finding(s: Summary) -> str | None:
@@ -168,7 +172,7 @@ def _compressed_still_fooled(s: Summary, attack: str) -> str | None:
         return None
     eps = facts.smallest_eps(s, facts.models(s)[0], attack)
     return (f"Under white-box untargeted {facts.attack_title(attack)} at ε {eps:g}, the smallest budget, the robust "
-            "accuracy (an upper bound) of the recommended compressed models is " + "; ".join(parts) + ".")
+            "accuracy (an upper bound) of the recommended compressed models: " + "; ".join(parts) + ".")
 
 
 def _robust_compressed(s: Summary, attack: str) -> str | None:
