@@ -59,11 +59,14 @@ def latencies_ms(models: dict[str, nn.Module], shape: tuple[int, ...], device: t
                  warmup: int, rounds: int) -> dict[str, tuple[float, float]]:
     """Mean and standard deviation in ms of one forward pass of each model on a random input of
     `shape`, timed round-robin so that they can be compared (`round_robin_ms`); every pass pooled."""
-    out = {}
-    for k, per_round in round_robin_ms(models, shape, device, runs=runs, warmup=warmup, rounds=rounds).items():
-        t = [ms for block in per_round for ms in block]
-        out[k] = (statistics.fmean(t), statistics.stdev(t) if len(t) > 1 else 0.0)
-    return out
+    return {k: pooled_ms(v) for k, v in round_robin_ms(models, shape, device, runs=runs, warmup=warmup,
+                                                        rounds=rounds).items()}
+
+
+def pooled_ms(per_round: list[list[float]]) -> tuple[float, float]:
+    """Mean and standard deviation of every timed pass of one model (`round_robin_ms`), rounds pooled."""
+    t = [ms for block in per_round for ms in block]
+    return statistics.fmean(t), statistics.stdev(t) if len(t) > 1 else 0.0
 
 
 def same_model_ratios(per_round: dict[str, list[list[float]]], pairs: list[tuple[str, str]]) -> list[float]:

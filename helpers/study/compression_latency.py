@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..core import progress
 from ..evaluation.intervals import format_rate
-from ..evaluation.latency import noise_figure, round_robin_ms, same_model_ratios
+from ..evaluation.latency import noise_figure, pooled_ms, round_robin_ms, same_model_ratios
 from ..report import figures
 
 DENSE = "dense"
@@ -35,7 +35,7 @@ def time_all(dense, sweep, image_shape: tuple[int, int, int], device, *, runs: i
     pairs = [((name, DENSE, "–"), (name, COPY, "–")) for name in dense]
     for b, n in ((1, runs), (batch, batch_runs)):
         per_round = round_robin_ms(to_time, (b, *image_shape), device, runs=n, warmup=warmup, rounds=min(rounds, n))
-        timed[b] = {k: _mean_std(v) for k, v in per_round.items()}
+        timed[b] = {k: pooled_ms(v) for k, v in per_round.items()}
         ratios += same_model_ratios(per_round, pairs)
         ticker.step(f"batch {b}, {len(to_time)} models")
     rows = []
@@ -48,12 +48,6 @@ def time_all(dense, sweep, image_shape: tuple[int, int, int], device, *, runs: i
             row[f"speedup{'' if b == 1 else f'_b{b}'}"] = timed[b][model, DENSE, "–"][0] / timed[b][model, method, point][0]
         rows.append(row)
     return pd.DataFrame(rows), noise_of(ratios)
-
-
-def _mean_std(per_round: list[list[float]]) -> tuple[float, float]:
-    import statistics
-    t = [ms for block in per_round for ms in block]
-    return statistics.fmean(t), statistics.stdev(t) if len(t) > 1 else 0.0
 
 
 def noise_of(ratios: list[float]) -> dict[str, Any]:
