@@ -92,3 +92,14 @@ def test_pgd_stopping_on_success_keeps_each_first_success(model_and_data, target
     pred = logits.argmax(1)
     assert bool((pred[won] == t[won]).all() if targeted else (pred[won] != y[won]).all())
     assert (stop.x_adv - x).abs().max() <= 0.01 + 1e-6
+
+
+def test_pgd_stopping_on_success_keeps_inputs_already_wrong_unperturbed(model_and_data):
+    """An input the model already gets wrong meets the goal at iterate 0: it stays the clean
+    input with the clean logits (a random start must not make it count as robust)."""
+    model, x, _, _ = model_and_data
+    with torch.no_grad():
+        y = (model.eval()(x).argmax(1) + 1) % 4  # every input is misclassified
+    stop = pgd(model, x, y, 0.05, 0.01, 5, generator=torch.Generator().manual_seed(1), stop_on_success=True)
+    assert bool((stop.first_success == 0).all())
+    assert torch.equal(stop.x_adv, x) and torch.equal(stop.adv_logits, stop.clean_logits)

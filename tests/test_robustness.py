@@ -24,6 +24,10 @@ def test_denominators_follow_the_definitions():
     assert s["iterations"] == [3, 7, 1] and s["l2"] == 0.0
     # confidence of the wrong predictions: eligible inputs 0, 2, 4 are wrong, each at softmax([5, 0, 0])
     assert s["confidence_wrong"] == pytest.approx(torch.softmax(torch.tensor([5.0, 0, 0]), 0)[0].item())
+    # image 3 is wrong clean and right under attack: not robust (robust = correct clean and attacked)
+    lucky = robustness.AttackRun("pgd", 0.03, None, images.float() / 255, clean,
+                                 torch.eye(3)[torch.tensor([2, 1, 1, 2, 2])] * 5, torch.tensor([3, -1, 7, 0, 1]))
+    assert robustness.statistics(lucky, images, labels)["robust"] == "01000"
     targeted = robustness.AttackRun("fgsm", 0.03, 2, images.float() / 255, clean, adv, torch.zeros(5).long())
     t = robustness.statistics(targeted, images, labels)
     # eligible: correct and label != 2 -> images 0, 1, 4; success = predicted 2 -> images 0 and 4

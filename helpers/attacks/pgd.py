@@ -19,8 +19,8 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: f
     x [B, C, H, W] in [0, 1]; ε and α (step) in pixel units; the random start draws from
     `generator` (the global generator when None). Returns the last iterate; first_success records
     the first iteration whose iterate met the goal (iterates may leave success again).
-    With stop_on_success, an input stops at its first iterate that meets the goal and only the
-    others are attacked further: the worst case over iterates, as robustness evaluation counts it,
+    With stop_on_success, an input stops at its first iterate that meets the goal (the clean input
+    itself when it already does) and only the others are attacked further: the worst case over iterates, as robustness evaluation counts it,
     at a fraction of the cost. Inputs are independent in eval mode, so an input that never
     succeeds follows exactly the trajectory it would follow without stopping. Update rule as
     torchattacks (Kim 2020), against which it is tested.
@@ -36,6 +36,9 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: f
             clean_logits = model(x)
             adv_logits = model(x_adv) if steps == 0 or stop_on_success else None
         first = torch.where(goal_met(clean_logits, y, target), 0, -1)
+        if stop_on_success:  # an input that meets the goal unperturbed stops at iterate 0: the clean one
+            done = first == 0
+            x_adv[done], adv_logits[done] = x[done], clean_logits[done]
         for step in range(1, steps + 1):
             i = (first < 0).nonzero().flatten() if stop_on_success else slice(None)
             if stop_on_success and len(i) == 0:

@@ -34,6 +34,7 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
     probs = run.adv_logits.softmax(1)
     n_eligible = int(eligible.sum())
     won = eligible & success
+    robust = (clean_pred == labels) & (adv_pred == labels)
     wrong = eligible & (adv_pred != labels)
     l2 = delta.norm(dim=1)
     p_pred = probs.gather(1, adv_pred.view(-1, 1)).flatten()  # confidence of the adversarial prediction
@@ -45,12 +46,13 @@ def statistics(run: AttackRun, images: torch.Tensor, labels: torch.Tensor) -> di
     out = {
         "n": len(labels), "n_eligible": n_eligible, "n_success": int(won.sum()),
         "success_rate": int(won.sum()) / n_eligible if n_eligible else None,
-        "robust_acc": int((adv_pred == labels).sum()) / len(labels),
+        # robust: correct both clean and under attack (RobustBench's count), so never above clean accuracy
+        "robust_acc": int(robust.sum()) / len(labels),
         "clean_acc": int((clean_pred == labels).sum()) / len(labels),
         "l2": mean(l2[eligible]), "linf": mean(delta.abs().amax(dim=1)[eligible]),
         "confidence": mean(p_pred[eligible]), "l2_success": mean(l2[won]), "confidence_wrong": mean(p_pred[wrong]),
         # per image, for paired tests between models on the same inputs (`evaluation.paired`)
-        "correct": encode(clean_pred == labels), "robust": encode(adv_pred == labels), "fooled": encode(won),
+        "correct": encode(clean_pred == labels), "robust": encode(robust), "fooled": encode(won),
     }
     if run.target is not None:
         out["target_confidence"] = mean(probs[:, run.target][eligible])
