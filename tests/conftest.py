@@ -55,3 +55,9 @@ def model_and_own_labels(n: int, classes: int = 3, size: int = 32):
     with torch.no_grad():
         labels = model(images.float() / 255).argmax(1)
     return model, images, labels
+
+
+def outcome_bits(n: int, right: int, start: int = 0) -> str:
+    """A per-image outcome string over n images (`evaluation.paired.encode`): '1' on images
+    start … start + right − 1, wrapping around."""
+    return "".join("1" if (i - start) % n < right else "0" for i in range(n))

@@ -291,20 +291,20 @@ def b2_figures(s):
 
 def b3_figures(s):
     from helpers.defense.fgsm_rs import DefenseConfig
-    from helpers.study import hardening
+    from helpers.study import hardening, hardening_maps
     trained = SimpleNamespace(result={"history": _history(s.rng, 4, robust=True), "best_epoch": 3})
     rows = [{"model": f"ResNetSmall {v}", "variant": v, "eps": e, "accuracy": _rate(s.rng, N_VALID)}
             for v in ("standard", "robust") for e in [0.0] + EPS]
     evaluation = hardening.Evaluation("ResNetSmall", rows, 1.0, N_VALID, "PGD-50, 2 restarts")
     variants = {"standard": s.models["ResNetSmall"], "robust": s.models["SimpleCNN"]}
-    comparison = hardening.compare_maps("ResNetSmall", variants, s.data.valid, ["basketball", "swimming", "tennis"],
+    comparison = hardening_maps.compare_maps("ResNetSmall", variants, s.data.valid, ["basketball", "swimming", "tennis"],
                                         s.device)
     return [(hardening.history_figure(trained, DefenseConfig(eps=0.03)), "B3_finetuning (no denominators)"),
             (hardening.history_figure(trained, DefenseConfig(eps=0.03), n_train=len(s.data.train),
                                       n_select=len(s.data.selection)),
              "B3_finetuning"),
             (hardening.accuracy_figure(evaluation), "B3_robust_accuracy"),
-            *[(f, f"B3_maps part {k}") for k, f in enumerate(hardening.maps_figures(comparison), 1)]]
+            *[(f, f"B3_maps part {k}") for k, f in enumerate(hardening_maps.maps_figures(comparison), 1)]]
 
 
 def _sweep(s):

@@ -9,13 +9,9 @@ from helpers.core.layout import RunLayout
 from helpers.evaluation.intervals import format_rate
 from helpers.study import compressed_robustness, deployment, robustness_discussion
 from helpers.study.compressed_robustness import Variant
+from tests.conftest import outcome_bits
 
 EPS = [0.01, 0.03, 0.1]
-
-
-def _bits(n: int, right: int, start: int = 0) -> str:
-    """A per-image outcome over n images: '1' on images start … start + right − 1 (wrapping)."""
-    return "".join("1" if (i - start) % n < right else "0" for i in range(n))
 
 
 def _whitebox(rates: dict[str, list[float]], robust: dict[str, str] | None = None) -> pd.DataFrame:
@@ -24,15 +20,15 @@ def _whitebox(rates: dict[str, list[float]], robust: dict[str, str] | None = Non
     rows = [{"model": "M", "name": name, "method": name.split()[0], "point": name.split()[-1], "attack": "pgd",
              "goal": "untargeted", "eps": e, "success_rate": r, "robust_acc": 1 - r, "iterations_mean": 2.0,
              "n_eligible": 10, "n_success": int(10 * r), "confidence_wrong": 0.5, "n": 40,
-             "robust": robust.get(name, _bits(40, 20)) if e == EPS[0] else _bits(40, 20)}
+             "robust": robust.get(name, outcome_bits(40, 20)) if e == EPS[0] else outcome_bits(40, 20)}
             for name, rs in rates.items() for e, r in zip(EPS, rs)]
     return pd.DataFrame(rows)
 
 
 def test_verdicts_compare_robust_accuracy_image_by_image_at_the_robustness_eps():
-    robust = {"dense": _bits(40, 20), "global s0.5": _bits(40, 32),  # 12 more images robust, none fewer
-              "global s0.8": _bits(40, 20, start=2),  # 2 images each way: not resolved
-              "channel 2x": _bits(40, 8), "channel 8x": _bits(40, 17)}
+    robust = {"dense": outcome_bits(40, 20), "global s0.5": outcome_bits(40, 32),  # 12 more images robust, none fewer
+              "global s0.8": outcome_bits(40, 20, start=2),  # 2 images each way: not resolved
+              "channel 2x": outcome_bits(40, 8), "channel 8x": outcome_bits(40, 17)}
     attacked = _whitebox({"dense": [0.5, 0.8, 1.0], "global s0.5": [0.3, 0.6, 0.9], "global s0.8": [0.5, 0.8, 0.9],
                           "channel 2x": [0.7, 0.9, 1.0], "channel 8x": [0.6, 0.8, 1.0]}, robust)
     at_eps, verdict = robustness_discussion.verdicts(attacked, "pgd", 0.05, 0.01)
@@ -62,9 +58,9 @@ def _variant(method, point, right, ms, mb, start=0):
     """A variant right on `right` of 150 selection images (from image `start` on); its validation
     accuracy falls as the selection accuracy rises, so a rule that read the validation split would
     decide otherwise."""
-    sel = _bits(150, right, start)
+    sel = outcome_bits(150, right, start)
     return Variant("M", method, point, 0.5, Path("x.pt"), (50 - right // 3) / 50, ms, mb, 50, right / 150, 150,
-                   _bits(50, 50 - right // 3), sel)
+                   outcome_bits(50, 50 - right // 3), sel)
 
 
 def _rates(robust: dict[str, str]):
@@ -76,8 +72,8 @@ def test_deployment_acts_on_resolved_differences_and_breaks_speed_ties_by_size()
     by_model = {"M": [_variant("dense", "–", 120, 10.0, 10.0), _variant("global", "s0.5", 120, 9.0, 5.0),
                       _variant("channel", "2x", 120, 4.0, 3.0), _variant("channel", "4x", 100, 2.0, 1.0),
                       _variant("channel", "8x", 118, 2.2, 0.8), _variant("global", "s0.8", 121, 2.1, 2.0)]}
-    at_eps, verdict = _rates({"dense": _bits(40, 20), "global s0.5": _bits(40, 20), "channel 2x": _bits(40, 6),
-                              "channel 4x": _bits(40, 20), "channel 8x": _bits(40, 19), "global s0.8": _bits(40, 22)})
+    at_eps, verdict = _rates({"dense": outcome_bits(40, 20), "global s0.5": outcome_bits(40, 20), "channel 2x": outcome_bits(40, 6),
+                              "channel 4x": outcome_bits(40, 20), "channel 8x": outcome_bits(40, 19), "global s0.8": outcome_bits(40, 22)})
     picks, runners, text = deployment.recommend(by_model, at_eps, verdict, 0.05, 0.15)
     # 2x is resolved less robust, 4x resolvably loses 20 selection images; 8x (2.2 ms) is within the ±15 %
     # noise of the fastest qualifying s0.8 (2.1 ms), so the smaller file, 8x, wins; s0.8 is the runner-up
@@ -109,8 +105,8 @@ def test_the_rule_attacks_fastest_first_and_stops_once_no_later_model_can_change
     by_model = {"M": [_variant("dense", "–", 120, 10.0, 10.0), _variant("global", "s0.5", 120, 9.5, 5.0),
                       _variant("channel", "2x", 120, 6.0, 3.0), _variant("channel", "4x", 120, 4.0, 2.0),
                       _variant("channel", "8x", 120, 2.0, 1.0), _variant("channel", "16x", 90, 1.0, 0.5)]}
-    robust = {"dense": _bits(40, 20), "channel 8x": _bits(40, 5), "channel 4x": _bits(40, 20),
-              "channel 2x": _bits(40, 19), "global s0.5": _bits(40, 20)}
+    robust = {"dense": outcome_bits(40, 20), "channel 8x": outcome_bits(40, 5), "channel 4x": outcome_bits(40, 20),
+              "channel 2x": outcome_bits(40, 19), "global s0.5": outcome_bits(40, 20)}
     attacked = []
 
     def fake_attack(chosen, inputs, attacks, goals, eps_grid, params, device, what):
@@ -133,13 +129,13 @@ def test_the_rule_attacks_fastest_first_and_stops_once_no_later_model_can_change
 def test_variants_come_from_c1_metrics_with_the_dense_model_first(tmp_path):
     c1 = {"summary": {"M": {"dense": {"acc": 0.8, "latency_b1_ms": 5.0, "size_mb": 10.0, "params": 100,
                                       "select_acc": 0.7, "n_select": 30}}},
-          "dense": {"M": {"correct": "1" * 10, "select_correct": _bits(30, 21)}},
+          "dense": {"M": {"correct": "1" * 10, "select_correct": outcome_bits(30, 21)}},
           "records": [{"model": "M", "method": "global", "point": "s0.8", "nonzero": 20, "path": "checkpoints/global/M-s0.8.pt",
                        "acc": 0.78, "select_acc": 0.3, "latency_b1_ms": 5.1, "size_compressed_mb": 2.0,
-                       "correct": "1" * 10, "select_correct": _bits(30, 9)},
+                       "correct": "1" * 10, "select_correct": outcome_bits(30, 9)},
                       {"model": "M", "method": "channel", "point": "2x", "nonzero": 50, "path": "c.pt", "acc": 0.8,
                        "select_acc": 0.67, "latency_b1_ms": 2.0, "size_compressed_mb": 1.0, "correct": "1" * 10,
-                       "select_correct": _bits(30, 20)},
+                       "select_correct": outcome_bits(30, 20)},
                       {"model": "N", "method": "global", "point": "s0.8", "nonzero": 20, "path": "n.pt", "acc": 0.5,
                        "select_acc": 0.5, "latency_b1_ms": 1.0, "size_compressed_mb": 1.0, "correct": "",
                        "select_correct": ""}]}
@@ -220,11 +216,11 @@ def test_the_robust_model_is_pruned_and_attacked_again(tmp_path):
 
 def test_robustness_survives_only_where_the_paired_test_says_so():
     from helpers.study.robust_pruning import verdict
-    unpruned, standard = {"robust": _bits(50, 20)}, _bits(50, 2)
-    kept = verdict({"robust": _bits(50, 19)}, unpruned, standard, 0.05)
+    unpruned, standard = {"robust": outcome_bits(50, 20)}, outcome_bits(50, 2)
+    kept = verdict({"robust": outcome_bits(50, 19)}, unpruned, standard, 0.05)
     assert kept.startswith("no change in robust accuracy against the unpruned robust model is resolved")
     assert "it stays above the standard model (difference +0.34" in kept
-    lost = verdict({"robust": _bits(50, 3)}, unpruned, standard, 0.05)
+    lost = verdict({"robust": outcome_bits(50, 3)}, unpruned, standard, 0.05)
     assert lost.startswith("robustness is lost against the unpruned robust model (difference -0.34")
     assert "nor is a difference from the standard model resolved" in lost
-    assert "standard" not in verdict({"robust": _bits(50, 19)}, unpruned, None, 0.05)
+    assert "standard" not in verdict({"robust": outcome_bits(50, 19)}, unpruned, None, 0.05)

@@ -7,10 +7,11 @@ import torch
 from helpers.config.schema import declarations
 from helpers.data import ImageSet
 from helpers.defense.fgsm_rs import DefenseConfig
-from helpers.study import hardening
+from helpers.study import hardening, hardening_maps
 from helpers.training.cached import Trained
 from helpers.training.config import TrainConfig
-from tests.conftest import model_and_own_labels
+from tests.conftest import model_and_own_labels, outcome_bits
+
 
 def _a2(select_simple: str, select_resnet: str) -> dict:
     """A2's metrics with per-image selection outcomes; by validation accuracy SimpleCNN would win."""
@@ -85,10 +86,6 @@ def test_a_reused_checkpoint_is_reported_as_reused():
     assert "Fine-tuning took" not in text
 
 
-def _bits(n, right, start=0):
-    return "".join("1" if (i - start) % n < right else "0" for i in range(n))
-
-
 def evaluation(robust_gain):
     """40 images: clean 32 (standard) and 28 (robust) right; robust at ε 0.03 4 (standard) and 4 + 40 × gain,
     at ε 0.1 0 and 40 × gain, the robust model's images a superset of the standard one's."""
@@ -96,9 +93,9 @@ def evaluation(robust_gain):
     for variant, base in (("standard", 0.0), ("robust", robust_gain)):
         clean = 28 if base else 32
         rows.append({"model": f"M {variant}", "variant": variant, "eps": 0.0, "accuracy": clean / 40,
-                     "outcome": _bits(40, clean)})
+                     "outcome": outcome_bits(40, clean)})
         rows += [{"model": f"M {variant}", "variant": variant, "eps": e, "accuracy": a + base, "robust": "-",
-                  "outcome": _bits(40, round(40 * (a + base)))} for e, a in ((0.03, 0.1), (0.1, 0.0))]
+                  "outcome": outcome_bits(40, round(40 * (a + base)))} for e, a in ((0.03, 0.1), (0.1, 0.0))]
     return hardening.Evaluation("M", rows, 3.0, 40, "PGD-5, 1 restarts")
 
 
@@ -120,11 +117,11 @@ def test_the_paired_test_decides_where_the_defense_helps():
     metrics = hardening.metrics(trained([0.4]), evaluation(0.15), hardening.settings_table(
         "M.pt", TrainConfig(), DefenseConfig(eps=0.03), {"defense_eval_steps": 5, "pgd_step_divisor": 3.0,
                                                  "defense_restarts": 1}, torch.device("cpu")),
-                                hardening.MapComparison("M"), [0.03, 0.1], 0.05)
+                                hardening_maps.MapComparison("M"), [0.03, 0.1], 0.05)
     assert metrics["summary_prefix"] == "B1.defense" and metrics["reused"] is False
     assert metrics["summary"]["M"]["pgd_robust_acc"] == {"eps0.03": 0.25, "eps0.1": pytest.approx(0.15)}
     assert metrics["summary"]["standard"]["M"]["clean_acc"] == 0.8 and metrics["summary"]["eval_s"] == 3.0
-    assert metrics["per_image"]["robust"]["eps0.03"] == _bits(40, 10)  # robust_pruning's paired test reads it
+    assert metrics["per_image"]["robust"]["eps0.03"] == outcome_bits(40, 10)  # robust_pruning's paired test reads it
     assert metrics["summary"]["M"]["paired"]["eps0.03"]["only_a"] == 6 and metrics["summary"]["M"]["paired"]["clean"][
         "resolved"] == ""
 
@@ -138,15 +135,15 @@ def test_evaluation_and_maps_on_a_tiny_model():
     classes = ["a", "b", "c"]
     labels = torch.tensor([0, 0, 1, 1, 0, 1])  # no image of c
     valid = ImageSet("valid", images, labels, [f"valid/{classes[int(y)]}/{i}.jpg" for i, y in enumerate(labels)], classes)
-    comparison = hardening.compare_maps("M", {"standard": model, "robust": model}, valid, classes, torch.device("cpu"))
+    comparison = hardening_maps.compare_maps("M", {"standard": model, "robust": model}, valid, classes, torch.device("cpu"))
     assert comparison.notes == ["The validation split has no image of c."]
     assert len(comparison.stats) == 2 * len(comparison.panels) == 4
     # the file name under the title drops the split folder
     assert [p["title"].split("\n")[1].split("/")[0] for p in comparison.panels] == ["a", "b"]
-    over_split = hardening.saliency_over_split({"standard": model, "robust": model}, valid, torch.device("cpu"))
+    over_split = hardening_maps.saliency_over_split({"standard": model, "robust": model}, valid, torch.device("cpu"))
     assert len(over_split["robust"]["roughness"]) == len(labels)
-    text = hardening.maps_sentence(over_split, len(comparison.panels))  # the same model twice is not smoother
+    text = hardening_maps.maps_sentence(over_split, len(comparison.panels))  # the same model twice is not smoother
     assert "Over all 6 validation images" in text and "not resolvably smoother or rougher" in text
     assert "[Figure](#fig:B3_maps) shows 2 of these images." in text
     with pytest.raises(ValueError, match="'explain_classes' names unknown classes \\['z'\\]"):
-        hardening.shown_classes(classes, ["a", "z"])
+        hardening_maps.shown_classes(classes, ["a", "z"])

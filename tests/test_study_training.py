@@ -249,9 +249,10 @@ def test_seed_variance_table_keys_and_text():
     assert row["seed 0 (study)"] == format_rate(0.6, 50) and row["seed 2"] == format_rate(0.7, 50)
     assert row["mean ± std"] == "0.60 ± 0.10"
     text = training_seeds.seed_text(stats, runs, 50)
-    assert "[Table](#tab:A2_seeds)" in text and "over 3 seeds 0.60 ± 0.10" in text
+    assert "[Table](#tab:A2_seeds)" in text and "0.60 ± 0.10 over the seeds" in text
     # the Wilson half-width of 30 of 50 is ±13.1 points
-    assert "(10.0 points) is comparable to the half-width of the interval (±13.1 points)" in text
+    assert ("a spread of 10.0 points against ±13.1): the spread over seeds is comparable to the half-width of the "
+            "interval; seed and validation sample weigh alike." in text)
     assert "seed 1: M trained now in 31 s; seed 2: M reused the checkpoint made at t2" in text
     skipped = training_seeds.seed_stats(headline, _seed_runs({1: (0.5, False)}, skipped=(1,)), 0)
     assert skipped["M"]["reused"] == [True]  # an up-to-date seed run trained nothing now

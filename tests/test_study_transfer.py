@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from helpers.robustness import AttackRun, load_adversarial_set, save_adversarial_set
-from helpers.study import transfer
+from helpers.study import transfer, transfer_reading
 
 LABELS = torch.tensor([0, 1, 2, 1, 0])
 CLASSES = ["a", "b", "c"]
@@ -97,27 +97,27 @@ def synthetic(rates, iterative, n_src=40, noise=None):
     return transfer.Transfer(rows, {a: a.upper() for a in rates}, iterative, noise or [])
 
 
-def test_the_attack_comparison_says_when_the_intervals_overlap():
+def test_the_attack_comparison_states_a_difference_only_where_fishers_test_resolves_it():
     one_step_better = synthetic({"fgsm": 0.8, "pgd": 0.3}, {"fgsm": False, "pgd": True})
-    assert transfer.attack_comparison(one_step_better, 0.05, 0.1) == [
+    assert transfer_reading.attack_comparison(one_step_better, 0.05, 0.1, 0.05) == [
         "- S → T, untargeted at ε = 0.1: FGSM's successes transfer at 0.80 [0.65, 0.90] and PGD's at "
-        "0.30 [0.18, 0.45]: PGD's many steps fit the source model's particular decision boundary, which a single FGSM step does not."]
+        "0.30 [0.18, 0.45] (Fisher's exact p = 1.3e-05): PGD's many steps fit the source model's particular decision boundary, which a single FGSM step does not."]
     few = synthetic({"fgsm": 0.8, "pgd": 0.4}, {"fgsm": False, "pgd": True}, n_src=5)  # 4 of 5 against 2 of 5
-    assert transfer.attack_comparison(few, 0.05, 0.1)[0].endswith("the intervals overlap, so neither attack is shown "
-                                                                  "to transfer better.")
-    assert transfer.attack_comparison(synthetic({"pgd": 0.4}, {"pgd": True}), 0.05, 0.1) == []
+    assert transfer_reading.attack_comparison(few, 0.05, 0.1, 0.05)[0].endswith(
+        "(Fisher's exact p = 0.52): the difference is not resolved, so neither attack is shown to transfer better.")
+    assert transfer_reading.attack_comparison(synthetic({"pgd": 0.4}, {"pgd": True}), 0.05, 0.1, 0.05) == []
     three = synthetic({"fgsm": 0.5, "pgd": 0.4, "bim": 0.3}, {"fgsm": False, "pgd": True, "bim": True})
-    assert transfer.attack_comparison(three, 0.05, 0.1)[0].startswith("- S → T, untargeted at ε = 0.1: conditional "
+    assert transfer_reading.attack_comparison(three, 0.05, 0.1, 0.05)[0].startswith("- S → T, untargeted at ε = 0.1: conditional "
                                                                      "transfer rates FGSM 0.50")
 
 
 def test_the_substitute_threat_needs_the_threshold_and_more_than_noise():
     noise = [{"model": "T", "eps": 0.1, "n_eligible": 40, "n_success": 2, "success_rate": 0.05}]
     table = synthetic({"fgsm": 0.5, "pgd": 0.5}, {"fgsm": False, "pgd": True}, noise=noise)  # 20 of 40 fool T
-    assert "a real threat" in transfer.reading(table, 0.05, 0.3, 0.1)
-    assert "a limited threat" in transfer.reading(table, 0.05, 0.6, 0.1)
+    assert "a real threat" in transfer_reading.reading(table, 0.05, 0.3, 0.1)
+    assert "a limited threat" in transfer_reading.reading(table, 0.05, 0.6, 0.1)
     noisy = [{**noise[0], "n_success": 18, "success_rate": 0.45}]
-    text = transfer.reading(synthetic({"fgsm": 0.5, "pgd": 0.5}, {"fgsm": False, "pgd": True}, noise=noisy), 0.05, 0.3, 0.1)
+    text = transfer_reading.reading(synthetic({"fgsm": 0.5, "pgd": 0.5}, {"fgsm": False, "pgd": True}, noise=noisy), 0.05, 0.3, 0.1)
     assert "not shown to do better than noise" in text and "18 of the 40 inputs it classifies correctly" in text
 
 
@@ -128,8 +128,9 @@ def test_transfer_needs_two_models():
 
 def test_the_reading_leads_with_the_conditional_rate_and_its_denominator(tmp_path):
     result = transfer.transfer_grid(fixed(tmp_path), torch.device("cpu"), seed=0)
-    lines = transfer.direction_lines(result, 0.03)
+    lines = transfer_reading.direction_lines(result, 0.03, 0.05)
     assert lines[0] == ("- S → T: of the 3 eligible inputs whose untargeted PGD input (ε = 0.03) fools S, 2 also fool T "
                         "(conditional transfer rate 0.67 [0.21, 0.94]); of the 1 sent to the target class on S, 0 are "
                         "sent there on T too (0.00 [0.00, 0.79]).")
-    assert lines[-1].startswith("- The two directions' intervals overlap")
+    assert lines[-1].startswith("- The two directions differ by") and lines[-1].endswith("not resolved, so these inputs do "
+                                                                               "not show that one direction transfers better than the other.")

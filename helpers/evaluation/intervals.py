@@ -62,3 +62,15 @@ def mean_and_std(values: Sequence[float]) -> tuple[float, float]:
 def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     """Whether two intervals (low, high) overlap: a comparison between them is not resolved."""
     return a[0] <= b[1] and b[0] <= a[1]
+
+
+def rates_differ(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided p-value of Fisher's exact test that k1/n1 and k2/n2 estimate the same rate.
+
+    For rates over different sets of inputs (e.g. conditional transfer rates, whose denominators
+    are each source's successes), where no image-by-image pairing exists; it is conservative where
+    the two sets share images. Rates over the same images use `evaluation.paired.compare`."""
+    if not n1 or not n2:
+        return 1.0
+    from scipy.stats import fisher_exact
+    return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)

@@ -41,15 +41,30 @@ def _vulnerability(s: Summary, attack: str) -> str | None:
                 "diff_high": 0.0 - test["diff_low"], "only_a": test["only_b"], "only_b": test["only_a"],
                 "resolved": {"a": "b", "b": "a"}.get(test["resolved"] or "", "")}
     side = facts.resolved_side(test)
-    head = {"a": "The more accurate model is also the harder to fool.",
-            "b": "The more accurate model is the easier to fool."}.get(side, "Accuracy is not robustness.")
     n = facts.n_valid(s)
     key = lambda m: f"B1.{m}.{attack}.untargeted.{facts.eps_key(eps)}.robust_acc"  # noqa: E731
-    return (f"**{head}** Under untargeted {facts.attack_title(attack)} at ε {eps:g}, the more accurate model, {best}, "
+    accurate = _accuracy_resolved(s, best, other)
+    if accurate:
+        head = {"a": "The more accurate model is also the harder to fool.",
+                "b": "The more accurate model is the easier to fool."}.get(side, "Accuracy buys no measurable robustness.")
+        who = f"the more accurate model, {best}"
+    else:
+        head = {"a": f"{best} is the harder to fool.", "b": f"{other} is the harder to fool."}.get(
+            side, "Neither accuracy nor robustness separates the two models.")
+        who = f"{best} (the higher validation accuracy, a difference not resolved)"
+    return (f"**{head}** Under untargeted {facts.attack_title(attack)} at ε {eps:g}, {who} "
             f"keeps a robust accuracy of {rate(s, key(best), n)} against {rate(s, key(other), n)} for {other} "
             f"({facts.paired_words(test)})"
-            + ("; the difference is not resolved, so the higher accuracy buys no measurable robustness here." if not side
-               else "."))
+            + ("; the difference in robustness is not resolved." if not side else "."))
+
+
+def _accuracy_resolved(s: Summary, best: str, other: str) -> bool:
+    """Does A2's paired test on the validation split resolve `best` as the more accurate model?"""
+    for a, b, side in ((best, other, "a"), (other, best, "b")):
+        test = facts.paired(s, f"A2.paired.{a}_vs_{b}.valid")
+        if test is not None:
+            return facts.resolved_side(test) == side
+    return False
 
 
 def conclusions_markdown(s: Summary, params: dict[str, Any]) -> str:
@@ -105,10 +120,14 @@ def limitations_markdown(s: Summary, params: dict[str, Any]) -> str:
     if size:
         items.append(f"Images are resized to {size} × {size} pixels; accuracies and robustness at full resolution "
                      "may differ.")
-    steps = params.get("pgd_steps")
-    items.append("The attacks are white-box L∞ attacks on the validation split (FGSM, and PGD"
-                 + (f" with {steps} steps" if steps else "") + "); stronger attacks (more steps or random restarts, "
-                 "other norms) can only lower the robust accuracies reported here.")
+    steps, apgd = params.get("pgd_steps"), params.get("apgd_steps")
+    defense = (f", PGD-{params['defense_eval_steps']} with {params.get('defense_restarts', 1)} random starts for the "
+               "defense" if params.get("defense_eval_steps") else "")
+    stronger = (f", and APGD-CE and APGD-DLR ({apgd} steps) at the headline ε" if apgd and
+                any(k.startswith("B1.strong_attacks.") for k in s) else "")
+    items.append("The attacks are white-box L∞ attacks on the validation split (FGSM, PGD"
+                 + (f"-{steps}" if steps else "") + defense + stronger + "). Every robust accuracy is an upper bound: "
+                 "an attack not run here (AutoAttack's full ensemble, more restarts, other norms) can only lower it.")
     budgets = [k for k in s if re.fullmatch(r"C1\.[^.]+\.dense_control\.acc", k)]
     control = ("; the dense control fine-tuned with the same extra budget is reported in C1." if budgets
                else "; no dense control with the same budget was run.")

@@ -70,8 +70,9 @@ def compression(s: Summary, attack: str) -> str | None:
     if robust_parts:
         text += (" Their robust accuracy under white-box attack differs from the dense models' by "
                  + ", ".join(robust_parts) + ": " + ("compression made a model resolvably less robust." if any_less else
-                                                     "no change is resolved, so a compressed model inherits the "
-                                                     "vulnerability of the dense one rather than removing it."))
+                                                     "no change is resolved in either direction, so compression "
+                                                     "neither removed nor measurably worsened the dense models' "
+                                                     "vulnerability."))
     return text
 
 
@@ -87,10 +88,13 @@ def robust_pruning(s: Summary) -> str | None:
     lost = [v for v in keys if facts.resolved_side(facts.paired(s, f"C2.robust.{m}.{v}.vs_unpruned")) == "b"]
     above = [v for v in keys if facts.resolved_side(facts.paired(s, f"C2.robust.{m}.{v}.vs_standard")) == "a"]
     head = ("**Pruning costs the robust model robustness.**" if lost else
-            "**Robustness survives pruning.**" if len(above) == len(keys) else
+            "**Pruned, the robust model stays more robust than the standard one.**" if len(above) == len(keys) else
             "**Whether robustness survives pruning is not resolved.**")
     said = "; ".join(f"{v.replace('.', ' ', 1)} keeps {rate(s, f'C2.robust.{m}.{v}.robust_acc', n)} against the "
-                     f"unpruned {rate(s, f'C2.robust.{m}.dense.robust_acc', n)}" for v in keys)
+                     f"unpruned {rate(s, f'C2.robust.{m}.dense.robust_acc', n)} "
+                     f"({facts.paired_words(facts.paired(s, f'C2.robust.{m}.{v}.vs_unpruned'))})" for v in keys)
+    standard = ("every pruned version stays resolvably above the standard model." if len(above) == len(keys) else
+                "not every pruned version stays resolvably above the standard model.")
     return (f"{head} B3's {m}, pruned and fine-tuned on clean images: {said}. "
-            + ("It stays resolvably above the standard model." if len(above) == len(keys) else
-               "Not every pruned version stays resolvably above the standard model."))
+            + (standard[0].upper() + standard[1:] if lost else
+               "The change from the unpruned robust model is not resolved; " + standard))

@@ -196,8 +196,8 @@ def _robust_compressed(s: Summary, attack: str) -> str | None:
         words = [("a resolved loss against the unpruned model" if facts.resolved_side(lost) == "b" else
                   "no resolved change from the unpruned model") + f" ({facts.paired_words(lost)})" if lost else ""]
         if above:
-            words.append(("resolved above" if facts.resolved_side(above) == "a" else "not resolved from")
-                         + f" the standard model ({facts.paired_words(above)})")
+            words.append(("resolvably above the standard model" if facts.resolved_side(above) == "a" else
+                          "no resolved difference from the standard model") + f" ({facts.paired_words(above)})")
         parts.append(f"{v.replace('.', ' ', 1)} keeps {rate(s, f'{key}.robust_acc', n)}: " + "; ".join(w for w in words if w))
     std_text = f", against {rate(s, standard, n)} for the standard {m}" if number(s, standard) is not None else ""
     return (f"Pruning the adversarially fine-tuned {m} of B3: unpruned, its robust accuracy under worst-case "

@@ -229,9 +229,9 @@ def _epochs(k: int) -> str:
 
 def _compare(a: str, b: str, alpha: float) -> str:
     """How the model with per-image outcome `a` compares with `b` on the same images, in words with
-    the paired test: 'resolved above', 'resolved below' or 'not resolved from'."""
+    the paired test: 'resolvably higher', 'resolvably lower' or 'a difference not resolved'."""
     test = compare(a, b, alpha=alpha)
-    word = {"a": "resolved above", "b": "resolved below"}.get(test["better"], "not resolved from")
+    word = {"a": "resolvably higher", "b": "resolvably lower"}.get(test["better"], "a difference not resolved")
     return f"{word} ({evidence(test)})"
 
 
@@ -250,14 +250,14 @@ def control_text(sweep: Sweep, dense, alpha: float) -> str:
         pruned = sorted((r for r in sweep.made(like.name) if r.model == m), key=lambda r: -r.acc)
         made = (f"reused from a checkpoint written at {control.created_at}, whose fine-tuning took {control.finetune_s:.0f} s"
                 if control.reused else f"fine-tuned in this run in {control.finetune_s:.0f} s")
-        text = (f"- {m}: the dense control scores {format_rate(control.acc, d['n'])} ({made}), "
-                f"{_compare(control.correct, d['correct'], alpha)} the dense model's {format_rate(d['acc'], d['n'])}")
+        text = (f"- {m}: the dense control scores {format_rate(control.acc, d['n'])} ({made}) against the dense "
+                f"model's {format_rate(d['acc'], d['n'])}, {_compare(control.correct, d['correct'], alpha)}")
         if pruned:
             best = pruned[0]
-            text += (f"; the best {like.name}-pruned model, {best.point}, scores {format_rate(best.acc, d['n'])}, "
-                     f"{_compare(best.correct, control.correct, alpha)} the control")
+            text += (f"; the best {like.name}-pruned model, {best.point}, scores {format_rate(best.acc, d['n'])} against "
+                     f"the control, {_compare(best.correct, control.correct, alpha)}")
         lines.append(text + ".")
-    return "\n".join(lines)
+    return lines[0] + "\n\n" + "\n".join(lines[1:])
 
 
 def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFrame, params: dict[str, Any],

@@ -14,6 +14,7 @@ from ..evaluation.intervals import format_rate, wilson_of_rate
 from ..evaluation.paired import compare, evidence
 from ..evaluation.predict import accuracy
 from ..report import figures
+from ..report.wording import span
 from .compression import table_label
 
 
@@ -37,7 +38,7 @@ def kept_accuracy_lines(sweep, dense, alpha: float) -> list[str]:
             lost = [r for r in rows if tests[r.point]["better"] == "b"]
             gained = [r for r in rows if tests[r.point]["better"] == "a"]
             text = (f"- {model_name}, {method.title} ([Table](#tab:C1_{table_label(name, model_name)})): fine-tuned "
-                    f"accuracies {_span(r.acc for r in rows)} against the dense {d['acc']:.2f}; ")
+                    f"accuracies {span(r.acc for r in rows)} against the dense {d['acc']:.2f}; ")
             if not lost and not gained:
                 worst = min(rows, key=lambda r: tests[r.point]["p_value"])
                 text += (f"no point differs resolvably from the dense model (the closest to a difference, {worst.point}: "
@@ -48,11 +49,6 @@ def kept_accuracy_lines(sweep, dense, alpha: float) -> list[str]:
                 text += f"; the other {len(rows) - len(lost) - len(gained)} not resolved."
             lines.append(text + f" Without fine-tuning: {rows[-1].acc_pre_ft:.2f} at {rows[-1].point}.")
     return lines
-
-
-def _span(values) -> str:
-    values = sorted(values)
-    return f"{values[0]:.2f}" if f"{values[0]:.2f}" == f"{values[-1]:.2f}" else f"{values[0]:.2f}–{values[-1]:.2f}"
 
 
 def paired_sentence(dense, alpha: float) -> str:

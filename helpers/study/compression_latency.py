@@ -9,6 +9,7 @@ from ..core import progress
 from ..evaluation.intervals import format_rate
 from ..evaluation.latency import noise_figure, pooled_ms, round_robin_ms, same_model_ratios
 from ..report import figures
+from ..report.wording import joined, span
 
 DENSE = "dense"
 
@@ -154,42 +155,60 @@ def measurement_sentence(latency: pd.DataFrame, device, threads: int, *, runs: i
 
 def speed_lines(sweep, dense, latency: pd.DataFrame, *, alpha: float, target_speedup: float,
                 noise: float) -> list[str]:
-    """Per model and method: the batch-1 speedups and which of them are real (beyond the measured
-    latency `noise`), and the fastest model whose accuracy loss the paired test does not resolve;
-    the study's target speedup checked for structured methods."""
-    from .compression_analysis import against_dense
-    table, lines = with_latency(sweep, dense, latency), []
+    """The batch-1 speedups read against the measured latency `noise`: the methods with no speedup
+    beyond it summarised in one line (what they buy is size), then one line per model and method
+    with a real speedup, naming the fastest model whose accuracy loss the paired test does not
+    resolve and, for structured methods, whether it reaches the study's target speedup."""
+    table, still, lines = with_latency(sweep, dense, latency), [], []
     for model_name, (_, d) in dense.items():
         dense_ms = float(latency[(latency.model == model_name) & (latency.method == DENSE)].latency_b1_ms.iloc[0])
         for name, method in sweep.methods.items():
             sub = table[(table.model == model_name) & (table.method == name)]
             if sub.empty:
                 continue
-            real = sub[[resolved_speedup(s, noise) for s in sub.speedup]]
-            text = (f"- {model_name}, {method.title}: batch-1 speedups {_span(sub.speedup)}× over the dense "
-                    f"{dense_ms:.2f} ms; " + (f"none beyond the ±{100 * noise:.0f} % latency noise, so no change in speed is "
-                                              "resolved" if real.empty else
-                                              f"{len(real)} of {len(sub)} beyond the ±{100 * noise:.0f} % latency noise"))
-            kept = sub[[against_dense(r, d, alpha)["better"] != "b" for r in sub.itertuples()]].sort_values("speedup")
-            if len(kept):
-                best = kept.iloc[-1]
-                text += (f". The fastest without a resolved accuracy loss is {best.point}, "
-                         f"{format_rate(best.acc, d['n'])} against {d['acc']:.2f}, at {best.latency_b1_ms:.2f} ms "
-                         f"({best.speedup:.2f}×" + ("" if resolved_speedup(best.speedup, noise) else ", within the noise")
-                         + ")")
-                if method.family == "structured":
-                    reached = best.speedup >= target_speedup and resolved_speedup(best.speedup, noise)
-                    text += f", {'reaching' if reached else 'short of'} the {target_speedup:g}× target speedup"
-            else:
-                text += ". Every point loses accuracy resolvably"
-            lines.append(text + f". Its sparsest model keeps {sub.nonzero.min() / d['params']:.0%} of the parameters "
-                         "non-zero.")
+            kept = _kept(sub, d, alpha)
+            if not any(resolved_speedup(s, noise) for s in sub.speedup):
+                still.append((f"{model_name} {method.title}", sub, kept, d))
+                continue
+            lines.append(_speed_line(model_name, method, sub, kept, d, dense_ms, noise, target_speedup))
+    if still:
+        lines.insert(0, _no_speedup_line(still, noise))
     return lines
 
 
-def _span(values) -> str:
-    lo, hi = f"{min(values):.2f}", f"{max(values):.2f}"
-    return lo if lo == hi else f"{lo}–{hi}"
+def _kept(sub: pd.DataFrame, d: dict, alpha: float) -> pd.DataFrame:
+    """The points of `sub` whose accuracy loss against the dense model `d` is not resolved, slowest first."""
+    from .compression_analysis import against_dense
+    return sub[[against_dense(r, d, alpha)["better"] != "b" for r in sub.itertuples()]].sort_values("speedup")
+
+
+def _no_speedup_line(still: list, noise: float) -> str:
+    """One line for every (model, method) whose speedups all lie within the latency noise."""
+    speedups = pd.concat([sub.speedup for _, sub, _, _ in still])
+    size = [f"{label} {kept.nonzero.min() / d['params']:.0%}" for label, _, kept, d in still if len(kept)]
+    return (f"- {joined([label for label, *_ in still])}: batch-1 speedups {span(speedups)}×, none beyond the "
+            f"±{100 * noise:.0f} % latency noise, so no change in speed is resolved; what these models buy is size"
+            + (". The sparsest point without a resolved accuracy loss keeps, of the parameters non-zero: "
+               + ", ".join(size) + "." if size else ", and every point loses accuracy resolvably."))
+
+
+def _speed_line(model_name: str, method, sub: pd.DataFrame, kept: pd.DataFrame, d: dict, dense_ms: float,
+                noise: float, target_speedup: float) -> str:
+    """One (model, method) with at least one speedup beyond the noise."""
+    real = sum(resolved_speedup(s, noise) for s in sub.speedup)
+    text = (f"- {model_name}, {method.title}: batch-1 speedups {span(sub.speedup)}× over the dense {dense_ms:.2f} ms, "
+            f"{real} of {len(sub)} beyond the noise")
+    if not len(kept):
+        return text + "; every point loses accuracy resolvably."
+    best = kept.iloc[-1]
+    text += (f". The fastest without a resolved accuracy loss is {best.point}, {format_rate(best.acc, d['n'])} against "
+             f"{d['acc']:.2f}, at {best.latency_b1_ms:.2f} ms ({best.speedup:.2f}×"
+             + ("" if resolved_speedup(best.speedup, noise) else ", within the noise")
+             + f"; {best.nonzero / d['params']:.0%} of the parameters)")
+    if method.family == "structured":
+        reached = best.speedup >= target_speedup and resolved_speedup(best.speedup, noise)
+        text += f", {'reaching' if reached else 'short of'} the {target_speedup:g}× target speedup"
+    return text + "."
 
 
 def speed_figure(sweep, dense, latency: pd.DataFrame):

@@ -23,8 +23,7 @@ from ..report import figures
 from ..robustness import eps_key, worst_case_pgd
 from ..training.cached import Trained
 from ..training.config import TrainConfig
-from .hardening_maps import (MapComparison, compare_maps, maps_figures, maps_sentence, maps_table,  # noqa: F401
-                             saliency_over_split, shown_classes)  # noqa: F401 (B3's steps in one namespace)
+from .hardening_maps import MapComparison
 
 CI = "95 % Wilson interval in brackets"
 # Settings rows name the training recipe in words, not by its parameter names.
@@ -221,7 +220,7 @@ def evaluation_lines(evaluation: Evaluation, attack_eps: list[float], defense_ep
                  clean["better"], "the change in clean accuracy is not resolved.")]
     gains = {e: test(e) for e in attack_eps}
     resolved = [e for e, t in gains.items() if t["better"] == "a"]
-    lines.append(f"- Robust accuracy under {evaluation.attack} (an upper bound: a stronger attack can only lower it) "
+    lines.append(f"- Robust accuracy under {evaluation.attack} (an upper bound) "
                  "goes " + "; ".join(f"from {standard[e]:.2f} to {robust[e]:.2f} at ε = {e:g}" for e in attack_eps)
                  + " ([Table](#tab:B3_accuracy)). The gain is resolved at "
                  + (", ".join(f"ε = {e:g} ({evidence(gains[e])})" for e in resolved) if resolved else "no ε")

@@ -81,6 +81,14 @@ def _where(v: dict[str, Any], reference: float, above: str, below: str, neither:
     return above if v["low"] > reference else below if v["high"] < reference else neither
 
 
+def _reading(r: dict[str, Any], agree_r: float, disagree_r: float, same: str, different: str) -> str:
+    """`same` where the interval of r lies above `agree_r`, `different` where it lies below `disagree_r`,
+    partial overlap where it lies between the two, otherwise no reading."""
+    return (same if r["low"] > agree_r else different if r["high"] < disagree_r else
+            "the maps overlap only partly." if r["low"] >= disagree_r and r["high"] <= agree_r else
+            "the interval spans more than one reading, so none is stated.")
+
+
 def describe(found: dict[str, dict[str, Any]], names: list[str], uniform: float, agree_r: float,
              disagree_r: float) -> str:
     """The findings as bullet points, each stated only where the 95 % interval clears its reference:
@@ -91,7 +99,7 @@ def describe(found: dict[str, dict[str, Any]], names: list[str], uniform: float,
         c, s = found.get(f"{n} centre"), found.get(f"{n} saliency in CAM")
         if c is None:
             continue
-        verdict = _where(c, uniform, "more central than a uniform map: the evidence sits on the subject",
+        verdict = _where(c, uniform, "more central than a uniform map",
                          "less central than a uniform map: the evidence lies in the surroundings",
                          "not distinguishable from a uniform map on these images")
         lines.append(f"- **{n}**, over the {c['n']} validation images every model classifies correctly: "
@@ -100,20 +108,17 @@ def describe(found: dict[str, dict[str, Any]], names: list[str], uniform: float,
                      "saliency lies inside its Grad-CAM region.")
     if "CAM agreement r" in found:
         r = found["CAM agreement r"]
-        reading = ("they look at largely the same regions." if r["low"] > agree_r else
-                   "they base their decisions on different regions." if r["high"] < disagree_r else
-                   "they overlap only partly." if r["low"] >= disagree_r and r["high"] <= agree_r else
-                   "the interval spans more than one reading, so none is stated.")
         lines.append(f"- The two models' Grad-CAMs for the same image and class correlate with r = {r['mean']:.2f} "
-                     f"[{r['low']:.2f}, {r['high']:.2f}]: {reading}")
+                     f"[{r['low']:.2f}, {r['high']:.2f}]: " + _reading(
+                         r, agree_r, disagree_r, "they look at largely the same regions.",
+                         "they base their decisions on different regions."))
     for n in names:
         w = found.get(f"{n} wrong vs true CAM r")
         if w:
             lines.append(f"- On the {w['n']} validation images {n} gets wrong, the Grad-CAM of the wrong class and of the "
-                         f"true class correlate with r = {w['mean']:.2f} [{w['low']:.2f}, {w['high']:.2f}]: " + _where(
-                             w, agree_r, "the model looks at the same region and reads it as the wrong class.",
-                             "the wrong class is supported by other regions than the true one.",
-                             "neither the same nor different regions are resolved."))
+                         f"true class correlate with r = {w['mean']:.2f} [{w['low']:.2f}, {w['high']:.2f}]: " + _reading(
+                             w, agree_r, disagree_r, "the model looks at the same region and reads it as the wrong class.",
+                             "the wrong class is supported by other regions than the true one."))
     return "\n".join(lines)
 
 

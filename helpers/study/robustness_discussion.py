@@ -12,8 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..evaluation.intervals import format_rate, overlap, wilson_of_rate
+from ..evaluation.intervals import format_rate, rates_differ
 from ..evaluation.paired import as_summary, compare
+from ..report.wording import span
 from ..robustness import eps_key
 from .compressed_robustness import DENSE
 
@@ -65,12 +66,6 @@ def needed_eps(sub: pd.DataFrame, grid: list[float], level: float) -> dict[str, 
             for name, g in sub.groupby("name", sort=False, dropna=False)}
 
 
-def _span(values: pd.Series, fmt: str) -> str:
-    """'a–b' of a series, or 'a' when all values are equal."""
-    lo, hi = format(values.min(), fmt), format(values.max(), fmt)
-    return lo if lo == hi else f"{lo}–{hi}"
-
-
 def saturation_sentence(attacked: pd.DataFrame, attack: str, eps: float) -> str:
     """Why the robustness ε: the lowest success per ε of the grid over all attacked models."""
     sub = attacked[(attacked.attack == attack) & (attacked.goal == "untargeted")]
@@ -88,12 +83,12 @@ def _fixed_set_lines(replayed: pd.DataFrame, name: str, eps0: float) -> list[str
     lines, at = [], replayed[(replayed.model == name) & (replayed.eps == eps0)]
     for goal, g in at.groupby("goal", sort=False):
         dense = g[g.method == DENSE].groupby("attack", sort=False).first()
-        span = g[g.method != DENSE].groupby("attack", sort=False).success_rate.agg(["min", "max"])
+        ranges = g[g.method != DENSE].groupby("attack", sort=False).success_rate.agg(["min", "max"])
         lines.append(f"- {name}, {goal}, fixed set at ε = {eps0:g} ([Table](#tab:C2_fixed_set_{name})): on the dense "
                      "model " + ", ".join(f"{a.upper()} succeeds on {format_rate(r.success_rate, int(r.n_eligible))}"
                                           for a, r in dense.iterrows())
                      + "; on the compressed models " + ", ".join(
-                         f"{a.upper()} on {_span(span.loc[a], '.2f')}" for a in span.index) + ".")
+                         f"{a.upper()} on {span(ranges.loc[a])}" for a in ranges.index) + ".")
     for goal, g in at[(at.method != DENSE)].dropna(subset=["conditional_transfer_rate"]).groupby("goal", sort=False):
         lo, hi = g.loc[g.conditional_transfer_rate.idxmin()], g.loc[g.conditional_transfer_rate.idxmax()]
         head = f"  Of the {goal} inputs that fool the dense model, the share that also fools a compressed version "
@@ -116,11 +111,11 @@ def _whitebox_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any], a
     text = (f"- {name}, white-box ([Table](#tab:C2_whitebox_{name}_untargeted)): at ε = {eps:g}, untargeted "
             f"{attack.upper()} fools {format_rate(base.success_rate, int(base.n_eligible))} of the dense model's "
             f"correctly classified inputs, leaving a robust accuracy of {format_rate(base.robust_acc, int(base.n))} (an "
-            "upper bound: a stronger attack can only lower it). ")
+            "upper bound). ")
     resolved = [n for n in v if v[n] != NOT_RESOLVED]
     robust = rates.drop(index=DENSE).robust_acc
     text += (f"The robust accuracies of its {len(v)} attacked compressed model{'s' if len(v) > 1 else ''} run "
-             f"{_span(robust, '.2f')}; compared image by image with the dense model (McNemar), ")
+             f"{span(robust, '.2f')}; compared image by image with the dense model (McNemar), ")
     if not resolved:
         closest = rates.drop(index=DENSE).p_value.astype(float).idxmin()
         text += (f"{'none differs' if len(v) > 1 else 'it does not differ'} resolvably (smallest p = "
@@ -145,14 +140,16 @@ def _needed_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any]) -> 
     if it.notna().any() and DENSE in it and it[DENSE] == it[DENSE]:
         others = it.drop(DENSE).dropna()
         lines.append(f"  {attack.upper()} needed {it[DENSE]:.1f} iterations on average at ε = {eps0:g} on the dense model"
-                     + (f" and {_span(others, '.1f')} on the compressed ones ([Table](#tab:C2_iterations_{name}))."
+                     + (f" and {span(others, '.1f')} on the compressed ones ([Table](#tab:C2_iterations_{name}))."
                         if len(others) else f" ([Table](#tab:C2_iterations_{name}))."))
     return lines
 
 
-def _transfer_comparison(replayed: pd.DataFrame, b2: dict[str, Any], names: list[str], attack: str, eps0: float) -> list[str]:
+def _transfer_comparison(replayed: pd.DataFrame, b2: dict[str, Any], names: list[str], attack: str, eps0: float,
+                         alpha: float) -> list[str]:
     """Conditional transfer to compressed versions against conditional transfer to the other
-    architecture (B2), at `eps0`, untargeted."""
+    architecture (B2), at `eps0`, untargeted; a difference is stated where Fisher's exact test
+    resolves it at `alpha` (the rates count different inputs, so no image-by-image pairing)."""
     lines = []
     for name in names:
         own = replayed[(replayed.model == name) & (replayed.method != DENSE) & (replayed.attack == attack)
@@ -163,16 +160,18 @@ def _transfer_comparison(replayed: pd.DataFrame, b2: dict[str, Any], names: list
             if cross is None or not n_cross or own.empty:
                 continue
             low = own.loc[own.conditional_transfer_rate.idxmin()]
-            resolved = not overlap(wilson_of_rate(cross, int(n_cross)),
-                                   wilson_of_rate(low.conditional_transfer_rate, int(low.n_source_success)))
+            n_low = int(low.n_source_success)
+            p = rates_differ(round(cross * n_cross), int(n_cross), round(low.conditional_transfer_rate * n_low), n_low)
+            resolved = p < alpha
             lines.append(f"- Transfer: of {name}'s untargeted {attack.upper()} inputs at ε = {eps0:g} that fool it, "
                          f"at least {format_rate(low.conditional_transfer_rate, int(low.n_source_success))} also fool "
                          f"each compressed version ({low['name']} being the lowest), against "
-                         f"{format_rate(cross, int(n_cross))} for the other architecture, {other} (B2): "
-                         + ("compression keeps more of the vulnerability than a change of architecture, beyond the "
-                            "intervals." if resolved and low.conditional_transfer_rate > cross else
-                            "the intervals overlap, so this run does not separate the two." if not resolved else
-                            "a change of architecture keeps more of it, beyond the intervals."))
+                         f"{format_rate(cross, int(n_cross))} for the other architecture, {other} (B2; Fisher's exact "
+                         f"p = {p:.2g}, the two rates count different inputs): "
+                         + ("compression keeps more of the vulnerability than a change of architecture."
+                            if resolved and low.conditional_transfer_rate > cross else
+                            "the difference is not resolved, so this run does not separate the two." if not resolved else
+                            "a change of architecture keeps more of it."))
     return lines
 
 
@@ -185,7 +184,7 @@ def discussion(replayed, attacked, b2: dict[str, Any], params: dict[str, Any]):
         if name in at_eps:
             lines += _whitebox_lines(attacked, name, params, at_eps, verdict)
     lines += _transfer_comparison(replayed, b2, list(dict.fromkeys(replayed.model)), params["robustness_attack"],
-                                  params["example_eps"])
+                                  params["example_eps"], params["alpha"])
     return "\n".join(lines), at_eps, verdict
 
 

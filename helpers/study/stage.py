@@ -133,8 +133,10 @@ class Stage:
         """Show narrative markdown computed from results (never typed-in numbers); refer to figures
         and tables as `[Figure](#fig:B1_success_vs_eps)` and `[Table](#tab:B1_success)`."""
         from IPython.display import Markdown, display
+
+        from ..report.wording import lists_opened
         if text:
-            display(Markdown(text))
+            display(Markdown(lists_opened(text)))
 
     def show_table(self, df, caption: str = "", floatfmt: str = ".3f", index: bool = False,
                    label: str | None = None) -> None:

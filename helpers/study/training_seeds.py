@@ -21,7 +21,7 @@ from ..core import progress
 from ..core.files import atomic_path
 from ..evaluation.intervals import format_rate, mean_and_std, wilson_of_rate
 from ..pipeline.sweep import aggregate, run_sweep, save_sweep, sweep_root
-from ..report.wording import counted
+from ..report.wording import counted, joined
 
 STAGE = "A2_training"
 # Wording of the seed spread against the interval's half-width: below HALF of it the split
@@ -100,20 +100,31 @@ def seed_table(stats: dict[str, dict[str, Any]], n_valid: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _model_reading(model: str, st: dict[str, Any], n_valid: int) -> str:
-    """The spread of one model's seeds against the half-width of its main seed's interval."""
+def _verdict(st: dict[str, Any], n_valid: int) -> tuple[str, str]:
+    """How one model's spread over seeds compares with the half-width of its main seed's interval:
+    (comparison, what it means), and the figures behind it."""
     low, high = wilson_of_rate(st["val_accs"][0], n_valid)
     half = (high - low) / 2
+    figures = (f"{format_rate(st['val_accs'][0], n_valid)} with seed {st['seeds'][0]}, {st['mean']:.2f} ± "
+               f"{st['std']:.2f} over the seeds: a spread of {100 * st['std']:.1f} points against ±{100 * half:.1f}")
     if st["std"] < HALF * half:
-        size, verdict = "well below", "the validation sample, not the seed, limits what this accuracy says"
-    elif st["std"] <= half:
-        size, verdict = "comparable to", "seed and validation sample weigh alike"
-    else:
-        size, verdict = "above", "retraining moves the accuracy more than the validation sample does"
-    return (f"- **{model}**: {format_rate(st['val_accs'][0], n_valid)} with seed {st['seeds'][0]}; over "
-            f"{len(st['val_accs'])} seeds {st['mean']:.2f} ± {st['std']:.2f}. The spread over seeds "
-            f"({100 * st['std']:.1f} points) is {size} the half-width of the interval (±{100 * half:.1f} points): "
-            f"{verdict}.")
+        return "well below", figures
+    return ("comparable to" if st["std"] <= half else "above"), figures
+
+
+MEANING = {"well below": "the validation sample, not the seed, limits what the accuracy says",
+           "comparable to": "seed and validation sample weigh alike",
+           "above": "retraining moves the accuracy more than the validation sample does"}
+
+
+def _readings(stats: dict[str, dict[str, Any]], n_valid: int) -> list[str]:
+    """One line per verdict, naming every model it holds for, rather than one sentence per model."""
+    groups: dict[str, list[str]] = {}
+    for m, st in stats.items():
+        size, figures = _verdict(st, n_valid)
+        groups.setdefault(size, []).append(f"**{m}** ({figures})")
+    return [f"- {joined(models)}: the spread over seeds is {size} the half-width of the interval; {MEANING[size]}."
+            for size, models in groups.items()]
 
 
 def _cost(stats: dict[str, dict[str, Any]], runs: SeedRuns) -> str:
@@ -134,7 +145,7 @@ def seed_text(stats: dict[str, dict[str, Any]], runs: SeedRuns, n_valid: int) ->
     if not runs.seeds:
         return ("No extra training seeds in this run: the accuracies of [Table](#tab:A2_seeds) carry only the "
                 "interval of the validation sample, not the variation from retraining.")
-    lines = [_model_reading(m, st, n_valid) for m, st in stats.items()]
+    lines = _readings(stats, n_valid)
     return (f"[Table](#tab:A2_seeds) gives each model's validation accuracy for {len(runs.seeds) + 1} training seeds. "
             f"The Wilson interval says how far the accuracy of one fixed model could move on another {n_valid} "
             "images; the standard deviation over seeds says how far retraining with another seed moves it on the "

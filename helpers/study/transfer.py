@@ -21,7 +21,7 @@ from torch import nn
 
 from ..attacks import Attack, build_attack
 from ..core import progress
-from ..evaluation.intervals import format_rate, overlap, wilson
+from ..evaluation.intervals import format_rate, wilson
 from ..report import figures
 from ..robustness import eps_key, load_adversarial_set, noise_statistics, replay, transfer_statistics
 
@@ -120,7 +120,7 @@ def transfer_grid(fixed: FixedSets, device: torch.device, seed: int = 0) -> Tran
                     noise)
 
 
-def _rate(row: dict[str, Any] | pd.Series, key: str) -> str:
+def rate_with_interval(row: dict[str, Any] | pd.Series, key: str) -> str:
     """A row's rate `key` with its 95 % Wilson interval over the row's denominator for it."""
     return format_rate(row[key], int(row[DENOMINATOR[key]]))
 
@@ -133,8 +133,8 @@ def transfer_table(transfer: Transfer) -> pd.DataFrame:
     return pd.DataFrame({"direction": t.direction, "attack": t.panel, "ε": t.eps, "eligible": t.n_eligible,
                          "fool source": t.n_source_success, "fool target": t.n_target_success,
                          "fool both": t.n_both_success,
-                         "conditional": [_rate(r, "conditional_transfer_rate") for _, r in t.iterrows()],
-                         "unconditional": [_rate(r, "transfer_rate") for _, r in t.iterrows()]})
+                         "conditional": [rate_with_interval(r, "conditional_transfer_rate") for _, r in t.iterrows()],
+                         "unconditional": [rate_with_interval(r, "transfer_rate") for _, r in t.iterrows()]})
 
 
 def noise_table(transfer: Transfer) -> pd.DataFrame:
@@ -174,119 +174,6 @@ def conditional_figure(transfer: Transfer):
 def primary_attack(transfer: Transfer) -> str:
     """The attack the reading leads with: the first iterative one, else the last one listed."""
     return next((a for a, it in transfer.iterative.items() if it), list(transfer.titles)[-1])
-
-
-def _row(transfer: Transfer, direction: str, attack: str, goal: str, eps: float) -> pd.Series | None:
-    t = transfer.table
-    sub = t[(t.direction == direction) & (t.attack == attack) & (t.goal == goal) & (t.eps == eps)]
-    return sub.iloc[0] if len(sub) else None
-
-
-def _interval(row, key: str) -> tuple[float, float]:
-    return wilson(int(row[{"conditional_transfer_rate": "n_both_success", "transfer_rate": "n_target_success"}[key]]),
-                  int(row[DENOMINATOR[key]]))
-
-
-def _count(k: int, one: str, many: str) -> str:
-    return f"{k} {one if k == 1 else many}"
-
-
-def direction_lines(transfer: Transfer, eps: float) -> list[str]:
-    """Per direction, the conditional transfer of the leading attack at `eps`, untargeted and
-    targeted; then whether the two directions' untargeted intervals overlap."""
-    main, lines, rows = primary_attack(transfer), [], {}
-    title = transfer.titles[main]
-    for d in dict.fromkeys(transfer.table.direction):
-        u, g = _row(transfer, d, main, "untargeted", eps), _row(transfer, d, main, "targeted", eps)
-        if u is None or not u.n_source_success:
-            lines.append(f"- {d}: " + (f"untargeted {title} at ε = {eps:g} fools none of the {u.n_eligible} eligible "
-                                       "inputs on the source" if u is not None and u.n_eligible else
-                                       "no input is classified correctly by both models") + ", so nothing can transfer.")
-            continue
-        rows[d] = u
-        text = (f"- {d}: of the {u.n_source_success} eligible inputs whose untargeted {title} input (ε = {eps:g}) fools "
-                f"{u.source}, {_count(u.n_both_success, 'also fools', 'also fool')} {u.target} (conditional transfer rate "
-                f"{_rate(u, 'conditional_transfer_rate')})")
-        if g is not None and g.n_source_success:
-            text += (f"; of the {g.n_source_success} sent to the target class on {g.source}, "
-                     f"{_count(g.n_both_success, 'is', 'are')} sent there on {g.target} too "
-                     f"({_rate(g, 'conditional_transfer_rate')})")
-        lines.append(text + ".")
-    if len(rows) == 2:
-        (a, ra), (b, rb) = rows.items()
-        same = overlap(_interval(ra, "conditional_transfer_rate"), _interval(rb, "conditional_transfer_rate"))
-        hi = a if ra.conditional_transfer_rate >= rb.conditional_transfer_rate else b
-        lines.append("- The two directions' intervals overlap: these inputs do not show that one direction transfers "
-                     "better than the other." if same else
-                     f"- The intervals do not overlap: adversarial inputs transfer more readily {hi.replace(' → ', ' to ')}.")
-    return lines
-
-
-def attack_comparison(transfer: Transfer, transfer_margin: float, eps: float) -> list[str]:
-    """Per direction, how the attacks' untargeted conditional transfer rates at `eps` compare (the
-    old FGSM-against-PGD reading when one of two attacks is iterative and the other is not, made
-    only when the intervals do not overlap and the rates differ by at least `transfer_margin`)."""
-    t, lines = transfer.titles, []
-    for d in dict.fromkeys(transfer.table.direction):
-        rows = {a: _row(transfer, d, a, "untargeted", eps) for a in t}
-        rows = {a: r for a, r in rows.items() if r is not None and r.n_source_success}
-        if len(rows) < 2:
-            continue
-        listed = ", ".join(f"{t[a]} {_rate(r, 'conditional_transfer_rate')}" for a, r in rows.items())
-        if len(rows) > 2:
-            lines.append(f"- {d}, untargeted at ε = {eps:g}: conditional transfer rates {listed}.")
-            continue
-        (a, ra), (b, rb) = rows.items()
-        better, worse = (a, b) if ra.conditional_transfer_rate >= rb.conditional_transfer_rate else (b, a)
-        gap = abs(ra.conditional_transfer_rate - rb.conditional_transfer_rate)
-        head = (f"- {d}, untargeted at ε = {eps:g}: {t[a]}'s successes transfer at {_rate(ra, 'conditional_transfer_rate')} "
-                f"and {t[b]}'s at {_rate(rb, 'conditional_transfer_rate')}")
-        if overlap(_interval(ra, "conditional_transfer_rate"), _interval(rb, "conditional_transfer_rate")):
-            lines.append(head + ": the intervals overlap, so neither attack is shown to transfer better.")
-        elif gap < transfer_margin:
-            lines.append(head + f": less than {100 * transfer_margin:.0f} percentage points apart, about equally well.")
-        elif transfer.iterative[worse] and not transfer.iterative[better]:
-            lines.append(head + f": {t[worse]}'s many steps fit the source model's particular decision boundary, "
-                         f"which a single {t[better]} step does not.")
-        else:
-            lines.append(head + f": {t[better]}'s transfer better.")
-    return lines
-
-
-def noise_lines(transfer: Transfer, substitute_threat_rate: float) -> list[str]:
-    """At the largest ε, per direction, the unconditional transfer of the leading attack against
-    random-sign noise of the same size on the target; a substitute model is called a real threat
-    when transfer fools more than `substitute_threat_rate` of the eligible inputs and its interval
-    lies above the noise's."""
-    main, top, lines = primary_attack(transfer), float(transfer.table.eps.max()), []
-    for d in dict.fromkeys(transfer.table.direction):
-        u, noise = _row(transfer, d, main, "untargeted", top), None
-        if u is not None:
-            noise = transfer.noise_on(u.target, top)
-        if u is None or noise is None or not u.n_eligible or not noise["n_eligible"]:
-            continue
-        noise_ci = wilson(noise["n_success"], noise["n_eligible"])
-        above = not overlap(_interval(u, "transfer_rate"), noise_ci) and u.transfer_rate > noise["success_rate"]
-        threat = above and u.transfer_rate > substitute_threat_rate
-        lines.append(
-            f"- {d} at the largest budget, ε = {top:g}: untargeted {transfer.titles[main]} inputs made on {u.source} "
-            f"fool {u.target} on {u.n_target_success} of {u.n_eligible} eligible inputs "
-            f"({_rate(u, 'transfer_rate')}); random-sign noise of the same size fools it on {noise['n_success']} of the "
-            f"{noise['n_eligible']} inputs it classifies correctly ({format_rate(noise['success_rate'], noise['n_eligible'])}). "
-            + (("An attacker with only a substitute model is a real threat at this budget" if threat else
-                "The transferred inputs beat noise, but fool no more than "
-                f"{100 * substitute_threat_rate:.0f} % of the inputs: a limited threat") if above else
-               "The intervals overlap: at this budget the transferred inputs are not shown to do better than noise")
-            + ".")
-    return lines
-
-
-def reading(transfer: Transfer, transfer_margin: float, substitute_threat_rate: float, example_eps: float) -> str:
-    """The bullet points that read the transfer results (every number computed from `transfer`):
-    conditional transfer per direction at `example_eps`, the attacks compared, noise at the largest ε."""
-    eps = example_eps if example_eps in set(transfer.table.eps) else float(transfer.table.eps.min())
-    return "\n".join(direction_lines(transfer, eps) + attack_comparison(transfer, transfer_margin, eps)
-                     + noise_lines(transfer, substitute_threat_rate))
 
 
 def denominators(transfer: Transfer) -> dict[str, int]:
