@@ -108,3 +108,13 @@ def test_the_selection_split_is_carved_stratified_reproducibly_and_apart_from_tr
         carve_selection(d, 4, seed=0)
     with pytest.raises(DataError, match="at least one image per class"):
         carve_selection(d, 0, seed=0)
+
+
+def test_near_duplicates_into_the_training_split_name_what_they_can_bias():
+    import pandas as pd
+
+    from helpers.study.data_overview import _consequence
+    near = pd.DataFrame({"where": ["across selection and train", "across train and valid", "within train"]})
+    text = _consequence(near, {"train": [0] * 100, "selection": [0] * 150, "valid": [0] * 50})
+    assert "1 touches an evaluated split" in text and "1 the selection split (1 of its 150 images" in text
+    assert _consequence(near.iloc[[2]], {"train": []}) == ""

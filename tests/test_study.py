@@ -54,6 +54,14 @@ def test_every_notebook_runs_and_writes_its_outputs(smoke):
         # every figure legible at its printed width: text >= 7 pt, colorbars, no hidden series
         bad = {k: v for k, v in metrics["figure_checks"].items() if not v["ok"]}
         assert not bad, f"{nb}: {bad}"
+        # every table fits its columns without wrapping most cells (helpers/report/table_fit.py)
+        wraps = {k: v for k, v in metrics["table_checks"].items() if not v["ok"]}
+        assert not wraps, f"{nb}: {wraps}"
+        # every image in the notebook is a captioned figure of show_figure (no stray inline drawing)
+        executed = json.loads((base / "run" / "notebooks" / f"{nb}.ipynb").read_text())
+        stray = [i for i, c in enumerate(executed["cells"]) for o in c.get("outputs", [])
+                 if "image/png" in o.get("data", {}) and not o.get("metadata", {}).get("pdf_skip")]
+        assert not stray, f"{nb}: uncaptioned figures in cells {stray}"
     for model in MODELS:
         assert (base / "run" / "checkpoints" / f"{model}-original.pt").exists()
         assert (base / "run" / "adversarial" / f"{model}.pt").exists()  # B1's fixed set, for B2 and C2

@@ -30,6 +30,10 @@ _DROP_TAGS = {"parameters", "injected-parameters", "remove-cell"}
 # Cells a notebook tags so are printed in the appendix of details, not in the main text: panels of
 # examples and per-layer details that support a section but are not its argument.
 APPENDIX_TAG = "appendix"
+# From the appendix of details on, a subsection's tables and panels stay before the next subsection
+# heading: floating past it, they left headings alone on a page with their content pages later.
+SUBSECTION_BARRIER = ("\\let\\studySubsection\\subsection\n"
+                      "\\renewcommand{\\subsection}{\\FloatBarrier\\studySubsection}")
 APPENDIX_HEADING = "# Appendix: examples and per-layer details"
 MAX_PASSES = 4  # XeLaTeX passes at most; contents and references settle after two or three
 
@@ -84,6 +88,7 @@ def add_sections(merged: nbformat.NotebookNode, summary_: dict[str, Any] | None,
     if details:
         back.append(md(APPENDIX_HEADING + "\n\nThe panels and per-layer details that the sections of the main text "
                        "refer to, in the order of the study.", id="appendix-details"))
+        back.append(nbformat.v4.new_raw_cell(SUBSECTION_BARRIER, metadata={"raw_mimetype": "text/latex"}))
         back += details
     if params:
         from .settings_appendix import settings_cells

@@ -58,12 +58,16 @@ def success_table(grid: Grid) -> pd.DataFrame:
 
 
 def robust_table(grid: Grid) -> pd.DataFrame:
-    """Robust accuracy over all inputs, per model, attack and goal and ε, with intervals, after the
-    clean accuracy of the model."""
-    wide = _wide(grid, "robust_acc", "n")
-    clean = grid.table.groupby("model", sort=False).clean_acc.first()
-    wide.insert(3, "clean", [format_rate(clean[m], n) for m, n in zip(wide.model, wide.n)])
-    return wide
+    """Robust accuracy over all inputs, per model, attack and goal and ε, with intervals (the
+    clean accuracies go in its caption, `clean_accuracies`, which keeps it to the page's width)."""
+    return _wide(grid, "robust_acc", "n")
+
+
+def clean_accuracies(grid: Grid) -> str:
+    """'SimpleCNN 0.74 [0.60, 0.84], ResNetSmall 0.76 [0.63, 0.86]': each model's clean accuracy on
+    the attacked images, with its Wilson interval."""
+    t = grid.table.groupby("model", sort=False)[["clean_acc", "n"]].first()
+    return ", ".join(f"{m} {format_rate(r.clean_acc, int(r.n))}" for m, r in t.iterrows())
 
 
 def norms_table(grid: Grid) -> pd.DataFrame:

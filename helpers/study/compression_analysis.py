@@ -202,10 +202,10 @@ def sensitivity_tables(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str
         wide = sub.drop_duplicates("layer")[["layer", "weights"]].assign(weights=lambda t: t.weights.map("{:,}".format))
         for a, at in sub.groupby("amount", sort=False):
             wide[f"global {a:.0%}: sparsity"] = at.global_sparsity.map("{:.2f}".format).tolist()
-            wide[f"alone {a:.0%}: acc"] = [format_rate(acc, n) for acc, n in zip(at.acc_alone, at.n)]
+            wide[f"alone {a:.0%}: acc"] = at.acc_alone.map("{:.2f}".format).tolist()
         out.append((f"{name}, per layer: the sparsity global pruning at each fraction gives the layer, and the "
-                    "validation accuracy (95 % Wilson interval) when that layer alone is pruned by the fraction, "
-                    "without fine-tuning", wide, f"sensitivity_{name}"))
+                    f"validation accuracy (over {int(sub.n.iloc[0])} images; intervals left out of this detail table) "
+                    "when that layer alone is pruned by the fraction, without fine-tuning", wide, f"sensitivity_{name}"))
     return out
 
 

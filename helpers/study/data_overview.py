@@ -28,7 +28,7 @@ def counts_figure(data):
 
 def describe_counts(data) -> str:
     train = pd.Series(data.train.class_counts(), index=data.classes)
-    return (f"The data lives in `{data.root}`: {len(data.classes)} classes, "
+    return (f"The data set `{data.root.name}` has {len(data.classes)} classes, "
             + ", ".join(f"{len(s)} {n}" for n, s in data.splits().items()) + " images. "
             f"Training classes hold {train.min()} to {train.max()} images "
             f"(imbalance ratio {train.max() / train.min():.2f}); "
@@ -112,7 +112,7 @@ class Integrity:
 
     @property
     def near_across_splits(self) -> int:
-        return int((self.near["where"] == "across splits").sum()) if len(self.near) else 0
+        return int(self.near["where"].str.startswith("across").sum()) if len(self.near) else 0
 
 
 def check_integrity(data, near_dup_distance: int, on_bad_image: str) -> Integrity:
@@ -125,8 +125,8 @@ def check_integrity(data, near_dup_distance: int, on_bad_image: str) -> Integrit
     hashes = np.concatenate([dhash(s.images) for s in splits.values()])
     near = pd.DataFrame(near_duplicates(hashes, names, near_dup_distance), columns=["image a", "image b", "distance"])
     split_of = lambda f: f.split("/", 1)[0]  # noqa: E731
-    near["where"] = ["across splits" if split_of(a) != split_of(b) else f"within {split_of(a)}"
-                     for a, b in zip(near["image a"], near["image b"])]
+    near["where"] = [f"across {' and '.join(sorted({split_of(a), split_of(b)}))}" if split_of(a) != split_of(b)
+                     else f"within {split_of(a)}" for a, b in zip(near["image a"], near["image b"])]
     result = Integrity(bad, exact, near, "")
     policy = ("an undecodable file would stop the run" if on_bad_image == "error"
               else "undecodable files are skipped" + (" and listed in [Table](#tab:A1_bad)" if len(bad) else ""))
@@ -135,8 +135,24 @@ def check_integrity(data, near_dup_distance: int, on_bad_image: str) -> Integrit
                    + f"\n\nNear-duplicate pairs (difference hashes within {near_dup_distance} of 64 bits): {len(near)}, "
                    f"of which {result.near_across_splits} across splits"
                    + (" ([Table](#tab:A1_near), and the first pairs in [Figure](#fig:A1_near_duplicates))." if len(near)
-                      else "."))
+                      else ".") + _consequence(near, splits))
     return result
+
+
+def _consequence(near: pd.DataFrame, splits: dict) -> str:
+    """What the pairs that cross from the training split can bias: the reported accuracy (an evaluated
+    split) or only the choices made on the selection split."""
+    crossing = [w for w in near["where"] if w.startswith("across") and "train" in w.split()] if len(near) else []
+    if not crossing:
+        return ""
+    chosen = sum("selection" in w.split() for w in crossing)
+    reported = len(crossing) - chosen
+    text = (f" Of the pairs that reach into the training images, {reported} "
+            f"{'touches' if reported == 1 else 'touch'} an evaluated split (each would inflate the reported accuracy)")
+    if chosen and "selection" in splits:
+        text += (f" and {chosen} the selection split ({chosen} of its {len(splits['selection'])} images; such a pair "
+                 "can only bias the epochs and models chosen there, by at most that share of its accuracy)")
+    return text + "."
 
 
 def near_duplicates_figure(data, integrity: Integrity, shown: int = 6):

@@ -22,11 +22,12 @@ import pandas as pd
 
 from ..evaluation.intervals import format_rate
 from ..evaluation.paired import as_summary, compare
+from ..report.table_fit import split_by
 from .compressed_robustness import DENSE, attack_variants, examined, keeps_accuracy, selection_test
 from .compression_latency import resolved_speedup
 from .robustness_discussion import NOT_RESOLVED, robustness_test
 
-NOT_NEEDED = "not attacked: it could not change the choice"
+NOT_NEEDED = "not needed"  # not attacked: qualifying faster models were found first, so it could not change the choice
 
 
 def choose(candidates: list, noise: float):
@@ -67,11 +68,11 @@ def rule_attacks(by_model, selection, params: dict[str, Any], eps: float, noise:
 def _why_not(v, dense, verdict: dict[str, str], alpha: float, whitebox_methods) -> str:
     """'' when variant `v` qualifies, else the first condition it fails."""
     if not keeps_accuracy(v, dense, alpha):
-        return f"resolved loss of selection accuracy (p = {selection_test(v, dense, alpha)['p_value']:.2g})"
+        return "accuracy lost"
     if v.name not in verdict:
-        return NOT_NEEDED if v.method in whitebox_methods else "not attacked white-box"
+        return NOT_NEEDED if v.method in whitebox_methods else "not attacked"
     if verdict[v.name] == "less robust":
-        return "resolved less robust"
+        return "less robust"
     return ""
 
 
@@ -94,7 +95,7 @@ def recommend(by_model, at_eps: dict[str, pd.DataFrame], verdict, alpha: float, 
         picks[name], runners[name] = (pick or dense).name, runner.name if runner else "–"
         if pick is None:
             lines.append(f"- **{name}: the dense model stays**: none of its {len(by_model[name]) - 1} compressed models "
-                         "qualifies ([Table](#tab:C2_deployment)).")
+                         f"qualifies ([Table](#tab:C2_deployment_{name})).")
             continue
         lines.append(_decision(name, dense, pick, runner, ok, at_eps.get(name), noise))
     return picks, runners, "\n".join(lines)
@@ -157,28 +158,35 @@ def rule_sentence(alpha: float, n: int, attack: str, eps: float, noise: float) -
             f"qualifying models, the fastest and those within the ±{100 * noise:.0f} % latency noise of it (C1's measured "
             "figure) count as equally fast; of these the smallest file is deployed, the lower latency breaking a tie "
             "in size. The runner-up is the same choice among the rest; if none qualifies, the dense model stays. "
-            "Every candidate, with the condition it fails, is in [Table](#tab:C2_deployment).")
+            "Every candidate, with the condition it fails, is tabulated per model below.")
 
 
 def deployment_table(by_model, at_eps, verdict, alpha: float, picks, runners, whitebox_methods=()) -> pd.DataFrame:
-    """Every variant with what the rule reads on the selection split: accuracy (95 % Wilson interval)
-    and the p-value of its paired test against the dense model, robust accuracy under the robustness
-    attack and the verdict, latency and file size, whether it qualified (or why not), its role; and,
-    for the reader, its validation accuracy."""
+    """Every variant with what the rule reads on the selection split: accuracy and the p-value of
+    its paired test against the dense model, robust accuracy under the robustness attack and the
+    verdict, latency and file size, whether it qualified (or the first condition it fails), its
+    role; and, for the reader, its validation accuracy. Values without intervals: the rule reads
+    the paired tests, and the intervals are in C1's and this stage's other tables."""
     rows = []
     for name, vs in by_model.items():
         rates, dense = at_eps.get(name), vs[0]
         for v in vs:
             why = "" if v.method == DENSE else _why_not(v, dense, verdict.get(name, {}), alpha, whitebox_methods)
             role = "deployed" if picks[name] == v.name else "runner-up" if runners[name] == v.name else ""
-            rows.append({"model": name, "variant": v.name, "sel acc": format_rate(v.select_acc, v.n_select),
+            rows.append({"model": name, "variant": v.name, "sel acc": f"{v.select_acc:.2f}",
                          "p acc": "–" if v.method == DENSE else f"{selection_test(v, dense, alpha)['p_value']:.2g}",
-                         "sel robust": _robust(rates, v),
+                         "sel robust": f"{rates.robust_acc[v.name]:.2f}" if rates is not None and v.name in
+                         rates.index else "–",
                          "robustness": "reference" if v.method == DENSE else verdict.get(name, {}).get(v.name, "–"),
                          "b1 ms": f"{v.latency_b1_ms:.2f}", "MB": f"{v.size_mb:.2f}",
                          "qualifies": "–" if v.method == DENSE else ("yes" if not why else f"no: {why}"), "role": role,
-                         "val acc": format_rate(v.acc, v.n)})
+                         "val acc": f"{v.acc:.2f}"})
     return pd.DataFrame(rows)
 
 
-__all__ = ["NOT_RESOLVED", "choose", "deployment_table", "qualifying", "recommend", "rule_attacks", "rule_sentence"]
+def deployment_tables(table: pd.DataFrame, caption: str) -> list[tuple[str, pd.DataFrame, str]]:
+    """`deployment_table` split per model (labels 'deployment_<model>'), each narrow enough for the page."""
+    return split_by(table, "model", caption, "deployment")
+
+
+__all__ = ["NOT_RESOLVED", "choose", "deployment_table", "deployment_tables", "qualifying", "recommend", "rule_attacks", "rule_sentence"]

@@ -52,6 +52,7 @@ class Stage:
     device: torch.device
     figures: list[str] = field(default_factory=list)
     figure_checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # file name -> legibility.check_figure
+    table_checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # table label -> table_fit.check
     tables: int = 0                # tables shown so far, for automatic labels tab:<tag>_<n>
     _data: Any = None
 
@@ -147,8 +148,11 @@ class Stage:
         from IPython.display import display
 
         from ..report import display as report_display
+        from ..report import table_fit
         self.tables += 1
         name = f"tab:{self.tag}_{label if label is not None else self.tables}"
+        df, caption, floatfmt = table_fit.fitted(df, caption, floatfmt, index)
+        self.table_checks[name] = table_fit.check(table_fit.wrapped_share(df, floatfmt, index))
         display(report_display.table_output(df, caption, name, floatfmt, index), raw=True)
 
     def show_tables(self, tables: list[tuple], floatfmt: str = ".3f") -> None:
@@ -157,7 +161,14 @@ class Stage:
             self.show_table(df, caption, floatfmt, label=label[0] if label else None)
 
     def figure_refs(self, items: list[tuple]) -> str:
-        """References from the text to (figure, what, caption) items shown by `show_figure`."""
+        """References from the text to (figure, what, caption) items shown by `show_figure`.
+
+        The figures leave pyplot's list of open figures here: shown in a later cell (the appendix),
+        they would otherwise be drawn by the inline backend at the end of this one, uncaptioned, in
+        the main text; `show_figure` saves and shows a closed figure all the same."""
+        import matplotlib.pyplot as plt
+        for fig, _, _ in items:
+            plt.close(fig)
         return ", ".join(f"[Figure](#fig:{self.tag}_{what})" for _, what, _ in items)
 
     def table_refs(self, items: list[tuple]) -> str:
@@ -170,7 +181,8 @@ class Stage:
 
     def save_metrics(self, metrics: dict[str, Any]) -> None:
         """Write this notebook's metrics atomically, with its figures and parameters; call it last."""
-        metrics = {**metrics, "figures": self.figures, "figure_checks": self.figure_checks, "params": dict(self.params)}
+        metrics = {**metrics, "figures": self.figures, "figure_checks": self.figure_checks,
+                   "table_checks": self.table_checks, "params": dict(self.params)}
         save_json(self.layout.metrics(self.tag), metrics)
 
 
