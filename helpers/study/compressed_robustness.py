@@ -196,12 +196,13 @@ def fixed_set_tables(replayed: pd.DataFrame, example_eps: float, attack: str) ->
     the dense model, L2 of the successful ones, confidence), rates with 95 % Wilson intervals."""
     tables = []
     for name, at in replayed[replayed.eps == example_eps].groupby("model", sort=False):
-        at = at.assign(cell=_rates(at, "success_rate", "n_eligible"),
-                       column=[f"{a.upper()} {g[:4]}." for a, g in zip(at.attack, at.goal)])
-        wide = at.pivot_table(index="name", columns="column", values="cell", aggfunc="first", sort=False)
-        tables.append((f"{name}: success of the fixed set at ε = {example_eps:g} on the dense model and on each "
-                       "compressed one, with 95 % Wilson intervals (over the inputs that model classifies correctly; "
-                       "targeted: whose label is not the target)", wide.reset_index(), f"fixed_set_{name}"))
+        for goal, g in at.groupby("goal", sort=False):  # one table per goal keeps the page's width
+            g = g.assign(cell=_rates(g, "success_rate", "n_eligible"), column=[a.upper() for a in g.attack])
+            wide = g.pivot_table(index="name", columns="column", values="cell", aggfunc="first", sort=False)
+            tables.append((f"{name}, {goal}: success of the fixed set at ε = {example_eps:g} on the dense model and on "
+                           "each compressed one, with 95 % Wilson intervals (over the inputs that model classifies "
+                           "correctly" + ("; whose label is not the target)" if goal == "targeted" else ")"),
+                           wide.reset_index(), f"fixed_set_{name}_{goal}"))
         u = at[(at.attack == attack) & (at.goal == "untargeted")]
         tables.append((f"{name}, untargeted {attack.upper()} inputs of the fixed set at ε = {example_eps:g}: clean "
                        "accuracy, share fooled, conditional transfer (of the inputs that fool the dense model, the "

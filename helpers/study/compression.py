@@ -145,7 +145,8 @@ def table_label(*parts: str) -> str:
 
 def method_tables(sweep: Sweep, dense: dict[str, tuple[BaseModel, dict]]) -> list[tuple[str, pd.DataFrame, str]]:
     """Per method and model (caption, table, label): the points with their sizes and accuracies
-    (95 % Wilson intervals over the validation split) before and after fine-tuning."""
+    before and after fine-tuning (the fine-tuned one with its 95 % Wilson interval over the
+    validation split; the others as values, so the table fits the page)."""
     tables = []
     for name, method in sweep.methods.items():
         for model_name, (_, d) in dense.items():
@@ -155,14 +156,14 @@ def method_tables(sweep: Sweep, dense: dict[str, tuple[BaseModel, dict]]) -> lis
             table = pd.DataFrame({"point": [r.point for r in rows], "sparsity": [f"{r.sparsity:.2f}" for r in rows],
                                   "params": [f"{r.params:,}" for r in rows], "non-zero": [f"{r.nonzero:,}" for r in rows],
                                   "MACs ÷": [f"{d['macs'] / r.macs:.2f}" for r in rows],
-                                  "acc": [format_rate(r.acc_pre_ft, d["n"]) for r in rows],
+                                  "acc": [f"{r.acc_pre_ft:.2f}" for r in rows],
                                   "acc FT": [format_rate(r.acc, d["n"]) for r in rows],
-                                  "sel acc": [format_rate(r.select_acc, d["n_select"]) for r in rows],
+                                  "sel acc": [f"{r.select_acc:.2f}" for r in rows],
                                   "MB": [f"{r.size_mb:.2f}" for r in rows],
                                   "compact MB": [f"{r.size_compressed_mb:.2f}" for r in rows]})
             tables.append((f"{model_name}, {method.title}: every point, its size, and its validation accuracy before "
-                           f"(acc) and after fine-tuning (acc FT) with 95 % Wilson intervals over {d['n']} images, and after "
-                           f"fine-tuning on the {d['n_select']} images of the selection split (sel acc); "
+                           f"(acc) and after fine-tuning (acc FT, with its 95 % Wilson interval over {d['n']} images), and "
+                           f"after fine-tuning on the {d['n_select']} images of the selection split (sel acc); "
                            f"the dense model scores {format_rate(d['acc'], d['n'])} in {d['size_mb']:.2f} MB with "
                            f"{d['params']:,} parameters", table, table_label(name, model_name)))
     return tables

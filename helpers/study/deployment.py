@@ -157,8 +157,7 @@ def rule_sentence(alpha: float, n: int, attack: str, eps: float, noise: float) -
             f"ε = {eps:g} does not leave it resolved less robust (robust accuracy, image by image, same test). Among the "
             f"qualifying models, the fastest and those within the ±{100 * noise:.0f} % latency noise of it (C1's measured "
             "figure) count as equally fast; of these the smallest file is deployed, the lower latency breaking a tie "
-            "in size. The runner-up is the same choice among the rest; if none qualifies, the dense model stays. "
-            "Every candidate, with the condition it fails, is tabulated per model below.")
+            "in size. The runner-up is the same choice among the rest; if none qualifies, the dense model stays.")
 
 
 def deployment_table(by_model, at_eps, verdict, alpha: float, picks, runners, whitebox_methods=()) -> pd.DataFrame:

@@ -84,7 +84,7 @@ def _fixed_set_lines(replayed: pd.DataFrame, name: str, eps0: float) -> list[str
     for goal, g in at.groupby("goal", sort=False):
         dense = g[g.method == DENSE].groupby("attack", sort=False).first()
         ranges = g[g.method != DENSE].groupby("attack", sort=False).success_rate.agg(["min", "max"])
-        lines.append(f"- {name}, {goal}, fixed set at ε = {eps0:g} ([Table](#tab:C2_fixed_set_{name})): on the dense "
+        lines.append(f"- {name}, {goal}, fixed set at ε = {eps0:g} ([Table](#tab:C2_fixed_set_{name}_{goal})): on the dense "
                      "model " + ", ".join(f"{a.upper()} succeeds on {format_rate(r.success_rate, int(r.n_eligible))}"
                                           for a, r in dense.iterrows())
                      + "; on the compressed models " + ", ".join(

@@ -159,19 +159,20 @@ def table(ev: StrongEvaluation) -> pd.DataFrame:
     attacks are compared image by image, not by intervals); images PGD leaves and APGD fools;
     McNemar's p of PGD against the worst case."""
     titled = titles(ev)
-    rows = [{"model": o.label, "ε": f"{o.eps:g}", "n": o.n, "clean": f"{o.rate('clean'):.2f}",
+    rows = [{"model": o.label, "ε": f"{o.eps:g}", "clean": f"{o.rate('clean'):.2f}",
              **{t: format_rate(o.rate(k), o.n) if k in ("pgd", "worst") else f"{o.rate(k):.2f}" for k, t in titled.items()},
-             "only APGD": o.test["only_a"], "McNemar p": f"{o.test['p_value']:.2g}"}
+             "only APGD": o.test["only_a"], "p": f"{o.test['p_value']:.2g}"}
             for o in ev.outcomes]
-    columns = ["model", "ε", "n", "clean", *titled.values(), "only APGD", "McNemar p"]
+    columns = ["model", "ε", "clean", *titled.values(), "only APGD", "p"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def caption(ev: StrongEvaluation) -> str:
-    return (f"Robust accuracy over the n validation images under {ev.pgd_title} ({ev.pgd_note}), under APGD-CE and "
+    n = ", ".join(dict.fromkeys(str(o.n) for o in ev.outcomes))
+    return (f"Robust accuracy over the {n} validation images under {ev.pgd_title} ({ev.pgd_note}), under APGD-CE and "
             f"APGD-DLR ({ev.steps} steps, one seeded start; robust where no iterate fools the model), and the worst "
             "case (correct under all three); 95 % Wilson intervals for PGD and the worst case. 'only APGD': the images "
-            "PGD leaves and APGD fools; McNemar's exact p of PGD against the worst case on the same images. APGD took "
+            "PGD leaves and APGD fools; p: McNemar's exact test of PGD against the worst case on the same images. APGD took "
             + ", ".join(f"{o.apgd_s:.1f} s for {o.label} at ε = {o.eps:g}" for o in ev.outcomes) + ".")
 
 
