@@ -121,7 +121,7 @@ def test_abstract_conclusions_and_limitations_state_computed_numbers():
     assert "Adversarial fine-tuning of ResNetSmall raises its robust accuracy" in abstract
     assert "2.0× faster, beyond the ±15 % latency noise" in abstract
     conclusions = closing.conclusions_markdown(s, PARAMS)
-    assert "**Compression buys speed and size, at no resolved cost in accuracy.**" in conclusions
+    assert "**The deployed compressed models buy speed and size, at no resolved cost in accuracy.**" in conclusions
     assert "**Robustness is bought by training for it.**" in conclusions and "a resolved cost (p = 0.001)" in conclusions
     assert "**Pruned, the robust model stays more robust than the standard one.**" in conclusions  # no resolved loss, resolved above the standard model
     assert "The change from the unpruned robust model is not resolved" in conclusions

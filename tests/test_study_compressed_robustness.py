@@ -152,7 +152,7 @@ def test_variants_come_from_c1_metrics_with_the_dense_model_first(tmp_path):
     chosen = compressed_robustness.examined({"M": found}, params)
     assert [v.name for v in chosen] == ["dense", "channel 2x"]
     text = compressed_robustness.examined_sentence({"M": found}, chosen, params)
-    assert "for 1 of the 2 compressed models" in text and "left out for a resolved loss: global s0.8 (0.30, p = " in text
+    assert "of the 2 compressed models of the methods attacked white-box (global, channel), 1 show" in text and "left out for a resolved loss: global s0.8 (0.30, p = " in text
 
 
 def test_metrics_nest_the_dense_model_and_each_compressed_point_with_denominators():

@@ -49,7 +49,7 @@ def test_the_model_is_the_named_one_or_the_resolved_most_accurate_or_the_smaller
         "The model hardened is **ResNetSmall**, resolved the more accurate on the selection split in A2 (SimpleCNN "
         "0.40 [0.28, 0.54], ResNetSmall 0.70 [0.56, 0.81]; against SimpleCNN: difference -0.30")
     close = hardening.choice_sentence("SimpleCNN", CLOSE, "", 0.05)
-    assert "McNemar's test does not separate ResNetSmall, SimpleCNN" in close and close.endswith(
+    assert "McNemar's test does not separate ResNetSmall and SimpleCNN (SimpleCNN minus ResNetSmall:" in close and close.endswith(
         "the smaller model, then the faster to train. The model hardened is **SimpleCNN**.")
     assert hardening.choice_sentence("SimpleCNN", A2, "SimpleCNN", 0.05) == "The model hardened is **SimpleCNN**, as configured."
 

@@ -193,7 +193,7 @@ def test_comparison_gives_intervals_and_compares_the_models_image_by_image(tmp_p
         model_comparison.comparison_text(headline, {"Big": 0.72}, data, pairs)
     assert "Is Big, with 4× the parameters, more accurate than Small? On the same images, selection split: 2 images " \
            "right only for Big, 0 only for Small" in text
-    assert "Neither split resolves the difference: the study treats the two as equally accurate." in text
+    assert "Neither split resolves the difference: the study calls neither the more accurate" in text
     assert "latency" not in text.split("\n\n")[-2] and "measured once, in C1" in text
     far = {"Small": {"selection": {"correct": "000000"}, "valid": {"correct": "0" * 12}},
            "Big": {"selection": {"correct": "111111"}, "valid": {"correct": "1" * 12}}}
@@ -253,7 +253,7 @@ def test_seed_variance_table_keys_and_text():
     # the Wilson half-width of 30 of 50 is ±13.1 points
     assert ("a spread of 10.0 points against ±13.1): the spread over seeds is comparable to the half-width of the "
             "interval; seed and validation sample weigh alike." in text)
-    assert "seed 1: M trained now in 31 s; seed 2: M reused the checkpoint made at t2" in text
+    assert "seed 1: M trained in this run in 31 s; seed 2: M reused the checkpoint made at t2" in text
     skipped = training_seeds.seed_stats(headline, _seed_runs({1: (0.5, False)}, skipped=(1,)), 0)
     assert skipped["M"]["reused"] == [True]  # an up-to-date seed run trained nothing now
     assert training_seeds.seed_metrics(runs)["points"][1] == {"name": "seed=2", "run_dir": "/r/seed=2",

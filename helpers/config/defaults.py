@@ -39,7 +39,7 @@ lr: float = 0.002  # peak learning rate of AdamW
 weight_decay: float = 0.0005  # decoupled weight decay, 0 gives plain Adam
 label_smoothing: float = 0.1  # cross-entropy label smoothing
 warmup_epochs: int = 2  # linear learning-rate warm-up before the cosine decay
-patience: int = 10  # early stopping after this many epochs without a lower validation loss
+patience: int = 10  # early stopping after this many epochs without a lower selection-split loss
 amp: str = "auto"  # auto | bf16 | fp16 | fp32 | off: training precision; auto is bf16 autocast where the hardware runs it natively (AMX or avx512_bf16 CPUs, bf16 GPUs), fp16 with a gradient scaler on other CUDA GPUs, fp32 elsewhere; off is fp32; evaluation and attacks are always fp32
 seed_sweep: list[int] = [1, 2]  # extra training seeds of every A2 model, each seed runs A2 in its own directory under <run_dir>/sweep/ for the seed variance; the study keeps using the models of seed; [] turns it off
 calibration_seconds: float = 1.0  # seconds each model is timed per measure when the run's plan calibrates this machine (cached per machine and precision); 0 gives a plan without time estimates
@@ -76,13 +76,13 @@ transfer_margin: float = 0.05  # B2: two transfer rates that differ by less than
 substitute_threat_rate: float = 0.3  # B2: transferred inputs fooling more than this share make a substitute model a real threat
 
 # --- the defense (B3) -----------------------------------------------------------------------------
-defense_model: str = ""  # model to harden; empty takes the one with the higher validation accuracy in A2
+defense_model: str = ""  # model to harden; empty takes the more accurate on the selection split where McNemar resolves it, else the smaller model
 defense_eps: float = 0.03  # L∞ budget of adversarial fine-tuning, pixel units
 defense_epochs: int = 8  # epochs of adversarial fine-tuning
 defense_lr: float = 0.001  # peak learning rate of the fine-tuning (warm-up 1 epoch, cosine decay)
 defense_eval_steps: int = 50  # PGD iterations of the robustness evaluation
 defense_restarts: int = 2  # PGD random restarts of the robustness evaluation (worst case over them)
-collapse_fraction: float = 0.5  # catastrophic overfitting: robust validation accuracy falls below this fraction of its peak
+collapse_fraction: float = 0.5  # catastrophic overfitting: robust selection-split accuracy falls below this fraction of its peak
 
 # --- compression (C1) -----------------------------------------------------------------------------
 compression_methods: list[str] = ["global", "layerwise", "channel"]  # registered compression methods (helpers.compression) applied to every model, in order

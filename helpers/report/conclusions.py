@@ -64,8 +64,8 @@ def compression(s: Summary, attack: str) -> str | None:
         return None
     bought = ("speed and size" if all(real_speed) else "size, and for some models speed" if any(real_speed) else
               "size; no speedup is beyond the latency noise")
-    head = (f"**Compression buys {bought}, at no resolved cost in accuracy.**" if not any_loss else
-            f"**Compression buys {bought}, at a resolved cost in accuracy for some models.**")
+    head = (f"**The deployed compressed models buy {bought}, at no resolved cost in accuracy.**" if not any_loss else
+            f"**The deployed compressed models buy {bought}, at a resolved cost in accuracy for some of them.**")
     text = f"{head} The deployed models: " + "; ".join(parts) + "."
     if robust_parts:
         text += (" Their robust accuracy under white-box attack differs from the dense models' by "
@@ -93,7 +93,8 @@ def robust_pruning(s: Summary) -> str | None:
     said = "; ".join(f"{v.replace('.', ' ', 1)} keeps {rate(s, f'C2.robust.{m}.{v}.robust_acc', n)} against the "
                      f"unpruned {rate(s, f'C2.robust.{m}.dense.robust_acc', n)} "
                      f"({facts.paired_words(facts.paired(s, f'C2.robust.{m}.{v}.vs_unpruned'))})" for v in keys)
-    standard = ("every pruned version stays resolvably above the standard model." if len(above) == len(keys) else
+    every = "the pruned version stays" if len(keys) == 1 else "every pruned version stays"
+    standard = (f"{every} resolvably above the standard model." if len(above) == len(keys) else
                 "not every pruned version stays resolvably above the standard model.")
     return (f"{head} B3's {m}, pruned and fine-tuned on clean images: {said}. "
             + (standard[0].upper() + standard[1:] if lost else

@@ -31,7 +31,7 @@ def _accuracy_finding(s: Summary) -> str | None:
         return text + "."
     return text + (f"; on the same images ({facts.paired_words(test)}) " + (
         "the difference is resolved." if facts.resolved_side(test) else
-        "the difference is not resolved: the study treats the two as equally accurate."))
+        "the difference is not resolved: the study calls neither the more accurate (which is not evidence of equality)."))
 
 
 def _seed_finding(s: Summary) -> str | None:

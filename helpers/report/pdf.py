@@ -31,9 +31,10 @@ _DROP_TAGS = {"parameters", "injected-parameters", "remove-cell"}
 # examples and per-layer details that support a section but are not its argument.
 APPENDIX_TAG = "appendix"
 # From the appendix of details on, a subsection's tables and panels stay before the next subsection
-# heading: floating past it, they left headings alone on a page with their content pages later.
+# heading: floating past it, they left headings alone on a page with their content pages later; and
+# a heading needs a fifth of a page below it, or it starts the next page.
 SUBSECTION_BARRIER = ("\\let\\studySubsection\\subsection\n"
-                      "\\renewcommand{\\subsection}{\\FloatBarrier\\studySubsection}")
+                      "\\renewcommand{\\subsection}{\\FloatBarrier\\needspace{0.2\\textheight}\\studySubsection}")
 APPENDIX_HEADING = "# Appendix: examples and per-layer details"
 MAX_PASSES = 4  # XeLaTeX passes at most; contents and references settle after two or three
 

@@ -116,7 +116,7 @@ def run_grid(setup: Setup, seed: int) -> Grid:
 
 
 def timing_sentence(grid: Grid) -> str:
-    return (f"All {len(grid.rows)} attack runs took {grid.seconds:.0f} s on {grid.setup.device} with "
+    return (f"All {len(grid.rows)} attacks (every model, attack, goal and ε) took {grid.seconds:.0f} s on {grid.setup.device} with "
             f"{torch.get_num_threads()} threads.")
 
 
@@ -143,9 +143,14 @@ def primary_attack(attacks: dict[str, Attack]) -> str:
 
 def _separated(grid: Grid, pairs: list[tuple[tuple, tuple]], alpha: float) -> int:
     """How many (run a, run b) pairs McNemar's test separates: the images each run fools (eligible and
-    successful), compared image by image on the same inputs."""
-    return sum(compare(grid.value(*a, "fooled"), grid.value(*b, "fooled"), alpha=alpha)["better"] is not None
-               for a, b in pairs)
+    successful), compared image by image over the images eligible for both (a targeted run does not
+    count the target class's images, so they leave an untargeted/targeted comparison)."""
+    other = (grid.setup.labels != grid.setup.target).tolist()
+
+    def both(a: tuple, b: tuple) -> tuple[str, str]:
+        keep = [o or (a[2] != "targeted" and b[2] != "targeted") for o in other]
+        return tuple("".join(c for c, k in zip(grid.value(*r, "fooled"), keep) if k) for r in (a, b))
+    return sum(compare(*both(a, b), alpha=alpha)["better"] is not None for a, b in pairs)
 
 
 def _model_line(grid: Grid, n: str, main: str, others: list[str], e0: float) -> str:

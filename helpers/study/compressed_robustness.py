@@ -92,9 +92,10 @@ def examined_sentence(by_model: dict[str, list[Variant]], chosen: list[Variant],
         dense = vs[0]
         candidates = [v for v in vs[1:] if v.method in params["whitebox_methods"]]
         left = [v for v in candidates if v not in chosen]
-        text = (f"- {name}: for {len(candidates) - len(left)} of the {len(candidates)} compressed models of "
-                f"{', '.join(params['whitebox_methods'])}, no loss of selection accuracy against the dense model's "
-                f"{format_rate(dense.select_acc, dense.n_select)} is resolved (McNemar, p ≥ {params['alpha']:g})")
+        text = (f"- {name}: of the {len(candidates)} compressed models of the methods attacked white-box "
+                f"({', '.join(params['whitebox_methods'])}), {len(candidates) - len(left)} show no resolved loss of "
+                f"selection accuracy against the dense model's {format_rate(dense.select_acc, dense.n_select)} "
+                f"(McNemar, p ≥ {params['alpha']:g})")
         if left:
             text += "; left out for a resolved loss: " + ", ".join(
                 f"{v.name} ({v.select_acc:.2f}, p = {selection_test(v, dense, params['alpha'])['p_value']:.2g})"

@@ -201,7 +201,8 @@ def _speed_line(model_name: str, method, sub: pd.DataFrame, kept: pd.DataFrame, 
     if not len(kept):
         return text + "; every point loses accuracy resolvably."
     best = kept.iloc[-1]
-    text += (f". The fastest without a resolved accuracy loss is {best.point}, {format_rate(best.acc, d['n'])} against "
+    fastest = "fastest" if best.speedup >= 1 else "least slow (all of them slower than the dense model)"
+    text += (f". Of the points without a resolved accuracy loss, the {fastest} is {best.point}, {format_rate(best.acc, d['n'])} against "
              f"{d['acc']:.2f}, at {best.latency_b1_ms:.2f} ms ({best.speedup:.2f}×"
              + ("" if resolved_speedup(best.speedup, noise) else ", within the noise")
              + f"; {best.nonzero / d['params']:.0%} of the parameters)")

@@ -151,7 +151,9 @@ def _robust(rates, v) -> str:
 def rule_sentence(alpha: float, n: int, attack: str, eps: float, noise: float) -> str:
     """The rule in words, with this run's values (`n`: the selection images)."""
     return (f"The rule reads only the selection split ({n} images carved from the training images; the validation "
-            "split plays no part in it) and acts only on resolved differences. A compressed model qualifies when "
+            "split plays no part in it) and acts only on resolved differences; C1 read its points on the validation "
+            "split, so a point without a resolved loss there can lose resolvably here, and the other way round. "
+            "A compressed model qualifies when "
             f"McNemar's exact test on the selection images resolves no loss of accuracy against the dense model (p < "
             f"{alpha:g} would), when its method is attacked white-box, and when untargeted {attack.upper()} at "
             f"ε = {eps:g} does not leave it resolved less robust (robust accuracy, image by image, same test). Among the "

@@ -20,6 +20,7 @@ from ..evaluation.intervals import format_rate, wilson_of_rate
 from ..evaluation.paired import as_summary, best_resolved, compare, encode, evidence
 from ..evaluation.predict import predict
 from ..report import figures
+from ..report.wording import joined
 from ..robustness import eps_key, worst_case_pgd
 from ..training.cached import Trained
 from ..training.config import TrainConfig
@@ -58,8 +59,9 @@ def choice_sentence(name: str, a2: dict[str, Any], defense_model: str, alpha: fl
         return (f"The model hardened is **{name}**, resolved the more accurate on the selection split in A2 ({accs}; "
                 + "; ".join(f"against {m}: {evidence(t)}" for m, t in tests.items()) + ").")
     return (f"Which model to harden? On the selection split of A2 ({accs}), McNemar's test does not separate "
-            f"{', '.join(tied)} (" + "; ".join(evidence(t) for t in tests.values()) + "), so the tie-break decides: the "
-            f"smaller model, then the faster to train. The model hardened is **{name}**.")
+            f"{joined(tied)} (" + "; ".join(f"{m} minus {tied[0]}: {evidence(t)}" for m, t in tests.items())
+            + "), so the tie-break decides: the smaller model, then the faster to train. The model hardened is "
+            f"**{name}**.")
 
 
 def configs(params: dict[str, Any]) -> tuple[TrainConfig, DefenseConfig]:

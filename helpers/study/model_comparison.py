@@ -71,7 +71,8 @@ def comparison_text(headline: dict[str, dict[str, Any]], reference_val_acc: dict
                      f"{split} split: {t['only_a']} images right only for {ranked[0]}, {t['only_b']} only for "
                      f"{ranked[-1]} (difference {t['difference']:+.2f} [{t['diff_low']:+.2f}, {t['diff_high']:+.2f}], "
                      f"McNemar p = {t['p_value']:.2g})" for split, t in test.items()) + ". "
-                 + ("Neither split resolves the difference: the study treats the two as equally accurate."
+                 + ("Neither split resolves the difference: the study calls neither the more accurate (which is not "
+                    "evidence of equality)."
                     if not any(t["resolved"] for t in test.values()) else
                     "The difference is resolved on the " + " and ".join(s for s, t in test.items() if t["resolved"])
                     + " split."))

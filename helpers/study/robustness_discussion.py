@@ -159,20 +159,28 @@ def _transfer_comparison(replayed: pd.DataFrame, b2: dict[str, Any], names: list
             cross, n_cross = node.get("conditional_transfer_rate"), node.get("n_source_success")
             if cross is None or not n_cross or own.empty:
                 continue
-            low = own.loc[own.conditional_transfer_rate.idxmin()]
-            n_low = int(low.n_source_success)
-            p = rates_differ(round(cross * n_cross), int(n_cross), round(low.conditional_transfer_rate * n_low), n_low)
-            resolved = p < alpha
+            sides = [_transfer_side(r, cross, int(n_cross), alpha) for r in own.itertuples()]
+            count = {k: sides.count(k) for k in ("above", "below", "not resolved")}
+            verdict = ("compression keeps more of the vulnerability than a change of architecture." if count["above"] ==
+                       len(sides) else "a change of architecture keeps more of it." if count["below"] == len(sides) else
+                       "no single reading holds for every version.")
             lines.append(f"- Transfer: of {name}'s untargeted {attack.upper()} inputs at ε = {eps0:g} that fool it, "
-                         f"at least {format_rate(low.conditional_transfer_rate, int(low.n_source_success))} also fool "
-                         f"each compressed version ({low['name']} being the lowest), against "
-                         f"{format_rate(cross, int(n_cross))} for the other architecture, {other} (B2; Fisher's exact "
-                         f"p = {p:.2g}, the two rates count different inputs): "
-                         + ("compression keeps more of the vulnerability than a change of architecture."
-                            if resolved and low.conditional_transfer_rate > cross else
-                            "the difference is not resolved, so this run does not separate the two." if not resolved else
-                            "a change of architecture keeps more of it."))
+                         f"{span(own.conditional_transfer_rate)} also fool the {len(sides)} compressed versions, against "
+                         f"{format_rate(cross, int(n_cross))} for the other architecture, {other} (B2). Each version "
+                         "against that rate (Fisher's exact test; the rates count different inputs): "
+                         f"{count['above']} resolvably above, {count['below']} below, {count['not resolved']} not "
+                         f"resolved; {verdict}")
     return lines
+
+
+def _transfer_side(row, cross: float, n_cross: int, alpha: float) -> str:
+    """'above', 'below' or 'not resolved': one compressed version's conditional transfer rate against
+    the other architecture's, by Fisher's exact test at `alpha`."""
+    n = int(row.n_source_success)
+    k = round(row.conditional_transfer_rate * n)
+    if rates_differ(k, n, round(cross * n_cross), n_cross) >= alpha:
+        return "not resolved"
+    return "above" if row.conditional_transfer_rate > cross else "below"
 
 
 def discussion(replayed, attacked, b2: dict[str, Any], params: dict[str, Any]):

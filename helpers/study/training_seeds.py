@@ -133,7 +133,7 @@ def _cost(stats: dict[str, dict[str, Any]], runs: SeedRuns) -> str:
     parts = []
     for k, seed in enumerate(runs.seeds):
         said = [f"{m} reused the checkpoint made at {st['created_at'][k]}" if st["reused"][k]
-                else f"{m} trained now in {st['train_s'][k]:.0f} s" for m, st in stats.items()]
+                else f"{m} trained in this run in {st['train_s'][k]:.0f} s" for m, st in stats.items()]
         parts.append(f"seed {seed}: {', '.join(said)}")
     return (f"The {counted(len(runs.seeds), 'extra seed run')} added {progress.format_seconds(runs.seconds)} of wall time to "
             f"this stage ({'; '.join(parts)}).")
