@@ -203,18 +203,20 @@ def estimated_height_pt(header: list[str], columns: list[list[str]], font: str, 
     return (lines(header) + sum(lines(r) for r in rows)) * leading
 
 
+def cell_texts(df, floatfmt: str | Sequence[str]) -> tuple[list[list[str]], list[bool]]:
+    """Every column's cells as printed (`format_column`), and whether each column is numeric."""
+    formatted = [format_column(list(df.iloc[:, i].astype(object)), column_format(floatfmt, i))
+                 for i in range(df.shape[1])]
+    return [texts for texts, _ in formatted], [is_num for _, is_num in formatted]
+
+
 def table_latex(df, caption: str, label: str, floatfmt: str | Sequence[str] = ".3f", index: bool = False) -> str:
     """The DataFrame `df` as a captioned table labelled `label` (escaped cells, per-column
     decimals, booktabs rules): a `table` float when it is short, else a longtable that breaks
     across pages and repeats its header."""
     df = with_index(df) if index else df
     header = [escape(c) for c in df.columns]
-    columns = []
-    numeric = []
-    for i in range(df.shape[1]):
-        texts, is_num = format_column(list(df.iloc[:, i].astype(object)), column_format(floatfmt, i))
-        columns.append(texts)
-        numeric.append(is_num)
+    columns, numeric = cell_texts(df, floatfmt)
     font, widths = _layout([str(c) for c in df.columns], columns)
     align = [r"\raggedleft" if num else r"\raggedright" for num in numeric]
     spec = "".join(f">{{{a}\\arraybackslash}}p{{{w:.1f}pt}}" for a, w in zip(align, widths))

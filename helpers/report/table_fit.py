@@ -20,9 +20,7 @@ SHORT_CELL = 32
 
 def _texts(df, floatfmt: str | Sequence[str], index: bool) -> tuple[list[str], list[list[str]]]:
     df = latex.with_index(df) if index else df
-    columns = [latex.format_column(list(df.iloc[:, i].astype(object)), latex.column_format(floatfmt, i))[0]
-               for i in range(df.shape[1])]
-    return [str(c) for c in df.columns], columns
+    return [str(c) for c in df.columns], latex.cell_texts(df, floatfmt)[0]
 
 
 def wrapped_share(df, floatfmt: str | Sequence[str] = ".3f", index: bool = False) -> float:

@@ -142,10 +142,12 @@ def pick_dense(dense) -> str:
     return format_rate(dense.select_acc, dense.n_select)
 
 
-def _robust(rates, v) -> str:
+def _robust(rates, v, interval: bool = True) -> str:
+    """Variant `v`'s robust accuracy on the selection split ('–' when not attacked), with its Wilson interval."""
     if rates is None or v.name not in rates.index:
         return "–"
-    return format_rate(rates.robust_acc[v.name], int(rates.n[v.name]))
+    value = rates.robust_acc[v.name]
+    return format_rate(value, int(rates.n[v.name])) if interval else f"{value:.2f}"
 
 
 def rule_sentence(alpha: float, n: int, attack: str, eps: float, noise: float) -> str:
@@ -176,8 +178,7 @@ def deployment_table(by_model, at_eps, verdict, alpha: float, picks, runners, wh
             role = "deployed" if picks[name] == v.name else "runner-up" if runners[name] == v.name else ""
             rows.append({"model": name, "variant": v.name, "sel acc": f"{v.select_acc:.2f}",
                          "p acc": "–" if v.method == DENSE else f"{selection_test(v, dense, alpha)['p_value']:.2g}",
-                         "sel robust": f"{rates.robust_acc[v.name]:.2f}" if rates is not None and v.name in
-                         rates.index else "–",
+                         "sel robust": _robust(rates, v, interval=False),
                          "robustness": "reference" if v.method == DENSE else verdict.get(name, {}).get(v.name, "–"),
                          "b1 ms": f"{v.latency_b1_ms:.2f}", "MB": f"{v.size_mb:.2f}",
                          "qualifies": "–" if v.method == DENSE else ("yes" if not why else f"no: {why}"), "role": role,
