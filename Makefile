@@ -3,13 +3,18 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PARAMS ?= parameters/default.yaml
+# the committed studies, each parameters/<study>.yaml with its own report under report/
+STUDIES := default lenet5-fashion
+STUDY ?= $(STUDIES)
 STAMP  := $(VENV)/.installed
-APT_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc fonts-dejavu poppler-utils
+APT_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc fonts-dejavu poppler-utils \
+                dataset-fashion-mnist
 
 .PHONY: setup system-deps report run test bench lab clean distclean help
 
 help:
-	@echo "make report  - run the default study (parameters/default.yaml) and build report/report.pdf"
+	@echo "make report  - run every committed study and build its report: default (Sports-10, report/report.pdf),"
+	@echo "               lenet5-fashion (report/lenet5-fashion.pdf); make report STUDY=lenet5-fashion builds one"
 	@echo "make test    - the whole test suite (unit tests, notebook smoke run, report build)"
 	@echo "make bench   - training throughput and batch-1 latency of every model"
 	@echo "make lab     - JupyterLab on notebooks/ with the project's environment"
@@ -27,22 +32,27 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch, torchvision.ops; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
 
-# System packages for the PDF route (XeLaTeX with DejaVu fonts, pandoc), installed when missing.
+# System packages for the PDF route (XeLaTeX with DejaVu fonts, pandoc) and Fashion-MNIST's IDX files,
+# installed when missing.
 system-deps:
 	@if command -v xelatex >/dev/null && command -v pandoc >/dev/null && command -v pdftotext >/dev/null \
-	    && fc-list | grep -q DejaVuSerif; then exit 0; fi; \
+	    && fc-list | grep -q DejaVuSerif && test -d /usr/share/datasets/fashion-mnist; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing $(APT_PACKAGES) (about 3 minutes)"; \
 	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES) >/dev/null; \
 	else \
-	    echo "error: the PDF report needs xelatex, pandoc, pdftotext and the DejaVu fonts."; \
+	    echo "error: the PDF report needs xelatex, pandoc, pdftotext and the DejaVu fonts, the LeNet study Fashion-MNIST."; \
 	    echo "On Debian/Ubuntu, as root: apt-get install $(APT_PACKAGES)"; \
 	    echo "With conda: conda env create -f environment.yml (then install TeX Live with XeLaTeX)"; \
 	    exit 1; \
 	fi
 
 report: setup
-	$(PY) -m helpers.run $(PARAMS) --report
+	@for study in $(STUDY); do \
+	    test -f parameters/$$study.yaml || { echo "error: no study '$$study' (parameters/$$study.yaml); studies: $(STUDIES)"; exit 2; }; \
+	    echo "== study $$study (parameters/$$study.yaml)"; \
+	    $(PY) -m helpers.run parameters/$$study.yaml --report || exit 1; \
+	done
 
 run: setup
 	$(PY) -m helpers.run $(PARAMS)

@@ -65,7 +65,7 @@ def test_mistyped_value_is_named(tmp_path, text, key):
     ("compression_budgets: {channel: {epoch: 3}}\n", "compression_budgets.channel.*unknown budget keys \\['epoch'\\]"),
     ("compression_budgets: {channel: {epochs: ten}}\n", "compression_budgets.channel.*epochs is 'ten'"),
     ("compression_settings: {channel: {round: 4}}\n", "compression_settings.channel.*unknown setting keys"),
-    ("dataset: mnist\n", "parameter 'dataset'.*registered datasets"),
+    ("dataset: cifar10\n", "parameter 'dataset'.*registered datasets"),
     ("plugins: [no_such_module]\n", "parameter 'plugins' names 'no_such_module'"),
 ])
 def test_registries_check_the_names_a_parameter_gives(tmp_path, text, match):
@@ -125,3 +125,21 @@ def test_papermill_reads_every_parameter_we_declare(path):
 
     theirs = set(papermill.inspect_notebook(str(path)))
     assert theirs == set(notebook_cells.notebook_parameters(path))
+
+
+def test_a_study_names_its_stages():
+    stems = [p.stem for p in notebook_cells.study_notebooks({"stages": ["C2", "A1", "B1"]})]
+    assert stems == ["A1_data", "B1_attacks", "C2_robustness"]  # in study order
+    assert notebook_cells.study_notebooks({"stages": []}) == notebook_cells.notebook_paths()
+    with pytest.raises(params.ParameterError, match=r"'stages' names \['B9'\]"):
+        notebook_cells.study_notebooks({"stages": ["A1", "B9"]})
+
+
+def test_every_committed_study_resolves():
+    from helpers.report.__main__ import summary_name
+    for path in sorted((ROOT / "parameters").glob("*.yaml")):
+        values = resolve(str(path))
+        notebook_cells.study_notebooks(values)
+    lenet = resolve(str(ROOT / "parameters" / "lenet5-fashion.yaml"))
+    assert summary_name(lenet["report_name"]) == "lenet5-fashion.summary.json" and summary_name("report") == "summary.json"
+    assert lenet["figures_dir"] != resolve(str(ROOT / "parameters" / "default.yaml"))["figures_dir"]

@@ -118,3 +118,14 @@ def test_near_duplicates_into_the_training_split_name_what_they_can_bias():
     text = _consequence(near, {"train": [0] * 100, "selection": [0] * 150, "valid": [0] * 50})
     assert "1 touches an evaluated split" in text and "1 the selection split (1 of its 150 images" in text
     assert _consequence(near.iloc[[2]], {"train": []}) == ""
+
+
+def test_the_attacked_subset_is_stratified_reproducible_and_whole_when_small():
+    from helpers.data.splits import ImageSet, stratified_subset
+    labels = torch.tensor([0] * 30 + [1] * 5 + [2] * 20)
+    s = ImageSet("valid", torch.zeros(55, 1, 4, 4, dtype=torch.uint8), labels, [f"f{i}" for i in range(55)], ["a", "b", "c"])
+    sub = stratified_subset(s, 10, seed=0)
+    assert sub.class_counts() == [10, 5, 10] and sub.split == "valid"
+    assert sub.files == sorted(sub.files, key=s.files.index)  # the split's order kept
+    assert stratified_subset(s, 10, seed=0).files == sub.files and stratified_subset(s, 10, seed=1).files != sub.files
+    assert stratified_subset(s, 0, seed=0) is s and stratified_subset(s, 30, seed=0) is s

@@ -6,17 +6,27 @@ import torch
 
 from helpers.models import build_model, checkpoints, count_parameters, model_names
 from helpers.models.layers import Normalize
+from helpers.models.registry import get_spec
 
 
-@pytest.mark.parametrize("name, expected", [("SimpleCNN", 620_810), ("ResNetSmall", 2_777_674)])
+@pytest.mark.parametrize("name, expected", [("SimpleCNN", 620_810), ("ResNetSmall", 2_777_674),
+                                            ("LeNet5", 431_080), ("LeNet-300-100", 266_610)])
 def test_parameter_counts(name, expected):
-    assert count_parameters(build_model(name)) == expected
+    """The LeNets as Han et al. count them (Table 1: 431K and 267K), for one grey channel."""
+    channels = 1 if name.startswith("LeNet") else 3
+    assert count_parameters(build_model(name, mean=[0.5] * channels, std=[0.25] * channels)) == expected
+
+
+def test_an_mlp_has_no_grad_cam_layer():
+    assert get_spec("LeNet-300-100").gradcam_layer is None
+    assert get_spec("LeNet5").input_size == 28
 
 
 @pytest.mark.parametrize("name", model_names())
 @pytest.mark.parametrize("size", [32, 64])
 def test_forward_and_normalization_first(name, size):
     m = build_model(name, mean=[0.4, 0.5, 0.6], std=[0.2, 0.25, 0.3]).eval()
+    size = get_spec(name).input_size or size  # a model that takes one size only
     assert isinstance(next(m.children()), Normalize)
     assert m(torch.rand(2, 3, size, size)).shape == (2, 10)
     x = torch.rand(1, 3, 8, 8)

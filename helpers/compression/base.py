@@ -152,6 +152,11 @@ class CompressionMethod(ABC):
         """None when `target` is admissible, else what is wrong with it."""
         return None
 
+    def training_epochs(self) -> int:
+        """Epochs of training one point costs (the plan counts them): the budget's, unless the
+        method trains more than once per point."""
+        return self.budget.epochs
+
     # what the dense model scores on the target's scale (sparsity 0, MAC reduction 1 ...)
     dense_value: ClassVar[float] = 0.0
 

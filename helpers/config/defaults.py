@@ -12,9 +12,11 @@ run_dir: str = "runs/default"  # checkpoints, metrics, executed notebooks and ca
 figures_dir: str = ""  # where figures go, empty means <run_dir>/figures; the default run uses figures/
 report_dir: str = ""  # where report.pdf and summary.json go, empty means <run_dir>/report
 report_title: str = ""  # title page of the PDF report, empty gives a generic title
+report_name: str = "report"  # file names of the report: <report_dir>/<report_name>.pdf and <report_name>.summary.json (report keeps report.pdf and summary.json)
+stages: list[str] = []  # the stages this study runs and reports, such as [A1, A2, A3, B1, C1, C2] (a study with one model has no B2, one without a defense no B3); empty runs every notebook
 plugins: list[str] = []  # importable modules that register extra models, datasets, attacks or compression methods
-dataset: str = "image_folder"  # registered dataset format (helpers.data): image_folder reads <data_dir>/<split>/<class>/<image>
-data_dir: str = ""  # dataset root; '' searches data/sports10, then ../shared/data/sports10
+dataset: str = "image_folder"  # registered dataset format (helpers.data): image_folder reads <data_dir>/<split>/<class>/<image>; fashion_mnist and mnist read the four IDX files
+data_dir: str = ""  # dataset root; '' searches data/sports10, then ../shared/data/sports10 (fashion_mnist: /usr/share/datasets/fashion-mnist, then data/fashion-mnist)
 image_size: int = 64  # images are decoded and resized once to image_size x image_size pixels
 on_bad_image: str = "error"  # error | skip: an undecodable file stops the run, or is skipped and listed
 subset_per_class: int = 0  # keep only the first k images of each class in each split, 0 keeps all; for smoke runs
@@ -49,6 +51,7 @@ sweep_address: str = ""  # Dask scheduler of an existing cluster for sweeps, suc
 # --- data checks and evaluation (A1, A2) ---------------------------------------------------------
 alpha: float = 0.05  # significance level of the paired tests (McNemar's exact test) behind every "lost", "better", "less robust" and every choice; 0 resolves nothing
 near_dup_distance: int = 4  # dHash bits (of 64) within which two images count as near-duplicates
+near_dup_pixel_distance: float = 0.0  # when above 0, a near-duplicate pair must also differ by at most this mean absolute pixel value (units of [0, 1]): small grey images share dHashes by the thousand, the pixels tell the copies; 0 uses the hash alone
 n_misclassified: int = 6  # misclassified validation examples shown per model
 reference_val_acc: dict = {}  # per model, a published validation accuracy quoted beside this run's, such as SimpleCNN: 0.68; needs reference_source
 reference_source: str = ""  # where reference_val_acc comes from (a citation the report prints with it)
@@ -62,6 +65,7 @@ latency_batch_runs: int = 100  # timed forward passes per model at that larger b
 explain_classes: list[str] = []  # classes with one correctly classified example each; empty takes the first three
 
 # --- attacks and transfer (B1, B2) ----------------------------------------------------------------
+attack_subset_per_class: int = 0  # attacks (B1, B3, C2) and the maps read over a whole split (A3) use this many validation images per class (C2's deployment rule, selection images), a stratified draw with selection_seed, for large data sets; 0 takes the whole split; clean accuracy is always over the whole split
 attacks: list[str] = ["fgsm", "pgd"]  # registered attacks (helpers.attacks) run over the validation split
 attack_eps: list[float] = [0.01, 0.03, 0.05, 0.1]  # L∞ budgets ε in pixel units of [0, 1]
 pgd_step_divisor: float = 3.0  # the PGD step α is ε divided by this: 0.01 at ε 0.03
@@ -93,6 +97,8 @@ sensitivity_amounts: list[float] = [0.5, 0.8, 0.95]  # per-layer sensitivity: gl
 dense_control_budget: str = "channel"  # C1 control: the dense model is fine-tuned again, unpruned, with this method's budget (epochs, distillation), so "pruned beats dense" compares equal training; "" runs none
 target_sparsity: float = 0.8  # C1 target: unstructured sparsity at which accuracy must be kept
 target_size_reduction: float = 3.0  # C1 target: how many times smaller the compressed checkpoint must be at that sparsity
+target_nonzero_ratio: float = 0.0  # C1 target: how many times fewer non-zero parameters than the dense model an unstructured model keeps with no resolved loss (Han et al. 2015: 12 on LeNet); 0 sets none
+target_max_drop: float = 0.005  # C1 target with target_nonzero_ratio: the point estimate of the accuracy lost may not exceed this fraction
 target_speedup: float = 2.5  # C1 target: batch-1 speedup a structured model must reach while keeping its accuracy
 
 # --- robustness of compressed models (C2) ---------------------------------------------------------

@@ -27,6 +27,20 @@ def notebook_paths(notebook_dir: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(notebook_dir.glob("[A-Z][0-9]_*.ipynb"))
 
 
+def study_notebooks(values: dict[str, Any]) -> list[Path]:
+    """The notebooks of the study the parameters describe: those named by `stages` (prefixes such as
+    'A1', in study order), every notebook when it is empty."""
+    available = notebook_paths()
+    wanted = list(values.get("stages") or [])
+    if not wanted:
+        return available
+    prefixes = {p.stem.split("_", 1)[0]: p for p in available}
+    unknown = [s for s in wanted if s not in prefixes]
+    if unknown:
+        raise ParameterError(f"parameter 'stages' names {unknown}, which are not stages; the stages are {sorted(prefixes)}")
+    return [p for p in available if p.stem.split("_", 1)[0] in wanted]
+
+
 def notebook_path(stem: str) -> Path:
     return NOTEBOOK_DIR / f"{stem}.ipynb"
 

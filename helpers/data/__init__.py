@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config.schema import ParameterError, register_check
-from . import image_folder
+from . import idx, image_folder
 from .splits import DataError, DataSource, ImageSet, StudyData, batches, carve_selection, channel_stats
 
 DatasetLoader = Callable[..., StudyData]
-DATASETS: dict[str, DatasetLoader] = {"image_folder": image_folder.load}
+DATASETS: dict[str, DatasetLoader] = {"image_folder": image_folder.load, "fashion_mnist": idx.load_fashion_mnist,
+                                       "mnist": idx.load_mnist}
 # where a format's files lie for a data_dir parameter, so the runner can tell when they change
-_LOCATE: dict[str, Callable[[str], Path]] = {"image_folder": image_folder.find_data_dir}
+_LOCATE: dict[str, Callable[[str], Path]] = {"image_folder": image_folder.find_data_dir,
+                                             "fashion_mnist": lambda d: idx.find_idx_dir(d, "fashion_mnist"),
+                                             "mnist": lambda d: idx.find_idx_dir(d, "mnist")}
 
 
 def register_dataset(name: str, load: DatasetLoader, locate: Callable[[str], Path] | None = None) -> None:

@@ -90,6 +90,7 @@ class StudyData:
     std: list[float]
     source: DataSource = field(default_factory=lambda: DataSource("tensors"))
     selection: ImageSet | None = None
+    split_note: str = ""  # where the splits come from when the format's own names differ from the study's roles
 
     @property
     def classes(self) -> list[str]:
@@ -160,6 +161,19 @@ def carve_selection(data: StudyData, per_class: int, seed: int) -> StudyData:
     train = _take(data.train, torch.nonzero(keep).flatten(), "train")
     mean, std = channel_stats(train.images)
     return replace(data, train=train, selection=selection, mean=mean, std=std)
+
+
+def stratified_subset(s: ImageSet, per_class: int, seed: int) -> ImageSet:
+    """`per_class` images of every class of `s` (all of a class that has fewer), drawn with `seed`,
+    in their order in `s`; `s` itself when per_class is 0 or no class has more. The same split,
+    per_class and seed give the same images on every machine (torch's CPU generator)."""
+    counts = s.class_counts()
+    if per_class <= 0 or max(counts) <= per_class:
+        return s
+    gen = torch.Generator().manual_seed(seed)
+    chosen = torch.cat([torch.nonzero(s.labels == c).flatten()[torch.randperm(n, generator=gen)[:per_class]]
+                        for c, n in enumerate(counts) if n])
+    return _take(s, torch.sort(chosen).values, s.split)
 
 
 def subset(files: list, labels: list[int], per_class: int) -> tuple[list, list[int]]:

@@ -71,6 +71,31 @@ def paired_bootstrap(score_a: torch.Tensor, score_b: torch.Tensor, *, confidence
             "ci_low": low, "ci_high": high, "confidence": confidence, "resolved": bool(low > 0 or high < 0)}
 
 
+def paired_bootstrap_outcomes(a: torch.Tensor, b: torch.Tensor, *, confidence: float = 0.95,
+                              n_resamples: int = 10_000, seed: int = 0) -> dict[str, Any]:
+    """`paired_bootstrap` for right/wrong outcomes (bool [N]), drawn in O(n_resamples) instead of
+    O(n_resamples · N): a resample of N image pairs with replacement is multinomial over the three
+    kinds of pair (right only for A, right only for B, the same for both), and its difference is
+    (only_a − only_b) / N. The same percentile interval in distribution, 10,000 images or 50."""
+    import numpy as np
+
+    if a.shape != b.shape or a.dim() != 1:
+        raise ValueError(f"paired comparison needs one outcome per image for the same images: "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    n = a.numel()
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    diff = (only_a - only_b) / n
+    if only_a + only_b == 0:
+        low = high = diff
+    else:
+        counts = np.random.default_rng(seed).multinomial(n, [only_a / n, only_b / n, 1 - (only_a + only_b) / n],
+                                                         size=n_resamples)
+        tail = 100 * (1 - confidence) / 2
+        low, high = (float(v) for v in np.percentile((counts[:, 0] - counts[:, 1]) / n, [tail, 100 - tail]))
+    return {"n": n, "mean_a": int(a.sum()) / n, "mean_b": int(b.sum()) / n, "difference": diff, "ci_low": low,
+            "ci_high": high, "confidence": confidence, "resolved": bool(low > 0 or high < 0)}
+
+
 # Per-image outcomes travel in the metrics JSON as strings of '0' and '1' (one character per image,
 # in the split's order): readable, diffable, and 10,000 images cost 10 kB.
 def encode(flags: torch.Tensor) -> str:
@@ -82,7 +107,7 @@ def decode(text: str) -> torch.Tensor:
     """'0110…' -> bool [N] (`encode`'s inverse)."""
     if set(text) - {"0", "1"}:
         raise ValueError(f"a per-image outcome string holds only '0' and '1', got {sorted(set(text) - {'0', '1'})}")
-    return torch.tensor([c == "1" for c in text], dtype=torch.bool)
+    return torch.frombuffer(bytearray(text.encode("ascii")), dtype=torch.uint8) == ord("1")
 
 
 def compare(outcome_a, outcome_b, *, alpha: float = 0.05, seed: int = 0) -> dict[str, Any]:
@@ -92,7 +117,7 @@ def compare(outcome_a, outcome_b, *, alpha: float = 0.05, seed: int = 0) -> dict
     a = decode(outcome_a) if isinstance(outcome_a, str) else outcome_a.bool()
     b = decode(outcome_b) if isinstance(outcome_b, str) else outcome_b.bool()
     test = mcnemar(a, b)
-    interval = paired_bootstrap(a, b, seed=seed)
+    interval = paired_bootstrap_outcomes(a, b, seed=seed)
     better = None
     if test["p_value"] < alpha:
         better = "a" if test["only_a"] > test["only_b"] else "b"

@@ -13,8 +13,16 @@ def gradcam_layer_name(model: nn.Module) -> str:
     return spec_of(model).gradcam_layer
 
 
+def has_gradcam(model: nn.Module) -> bool:
+    """Whether the model's spec names a Grad-CAM layer (an MLP has none: saliency only)."""
+    return spec_of(model).gradcam_layer is not None
+
+
 def gradcam_layer(model: nn.Module) -> nn.Module:
-    return model.get_submodule(gradcam_layer_name(model))
+    name = gradcam_layer_name(model)
+    if name is None:
+        raise ValueError(f"model {type(model).__name__} has no Grad-CAM layer (no convolution): explain it with saliency")
+    return model.get_submodule(name)
 
 
 @torch.no_grad()

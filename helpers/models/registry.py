@@ -31,7 +31,7 @@ class ModelSpec:
 
     build(num_classes=, mean=, std=, **settings) -> nn.Module taking x float [B, C, H, W] in [0, 1]
     (C = len(mean)) with normalization as its first layer. gradcam_layer: the name (as in
-    `named_modules()`) of the layer Grad-CAM explains. input_size: the only image size the model
+    `named_modules()`) of the layer Grad-CAM explains, None for a model without one (an MLP: saliency only). input_size: the only image size the model
     accepts, None for any. normalization: "data" uses the training set's per-channel statistics,
     or a fixed (mean, std) pair, e.g. the ImageNet statistics of pretrained weights.
     prunable(model): the (name, layer) pairs whose weights unstructured pruning may zero;
@@ -39,7 +39,7 @@ class ModelSpec:
     """
     name: str
     build: Callable[..., nn.Module]
-    gradcam_layer: str
+    gradcam_layer: str | None
     input_size: int | None = None
     normalization: str | tuple[list[float], list[float]] = "data"
     prunable: Callable[[nn.Module], list[tuple[str, nn.Module]]] = conv_and_linear

@@ -75,7 +75,10 @@ def make_plan(param_file: str, values: dict[str, Any], statuses: dict[str, bool]
     from ..data import split_sizes
 
     sizes = split_sizes(values)
-    s = Sizes(**sizes)
+    per_class = values["attack_subset_per_class"]
+    # attacks read a stratified subset: at most per_class images of each class
+    attacked = min(sizes["valid"], per_class * sizes["classes"]) if per_class > 0 else sizes["valid"]
+    s = Sizes(**{**sizes, "attacked": attacked})
     stages = {}
     for stem, up_to_date in statuses.items():
         work = WORK.get(stem)

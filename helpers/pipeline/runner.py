@@ -28,16 +28,17 @@ class RunError(RuntimeError):
     pass
 
 
-def select_notebooks(names: list[str]) -> list[Path]:
-    """Notebook paths in study order; names are prefixes like 'A1' or full stems like 'A1_data'."""
-    available = notebook_cells.notebook_paths()
+def select_notebooks(names: list[str], available: list[Path] | None = None) -> list[Path]:
+    """Notebook paths in study order; names are prefixes like 'A1' or full stems like 'A1_data', out
+    of `available` (the study's notebooks; default every notebook)."""
+    available = notebook_cells.notebook_paths() if available is None else available
     if not names:
         return available
     chosen = []
     for name in names:
         match = [p for p in available if p.stem == name or p.stem.split("_", 1)[0] == name]
         if not match:
-            raise RunError(f"no notebook '{name}'; available: {[p.stem for p in available]}")
+            raise RunError(f"no notebook '{name}' in this study; its notebooks: {[p.stem for p in available]}")
         chosen.extend(match)
     return sorted(set(chosen), key=available.index)
 
@@ -118,7 +119,7 @@ def stage_statuses(values: dict[str, Any], layout: RunLayout, selected: list[Pat
     """Every notebook in order, with its reuse key and whether it runs: a selected stage runs unless
     its key matches its last successful run (and `force` is off)."""
     data_key, upstream, stale, out = files_fingerprint(values), "", [], []
-    for nb_path in notebook_cells.notebook_paths():
+    for nb_path in notebook_cells.study_notebooks(values):
         stem = nb_path.stem
         nb_params = notebook_cells.for_notebook(stem, values)
         key = _stage_key(nb_path, nb_params, data_key, upstream)
@@ -163,7 +164,8 @@ def run(param_file: str, names: list[str] | None = None, *, overrides: list[str]
     values = resolve(param_file, overrides)
     layout = RunLayout.from_params(values)
     cold = not layout.root.exists() or not any(layout.root.iterdir())
-    statuses = stage_statuses(values, layout, select_notebooks(names or []), force)
+    study = notebook_cells.study_notebooks(values)
+    statuses = stage_statuses(values, layout, select_notebooks(names or [], study), force)
     machine, plan = _plan(param_file, values if with_plan else {**values, "calibration_seconds": 0}, statuses, log)
     if plan_only:
         return {}
@@ -188,18 +190,17 @@ def run(param_file: str, names: list[str] | None = None, *, overrides: list[str]
                                               **({"estimate_s": plan.stages[stem].estimate_s} if plan else {})})
         log(f"{stem}: done in {progress.format_seconds(seconds)} -> {layout.executed(stem)}")
         done[stem] = seconds
-    _write_run_metrics(layout, param_file, done, cold and len(done) == len(notebook_cells.notebook_paths()), machine,
+    _write_run_metrics(layout, param_file, [p.stem for p in study], done, cold and len(done) == len(study), machine,
                        plan)
     return done
 
 
-def _write_run_metrics(layout: RunLayout, param_file: str, done: dict[str, Any], cold_and_complete: bool,
-                       machine: dict[str, Any], plan) -> None:
+def _write_run_metrics(layout: RunLayout, param_file: str, stems: list[str], done: dict[str, Any],
+                       cold_and_complete: bool, machine: dict[str, Any], plan) -> None:
     """`metrics/run.json`: each stage's latest seconds and planned estimate, the machine and
     precision of this run, the calibrated rates of its plan, and the stage times and estimates of
     the last cold run (every stage executed, starting from an empty run directory), kept across
     partial reruns."""
-    stems = [p.stem for p in notebook_cells.notebook_paths()]
     records = {s: load_json(layout.stage_record(s)) for s in stems if layout.stage_record(s).exists()}
     stages = {s: r["seconds"] for s, r in records.items()}
     cold_path = layout.root / "stages" / "cold_run.json"

@@ -51,6 +51,11 @@ class Sizes:
     test: int
     classes: int
     to_decode: int = 0
+    attacked: int = -1  # validation images the attacks and split-wide maps read (attack_subset_per_class); -1: all
+
+    def __post_init__(self):
+        if self.attacked < 0:
+            self.attacked = self.valid
 
     @property
     def all(self) -> int:
@@ -88,7 +93,7 @@ def a2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
 
 
 def a3(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
-    return [Work(f"{m}: predictions and maps", m, "eval", s.valid + s.train) for m in p["models"]]
+    return [Work(f"{m}: predictions and maps", m, "eval", s.valid + s.train + s.attacked) for m in p["models"]]
 
 
 def _attack_steps(p: dict[str, Any]) -> dict[str, int]:
@@ -100,8 +105,8 @@ def b1(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
     steps = _attack_steps(p)  # B1 runs every step (it records the iteration of first success)
     strong = {p["example_eps"], p["robustness_eps"] or min(p["attack_eps"])}
     return [Work(f"{m}: {a.upper()} ({n} step{'s' if n > 1 else ''}) × {len(p['attack_eps'])} ε × 2 goals × "
-                 f"{s.valid} images", m, "attack", s.valid * n * len(p["attack_eps"]) * len(GOALS))
-            for m in p["models"] for a, n in steps.items()] + [_apgd(m, p["apgd_steps"], len(strong), s.valid)
+                 f"{s.attacked} images", m, "attack", s.attacked * n * len(p["attack_eps"]) * len(GOALS))
+            for m in p["models"] for a, n in steps.items()] + [_apgd(m, p["apgd_steps"], len(strong), s.attacked)
                                                               for m in p["models"] if p["apgd_steps"] > 0]
 
 
@@ -114,7 +119,7 @@ def _apgd(model: str, steps: int, n_eps: int, n: int) -> Work:
 def b2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
     runs = len(p["attacks"]) * len(p["attack_eps"]) * len(GOALS)
     return [Work(f"{m}: every fixed set replayed, and the noise baseline", m, "eval",
-                 s.valid * (runs * len(p["models"]) + len(p["attack_eps"]))) for m in p["models"]]
+                 s.attacked * (runs * len(p["models"]) + len(p["attack_eps"]))) for m in p["models"]]
 
 
 def _worst_case(model: str, what: str, n: int, eps_grid, steps: int, restarts: int, robust: bool) -> Work:
@@ -136,14 +141,14 @@ def b3(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
             + [Work(f"{m} FGSM-RS: one input-gradient step per training image", m, "train", e * s.train),
                _worst_case(m, f"{m}: PGD-10 on the selection split after each epoch", s.selection * e, [eps], 10, 1,
                            True),
-               _worst_case(m, f"{m} standard: {attack}", s.valid, p["attack_eps"], p["defense_eval_steps"],
+               _worst_case(m, f"{m} standard: {attack}", s.attacked, p["attack_eps"], p["defense_eval_steps"],
                            p["defense_restarts"], False),
-               _worst_case(m, f"{m} robust: {attack}", s.valid, p["attack_eps"], p["defense_eval_steps"],
+               _worst_case(m, f"{m} robust: {attack}", s.attacked, p["attack_eps"], p["defense_eval_steps"],
                            p["defense_restarts"], True)]
             + ([] if p["apgd_steps"] <= 0 else  # beside it, B3's PGD again at defense_eps, per image
-               [_worst_case(m, f"{m} {v}: the same PGD again at ε {eps:g}", s.valid, [eps], p["defense_eval_steps"],
+               [_worst_case(m, f"{m} {v}: the same PGD again at ε {eps:g}", s.attacked, [eps], p["defense_eval_steps"],
                             p["defense_restarts"], v == "robust") for v in ("standard", "robust")]
-               + [_apgd(m, p["apgd_steps"], 1, 2 * s.valid)]))
+               + [_apgd(m, p["apgd_steps"], 1, 2 * s.attacked)]))
 
 
 def _points(p: dict[str, Any]):
@@ -158,7 +163,8 @@ def c1(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
         distilled = set()
         for method, t in _points(p):
             b, f, label = method.budget, _cost_factor(method, t), f"{m} {method.name} {method.label(t)}"
-            items += _training(m, label, b.epochs, s, f) + [Work(f"{label}: accuracy", m, "eval", 2 * s.valid + s.selection, f)]
+            items += (_training(m, label, method.training_epochs(), s, f)
+                      + [Work(f"{label}: accuracy", m, "eval", 2 * s.valid + s.selection, f)])
             if b.distill_alpha > 0 and b.epochs not in distilled:  # the teacher's outputs are remembered
                 distilled.add(b.epochs)
                 items.append(Work(f"{m}: the dense teacher's outputs, {b.epochs} epochs", m, "eval", b.epochs * s.train))
@@ -190,22 +196,22 @@ def c2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
     items = []
     for m in p["models"]:
         items.append(Work(f"{m}: fixed sets replayed on {len(points) + 1} models", m, "eval",
-                          (len(points) + 1) * runs * s.valid))
+                          (len(points) + 1) * runs * s.attacked))
         attacked = [(None, 1.0)] + [(meth, t) for meth, t in points if meth.name in p["whitebox_methods"]]
         for meth, t in attacked:
             f, label = (1.0, f"{m} dense") if meth is None else (_cost_factor(meth, t), f"{m} {meth.name} {meth.label(t)}")
             items.append(Work(f"{label}: white-box, {len(p['whitebox_goals'])} goal(s), every ε", m, "attack",
-                              s.valid * per_image * len(p["whitebox_goals"]), f))
+                              s.attacked * per_image * len(p["whitebox_goals"]), f))
         # the rule attacks the dense model, then candidates until two qualify: counted as at most three
         items.append(Work(f"{m}: the rule's attacks on the selection split", m, "attack",
                           min(len(attacked), 4) * s.selection * stop_on_success_steps(eps_rule, steps[p["robustness_attack"]])))
     m, eps = hardened_model(p, rates), p["defense_eps"]
     for meth, t in _robust_points(p):
         items += _training(m, f"{m} robust, {meth.name} {meth.label(t)}", meth.budget.epochs, s, _cost_factor(meth, t))
-        items.append(_worst_case(m, f"{m} robust, {meth.name} {meth.label(t)}: worst-case PGD", s.valid, [eps],
+        items.append(_worst_case(m, f"{m} robust, {meth.name} {meth.label(t)}: worst-case PGD", s.attacked, [eps],
                                  p["defense_eval_steps"], p["defense_restarts"], True))
     if _robust_points(p):
-        items.append(_worst_case(m, f"{m} robust, unpruned: worst-case PGD", s.valid, [eps], p["defense_eval_steps"],
+        items.append(_worst_case(m, f"{m} robust, unpruned: worst-case PGD", s.attacked, [eps], p["defense_eval_steps"],
                                  p["defense_restarts"], True))
     return items
 

@@ -60,12 +60,9 @@ def abstract(s: Summary, params: dict[str, Any]) -> str:
     data = (f"{int(classes)} classes, {int(train + (held or 0))} training images"
             + (f" ({int(held)} of them held out as a selection split that makes every choice)" if held else "")
             + f" and {n} validation images" if classes and train and n else "an image classification dataset")
-    text = [f"We train {len(ms)} image classifiers ({', '.join(ms)}) on {data}, explain their decisions with "
-            "saliency maps and Grad-CAM, attack them with FGSM and PGD, measure how adversarial examples transfer "
-            "between them, harden one by adversarial fine-tuning, and compress them by unstructured and channel "
-            "pruning, measuring accuracy, latency, size and robustness of every compressed model. Two models are "
-            "compared image by image (McNemar's exact test), and a difference is claimed only where the test "
-            "resolves it."]
+    text = [f"We train {len(ms)} image classifiers ({', '.join(ms)}) on {data}, " + _what_was_done(s, params)
+            + " Two models are compared image by image (McNemar's exact test), and a difference is claimed only "
+            "where the test resolves it."]
     accs = [f"{m} {rate(s, f'A2.{m}.val_acc', n)}" for m in ms if number(s, f"A2.{m}.val_acc") is not None]
     if accs:
         text.append("Validation accuracies are " + ", ".join(accs) + _accuracy_verdict(s, ms) + ".")
@@ -88,6 +85,29 @@ def abstract(s: Summary, params: dict[str, Any]) -> str:
                     + "; ".join(r for r in recs if r) + ".")
     text.append("Every accuracy and rate is given with its 95\u00a0% Wilson interval in brackets.")
     return " ".join(text)
+
+
+def _what_was_done(s: Summary, params: dict[str, Any]) -> str:
+    """The study's work in one sentence, from the stages that left results in the summary."""
+    ran = lambda prefix: any(k.startswith(prefix) for k in s)  # noqa: E731
+    parts = []
+    if ran("A3."):
+        parts.append("explain their decisions with saliency maps and Grad-CAM")
+    if ran("B1."):
+        titles = [facts.attack_title(a) for a in params.get("attacks", [])]
+        parts.append("attack them with " + (" and ".join(titles) if titles else "adversarial attacks"))
+    if ran("B2."):
+        parts.append("measure how adversarial examples transfer between them")
+    if ran("B1.defense."):
+        parts.append("harden one by adversarial fine-tuning")
+    if ran("C1."):
+        from ..compression import method_class
+        methods = [method_class(m).title for m in params.get("compression_methods", [])]
+        parts.append("compress them (" + "; ".join(methods) + ")" + (", measuring accuracy, latency, size and "
+                     "robustness of every compressed model" if ran("C2.") else ""))
+    if not parts:
+        return "and evaluate them."
+    return (", ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1] + ".")
 
 
 def _accuracy_verdict(s: Summary, ms: list[str]) -> str:
@@ -131,8 +151,9 @@ def executive_cells(s: Summary, params: dict[str, Any]) -> list:
     from .findings import findings
     attack = facts.attack_title(_attack(params))
     intro = (f"# Executive summary\n\n[Table](#{HEADLINE_LABEL}) gives the headline numbers of the study; the "
-             "sections that follow derive each of them. Accuracies and success rates are proportions over a few "
-             "dozen images, so each comes with its 95\u00a0% Wilson interval. Two models evaluated on the same "
+             "sections that follow derive each of them. Accuracies and success rates are proportions "
+             + (f"over {n:,} validation images or fewer" if (n := facts.n_valid(s)) and n > 200 else
+                "over a few dozen images") + ", so each comes with its 95\u00a0% Wilson interval. Two models evaluated on the same "
              "images are compared image by image (McNemar's exact test, with the paired bootstrap interval of the "
              "difference), and a difference is called one only where that test resolves it.")
     caption = (f"Headline results, one column per model: validation accuracy, untargeted {attack} success rate and "

@@ -152,8 +152,8 @@ def compile_latex(build_dir: Path) -> int:
 
 def build(executed: list[Path], report_dir: Path, title: str, run_metrics: Path | None = None,
           summary_: dict[str, Any] | None = None, params: dict[str, Any] | None = None,
-          figures_dir: Path | None = None) -> Path:
-    """Compile `<report_dir>/report.pdf` (and keep its `report.tex` beside it for the checks) from
+          figures_dir: Path | None = None, name: str = "report") -> Path:
+    """Compile `<report_dir>/<name>.pdf` (and keep its `<name>.tex` beside it for the checks) from
     the executed notebooks `executed`, in that order, with the computed sections of `add_sections`;
     the figures' PNG files are taken from `figures_dir`."""
     from nbconvert import LatexExporter
@@ -186,9 +186,9 @@ def build(executed: list[Path], report_dir: Path, title: str, run_metrics: Path 
                 shutil.copyfile(png, build_dir / png.name)
         compile_latex(build_dir)
         report_dir.mkdir(parents=True, exist_ok=True)
-        dest = report_dir / "report.pdf"
+        dest = report_dir / f"{name}.pdf"
         with atomic_path(dest) as out:
             shutil.copyfile(build_dir / "report.pdf", out)
-        with atomic_path(report_dir / "report.tex") as out:
+        with atomic_path(report_dir / f"{name}.tex") as out:
             shutil.copyfile(build_dir / "report.tex", out)
     return dest

@@ -54,6 +54,7 @@ class Setup:
     attack_eps: list[float]
     device: torch.device = torch.device("cpu")
     sha256: dict[str, str] = field(default_factory=dict)
+    subset: bool = False  # the images are a stratified subset of the validation split (attack_subset_per_class)
 
     @property
     def goals(self) -> dict[str, int | None]:
@@ -67,13 +68,16 @@ class Setup:
 
 
 def prepare(stage, data) -> Setup:
-    """Check the parameters, load A2's models and build the attacks of `stage.params`."""
+    """Check the parameters, load A2's models and build the attacks of `stage.params`, over the
+    attacked validation images (`Stage.attacked_split`)."""
     p = stage.params
     target = check_parameters(data.classes, p["target_class"], p["attack_eps"], p["example_eps"])
     paths = {n: stage.layout.trained(n) for n in p["models"]}
+    attacked = stage.attacked_split()
     return Setup({n: stage.trained_model(n)[0] for n in p["models"]}, paths,
-                 {a: build_attack(a, p) for a in p["attacks"]}, data.classes, target, data.valid.images,
-                 data.valid.labels, list(p["attack_eps"]), stage.device, {n: sha256_file(f) for n, f in paths.items()})
+                 {a: build_attack(a, p) for a in p["attacks"]}, data.classes, target, attacked.images,
+                 attacked.labels, list(p["attack_eps"]), stage.device, {n: sha256_file(f) for n, f in paths.items()},
+                 subset=len(attacked) < len(data.valid))
 
 
 @dataclass
@@ -174,7 +178,7 @@ def _model_line(grid: Grid, n: str, main: str, others: list[str], e0: float) -> 
             f"{target_class}" + (f"; {rest}. " if rest else ". ")
             + f"Untargeted {main_t} fools at least half of them {first_eps_reaching(main, 'untargeted')}, targeted "
             f"{main_t} {first_eps_reaching(main, 'targeted')}. Its robust accuracy under untargeted {main_t} at ε = {e0:g}, over "
-            f"all {total} validation images, is {format_rate(grid.value(n, main, 'untargeted', e0, 'robust_acc'), total)}, "
+            f"{'the' if s.subset else 'all'} {total} {'attacked ' if s.subset else ''}validation images, is {format_rate(grid.value(n, main, 'untargeted', e0, 'robust_acc'), total)}, "
             "against a clean accuracy of "
             f"{format_rate(grid.value(n, main, 'untargeted', e0, 'clean_acc'), total)}.")
 

@@ -173,12 +173,14 @@ def example_indices(run: AttackRun, labels: torch.Tensor, goal: str, target: int
 def example_rows(grid: Grid, model: str, attack: str, goal: str, eps: float, k: int) -> list[dict[str, Any]]:
     """Up to k rows for `figures.adversarial_examples`: text (top-3 before and after, norms,
     outcome) and panels (original, adversarial, δ, saliency and Grad-CAM of the clean and of the
-    adversarial input, each for the class the model predicts for that input)."""
+    adversarial input, each for the class the model predicts for that input; saliency only for a
+    model without a Grad-CAM layer)."""
     s, run = grid.setup, grid.runs[model, attack, goal, eps]
     net, x01, labels, classes = s.models[model], s.images.float() / 255, s.labels, s.classes
     clean_pred, adv_pred = run.clean_logits.argmax(1), run.adv_logits.argmax(1)
     out = []
     for i in example_indices(run, labels, goal, s.target)[:k]:
+        cam = explain.has_gradcam(net)  # an MLP is explained by saliency alone
         x, xa = x01[i:i + 1].to(s.device), run.x_adv[i:i + 1].to(s.device)
         pc, pa = clean_pred[i:i + 1].to(s.device), adv_pred[i:i + 1].to(s.device)
         ok = bool(adv_pred[i] == s.target) if goal == "targeted" else bool(adv_pred[i] != labels[i])
@@ -190,9 +192,10 @@ def example_rows(grid: Grid, model: str, attack: str, goal: str, eps: float, k: 
             ("original", x01[i], "image"), ("adversarial", run.x_adv[i], "image"),
             (f"δ ×{0.5 / max(float(d.abs().max()), 1e-12):.0f}", d, "delta"),
             (f"saliency\n(clean)\n{cn}", explain.saliency(net, x, pc)[0], "saliency"),
-            (f"Grad-CAM\n(clean)\n{cn}", explain.gradcam(net, x, pc)[0], "gradcam", x01[i]),
+            *([(f"Grad-CAM\n(clean)\n{cn}", explain.gradcam(net, x, pc)[0], "gradcam", x01[i])] if cam else []),
             (f"saliency\n(adversarial)\n{an}", explain.saliency(net, xa, pa)[0], "saliency"),
-            (f"Grad-CAM\n(adversarial)\n{an}", explain.gradcam(net, xa, pa)[0], "gradcam", run.x_adv[i])]})
+            *([(f"Grad-CAM\n(adversarial)\n{an}", explain.gradcam(net, xa, pa)[0], "gradcam", run.x_adv[i])]
+              if cam else [])]})
     return out
 
 

@@ -84,6 +84,33 @@ def sparsity_target_lines(sweep, dense, target_sparsity: float, target_size_redu
     return lines
 
 
+def nonzero_ratio_lines(sweep, dense, target_ratio: float, max_drop: float, alpha: float) -> list[str]:
+    """Han et al.'s target, per model: of the unstructured models (every method) whose loss of
+    validation accuracy the paired test does not resolve, the one with the largest ratio of dense
+    parameters to non-zero parameters; and whether some model reaches `target_ratio` with no
+    resolved loss and a point estimate of the loss within `max_drop` (a fraction). [] when
+    target_ratio is 0."""
+    if target_ratio <= 0:
+        return []
+    lines = []
+    for model_name, (_, d) in dense.items():
+        rows = [(d["params"] / r.nonzero, r, against_dense(r, d, alpha)) for name, m in sweep.methods.items()
+                if m.family == "unstructured" for r in sweep.made(name) if r.model == model_name and r.nonzero]
+        kept = sorted((x for x in rows if x[2]["better"] != "b"), key=lambda x: x[0])
+        if not kept:
+            lines.append(f"- {model_name}: every unstructured model loses accuracy, resolved by the paired test; no "
+                         f"ratio of non-zero parameters is kept without loss (target {target_ratio:g}×, missed).")
+            continue
+        ratio, r, test = kept[-1]
+        met = [x for x in kept if x[0] >= target_ratio and -x[2]["difference"] <= max_drop]
+        lines.append(f"- {model_name}: the largest reduction of non-zero parameters with no loss resolved is "
+                     f"{ratio:.1f}× ({r.nonzero:,} of {d['params']:,}; {sweep.methods[r.method].title} at {r.point}), "
+                     f"accuracy {format_rate(r.acc, d['n'])} against {d['acc']:.3f} ({evidence(test)}). Target, at least "
+                     f"{target_ratio:g}× fewer non-zeros with no resolved loss and at most {100 * max_drop:g} points "
+                     "lost: " + (f"met by {len(met)} model{'s' * (len(met) != 1)}." if met else "missed."))
+    return lines
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 

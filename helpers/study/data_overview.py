@@ -33,7 +33,8 @@ def describe_counts(data) -> str:
             f"Training classes hold {train.min()} to {train.max()} images "
             f"(imbalance ratio {train.max() / train.min():.2f}); "
             + ("there is a test split." if data.test is not None else
-               "there is no test split, so validation accuracy is the held-out figure of this study."))
+               "there is no test split, so validation accuracy is the held-out figure of this study.")
+            + (f" {data.split_note}" if data.split_note else ""))
 
 
 def samples_figure(data, size: int = 160):
@@ -75,16 +76,20 @@ def describe_storage(storage: pd.DataFrame, brightness: pd.DataFrame) -> str:
 
 def preprocessing_text(params: dict[str, Any]) -> str:
     size, rot, scale, shift, jit = (params[k] for k in ("image_size", "rotation_deg", "scale", "translate", "jitter"))
-    return (f"Every image goes through the same fixed steps once: decode, convert to the dataset's colour mode, "
-            f"resize to {size}x{size} pixels (bilinear), store as uint8. The cached tensors become floats in "
-            f"$[0, 1]$ per batch. Normalization, $(x - \\mu) / \\sigma$ per channel with the training "
-            f"statistics above, is the first layer of every model, so attacks and saliency later work in "
-            f"pixel space. During training only, each image of a batch gets its own random horizontal flip, "
+    text = (f"Every image goes through the same fixed steps once: decode, convert to the dataset's colour mode, "
+            f"resize to {size}x{size} pixels (bilinear) where it is stored at another size, store as uint8. The "
+            f"tensors become floats in $[0, 1]$ per batch. Normalization, $(x - \\mu) / \\sigma$ per channel with the "
+            f"training statistics above, is the first layer of every model, so attacks and saliency later work in "
+            f"pixel space. ")
+    if not params["augment"]:
+        return text + "The models train on the images as they are, without augmentation."
+    return (text + f"During training only, each image of a batch gets its own random horizontal flip, "
             f"rotation $\\theta \\sim U[-{rot:g}°, {rot:g}°]$"
             + (f", zoom $\\sim U[{1 - scale:g}, {1 + scale:g}]$" if scale else "")
             + (f", shift of up to {shift:.0%} of the image per axis" if shift else "")
             + f" and colour jitter (brightness, contrast and saturation factors $\\sim U[{1 - jit:g}, {1 + jit:g}]$), "
-            "computed on the whole batch at once.")
+            "computed on the whole batch at once ([Figure](#fig:A1_augmentation) shows random augmentations of four "
+            "training images).")
 
 
 def augmentation_figure(data, params: dict[str, Any], shown: int = 4, variants: int = 5):
@@ -103,6 +108,9 @@ def augmentation_figure(data, params: dict[str, Any], shown: int = 4, variants: 
     return figures.image_grid(images, titles, ncols=variants + 1, size=1.6, text_lines=2)
 
 
+NEAR_SHOWN = 25  # near-duplicate pairs listed in the report's table (all of them are in the metrics)
+
+
 @dataclass
 class Integrity:
     bad: pd.DataFrame        # split, file, reason of each undecodable (skipped) file
@@ -115,15 +123,19 @@ class Integrity:
         return int(self.near["where"].str.startswith("across").sum()) if len(self.near) else 0
 
 
-def check_integrity(data, near_dup_distance: int, on_bad_image: str) -> Integrity:
-    """Undecodable files, exact duplicates and near-duplicates (dHash within `near_dup_distance` bits)."""
+def check_integrity(data, near_dup_distance: int, on_bad_image: str, near_dup_pixel_distance: float = 0.0) -> Integrity:
+    """Undecodable files, exact duplicates and near-duplicates (dHash within `near_dup_distance` bits
+    and, when `near_dup_pixel_distance` > 0, a mean absolute pixel difference within it)."""
     splits = data.splits()
     bad = pd.DataFrame([(s.split, f, why) for s in splits.values() for f, why in s.bad],
                        columns=["split", "file", "reason"])
     exact = data.source.exact_duplicates(splits)
     names = [f"{s.split}/{f}" if not f.startswith(f"{s.split}/") else f for s in splits.values() for f in s.files]
     hashes = np.concatenate([dhash(s.images) for s in splits.values()])
-    near = pd.DataFrame(near_duplicates(hashes, names, near_dup_distance), columns=["image a", "image b", "distance"])
+    pixels = torch.cat([s.images for s in splits.values()]) if near_dup_pixel_distance > 0 else None
+    near = pd.DataFrame(near_duplicates(hashes, names, near_dup_distance, images=pixels,
+                                        max_pixel_distance=near_dup_pixel_distance),
+                        columns=["image a", "image b", "distance"])
     split_of = lambda f: f.split("/", 1)[0]  # noqa: E731
     near["where"] = [f"across {' and '.join(sorted({split_of(a), split_of(b)}))}" if split_of(a) != split_of(b)
                      else f"within {split_of(a)}" for a, b in zip(near["image a"], near["image b"])]
@@ -132,7 +144,9 @@ def check_integrity(data, near_dup_distance: int, on_bad_image: str) -> Integrit
               else "undecodable files are skipped" + (" and listed in [Table](#tab:A1_bad)" if len(bad) else ""))
     result.text = (f"Undecodable files: {len(bad)} ({policy}).\n\n"
                    f"Exact duplicate groups: {len(exact)}" + ("".join(f"\n- {', '.join(g)}" for g in exact) if exact else ".")
-                   + f"\n\nNear-duplicate pairs (difference hashes within {near_dup_distance} of 64 bits): {len(near)}, "
+                   + f"\n\nNear-duplicate pairs (difference hashes within {near_dup_distance} of 64 bits"
+                   + (f" and a mean absolute pixel difference of at most {near_dup_pixel_distance:g}"
+                      if near_dup_pixel_distance > 0 else "") + f"): {len(near)}, "
                    f"of which {result.near_across_splits} across splits"
                    + (" ([Table](#tab:A1_near), and the first pairs in [Figure](#fig:A1_near_duplicates))." if len(near)
                       else ".") + _consequence(near, splits))

@@ -60,8 +60,10 @@ def compare_maps(name: str, variants: dict[str, nn.Module], valid, shown: list[s
         x, t = images[i:i + 1].float().div(255).to(device), torch.tensor([ci], device=device)
         maps = []
         for label, m in variants.items():
-            sal, cam = explain.saliency(m, x, t)[0].cpu(), explain.gradcam(m, x, t)[0].cpu()
-            maps += [(f"{label}\nsaliency\nfor {c}", sal, "saliency"), (f"{label}\nGrad-CAM\nfor {c}", cam, "gradcam")]
+            sal = explain.saliency(m, x, t)[0].cpu()
+            maps.append((f"{label}\nsaliency\nfor {c}", sal, "saliency"))
+            if explain.has_gradcam(m):
+                maps.append((f"{label}\nGrad-CAM\nfor {c}", explain.gradcam(m, x, t)[0].cpu(), "gradcam"))
             out.stats.append({"class": c, "model": label, "correct": bool(pred[label][i] == ci),
                               "saliency concentration": concentration(sal, TOP_SHARE), "saliency roughness": roughness(sal)})
         file = valid.files[i].removeprefix(f"{valid.split}/")

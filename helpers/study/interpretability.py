@@ -13,7 +13,7 @@ from torch import nn
 
 from ..core import progress
 from ..evaluation.predict import predict
-from ..explain import gradcam, gradcam_layer, gradcam_layer_name, map_size, saliency
+from ..explain import gradcam, gradcam_layer, gradcam_layer_name, has_gradcam, map_size, saliency
 from ..explain.map_statistics import centre_fraction, correlation, mass_inside
 from ..report import figures
 
@@ -27,6 +27,7 @@ UNIFORM_CENTRE = 0.25   # the central quarter's share of a uniform map (half the
 AGREE_R, DISAGREE_R = 0.5, 0.2
 SEARCHED_SPLITS = ("valid", "train")  # examples are searched in this order
 KIND = {"saliency": "saliency", "gradcam": "Grad-CAM"}  # how a map kind is named in a panel title
+NO_CAM = "none"  # the layer table's entry for a model without a Grad-CAM layer (an MLP)
 
 
 def _title(model: str, kind: str, explained: str, note: str = "") -> str:
@@ -53,6 +54,10 @@ def layer_table(models: dict[str, nn.Module], data) -> pd.DataFrame:
     ValueError when a map is smaller than MIN_MAP_SIZE per side: its Grad-CAM could not localise."""
     rows = []
     for n, m in models.items():
+        if not has_gradcam(m):
+            rows.append({"model": n, "Grad-CAM layer": NO_CAM, "map size": "–",
+                         "input": f"{data.image_size}x{data.image_size}"})
+            continue
         h, w = map_size(m, gradcam_layer(m), (data.channels, data.image_size, data.image_size))
         if min(h, w) < MIN_MAP_SIZE:
             raise ValueError(f"the Grad-CAM layer '{gradcam_layer_name(m)}' of {n} gives a {h}x{w} map at "
@@ -67,6 +72,10 @@ def describe_layers(layers: pd.DataFrame) -> str:
     """Which layer each model uses and how fine its map is relative to the input."""
     lines = []
     for row in layers.to_dict("records"):
+        if row["Grad-CAM layer"] == NO_CAM:
+            lines.append(f"- **{row['model']}** has no convolutional layer, so no Grad-CAM: it is explained by "
+                         "saliency alone.")
+            continue
         cells, side = (int(row[k].split("x")[0]) for k in ("map size", "input"))
         lines.append(f"- **{row['model']}**: layer `{row['Grad-CAM layer']}`, whose map is {row['map size']} for "
                      f"a {row['input']} input ({Fraction(cells, side)} of the input size per side).")
@@ -77,6 +86,11 @@ def predictions(models: dict[str, nn.Module], data, device: torch.device) -> dic
     """Predicted class int64 [N] of every model on the searched splits: {split: {model: classes}}."""
     splits = data.splits()
     return {s: {n: predict(m, splits[s].images, device).argmax(1) for n, m in models.items()} for s in SEARCHED_SPLITS}
+
+
+def split_predictions(models: dict[str, nn.Module], image_set, device: torch.device) -> dict[str, torch.Tensor]:
+    """Predicted class int64 [N] of every model on one ImageSet: {model: classes}."""
+    return {n: predict(m, image_set.images, device).argmax(1) for n, m in models.items()}
 
 
 def pick(masks: dict[str, torch.Tensor]) -> tuple[str, int] | None:
@@ -117,7 +131,8 @@ def maps_for(models: dict[str, nn.Module], x: torch.Tensor,
     for n, m in models.items():
         t = torch.tensor([targets[n]], device=x.device)
         out.append((n, "saliency", targets[n], saliency(m, x, t)[0].cpu()))
-        out.append((n, "gradcam", targets[n], gradcam(m, x, t)[0].cpu()))
+        if has_gradcam(m):
+            out.append((n, "gradcam", targets[n], gradcam(m, x, t)[0].cpu()))
     return out
 
 
@@ -162,9 +177,9 @@ def correct_examples(models: dict[str, nn.Module], data, classes: list[str], pre
         cams = {n: mp for n, k, t, mp in maps if k == "gradcam"}
         sal = {n: mp for n, k, t, mp in maps if k == "saliency"}
         out.stats.append({"class": c, "file": file, "correct for all": ex.correct_for_all,
-                          **{f"{n} centre": centre_fraction(cams[n]) for n in models},
-                          **{f"{n} saliency in CAM": mass_inside(sal[n], cams[n], CAM_REGION) for n in models},
-                          **({"CAM agreement r": correlation(*cams.values())} if len(models) == 2 else {})})
+                          **{f"{n} centre": centre_fraction(cams[n]) for n in cams},
+                          **{f"{n} saliency in CAM": mass_inside(sal[n], cams[n], CAM_REGION) for n in cams},
+                          **({"CAM agreement r": correlation(*cams.values())} if len(cams) == 2 else {})})
         task.step(c)
     return out
 
@@ -184,10 +199,15 @@ def error_examples(models: dict[str, nn.Module], data, preds, device) -> Example
         x = _image(data, s, i, device)
         predicted = {k: int(preds[s][k][i]) for k in models}
         maps = maps_for(models, x, predicted)
+        panels = [(_title(k, kind, data.classes[t]), mp, kind) for k, kind, t, mp in maps]
+        title = f"{n} error,\ntrue class:\n{data.classes[y]}\n{_short(file)}\n({s})"
+        if not has_gradcam(models[n]):  # saliency only: no Grad-CAM to compare with the true class's
+            out.rows.append({"image": x[0].cpu(), "title": title, "maps": panels})
+            continue
         true_cam = gradcam(models[n], x, torch.tensor([y], device=device))[0].cpu()
-        out.rows.append({"image": x[0].cpu(), "title": f"{n} error,\ntrue class:\n{data.classes[y]}\n{_short(file)}\n({s})",
-                         "maps": [(_title(k, kind, data.classes[t]), mp, kind) for k, kind, t, mp in maps]
-                         + [(_title(n, "gradcam", data.classes[y], "\n(the true class)"), true_cam, "gradcam")]})
+        out.rows.append({"image": x[0].cpu(), "title": title,
+                         "maps": panels + [(_title(n, "gradcam", data.classes[y], "\n(the true class)"), true_cam,
+                                            "gradcam")]})
         pred_cam = next(mp for k, kind, t, mp in maps if k == n and kind == "gradcam")
         out.stats.append({"model": n, "file": file, "true": data.classes[y], "predicted": data.classes[predicted[n]],
                           "centre": centre_fraction(pred_cam),
@@ -207,7 +227,7 @@ def summary(correct: Examples, errors: Examples, names: list[str]) -> dict[str, 
     table = pd.DataFrame(correct.stats)
     out: dict[str, Any] = {n: {"gradcam_centre_fraction": float(table[f"{n} centre"].mean()),
                                "saliency_in_gradcam_fraction": float(table[f"{n} saliency in CAM"].mean())}
-                           for n in names}
+                           for n in names if f"{n} centre" in table}
     if "CAM agreement r" in table:
         out["gradcam_model_agreement"] = float(table["CAM agreement r"].mean())
     if errors.stats:

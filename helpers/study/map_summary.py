@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..core import progress
-from ..explain import gradcam, saliency
+from ..explain import gradcam, has_gradcam, saliency
 from ..explain.map_statistics import centre_fraction, correlation, mass_inside
 
 N_RESAMPLES = 5000
@@ -46,6 +46,7 @@ def split_statistics(models: dict[str, nn.Module], split, preds: dict[str, torch
     '<model> centre' and '<model> saliency in CAM' on the images every model gets right, 'CAM
     agreement r' there (two models), '<model> wrong vs true CAM r' on the images that model gets wrong."""
     right_for_all = torch.stack([p == split.labels for p in preds.values()]).all(0)
+    models = {n: m for n, m in models.items() if has_gradcam(m)}  # every quantity reads a Grad-CAM
     out: dict[str, list[float]] = {}
     task = progress.task("maps over the split", len(split.labels), min_interval=5)
     for i in range(len(split.labels)):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..compression import BaseModel, CompressionContext, build_method
 from ..core import progress
+from ..data.splits import stratified_subset
 from ..evaluation.intervals import format_rate
 from ..evaluation.paired import as_summary, compare, encode, evidence
 from ..evaluation.predict import predict
@@ -76,7 +77,8 @@ def run(stage, data, b3: dict[str, Any], params: dict[str, Any]) -> RobustPrunin
                            params["alpha"], standard=standard,
                            standard_robust=b3.get("per_image", {}).get("standard", {}).get(eps_key(eps)))
     ctx = CompressionContext(data, TrainConfig.from_params(params), stage.layout, stage.device)
-    images, labels = data.valid.images, data.valid.labels
+    attacked = stratified_subset(data.valid, params.get("attack_subset_per_class", 0), params.get("selection_seed", 0))
+    images, labels = attacked.images, attacked.labels
     ticker = progress.task("robust model pruned", 1 + len(targets), min_interval=0)
     result.rows.append({"variant": "unpruned", "method": "dense", "point": "–",
                         **_accuracies(base.model, images, labels, params, eps, stage.device), "n": len(labels), "reused": True, "created_at": ckpt.get("created_at", ""), "finetune_s": 0.0,

@@ -114,6 +114,10 @@ def _whitebox_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any], a
             "upper bound). ")
     resolved = [n for n in v if v[n] != NOT_RESOLVED]
     robust = rates.drop(index=DENSE).robust_acc
+    if not len(v):
+        return [text + "No compressed version was attacked white-box: each lost selection accuracy against the "
+                "dense model, resolved by the paired test, so none is a candidate to deploy."] + \
+            _needed_lines(attacked, name, params)
     text += (f"The robust accuracies of its {len(v)} attacked compressed model{'s' if len(v) > 1 else ''} run "
              f"{span(robust, '.2f')}; compared image by image with the dense model (McNemar), ")
     if not resolved:

@@ -73,6 +73,25 @@ class Stage:
             self._data = load_dataset(self.params)
         return self._data
 
+    def attacked_split(self, split: str = "valid"):
+        """The images of `split` (valid, or selection for C2's rule) that attacks and split-wide maps
+        read: `attack_subset_per_class` per class drawn with `selection_seed`
+        (`splits.stratified_subset`), the whole split when 0."""
+        from ..data.splits import stratified_subset
+        return stratified_subset(self.load_data().splits()[split], self.params["attack_subset_per_class"],
+                                 self.params["selection_seed"])
+
+    def attacked_sentence(self) -> str:
+        """What `attacked_split` holds, in a sentence for the report ('' when it is the whole split)."""
+        attacked, whole = self.attacked_split(), self.load_data().valid
+        if len(attacked) == len(whole):
+            return ""
+        k = self.params["attack_subset_per_class"]
+        return (f"Attacks and split-wide maps read a stratified subset of the validation split: {len(attacked)} of its "
+                f"{len(whole)} images, at most {k} per class, drawn with the selection seed "
+                f"({self.params['selection_seed']}); every clean accuracy of A2 and C1 is over all {len(whole)}, and "
+                f"C2's deployment rule attacks at most {k} selection images per class.")
+
     def trained_model(self, name: str):
         """(model on the stage's device in eval mode, checkpoint dict) of A2's model `name`."""
         from ..models.checkpoints import load_model
