@@ -1,6 +1,6 @@
-"""The committed report (report/report.pdf, built by `make report`) has the form every study's
-report promises: a main text of at most 40 pages, every listed reference cited in the text, and
-contents whose page numbers are right."""
+"""The committed reports (report/report.pdf and report/lenet5-fashion.pdf, built by `make report`)
+have the form every study's report promises: a main text of at most 40 pages, every listed
+reference cited in the text, and contents whose page numbers are right."""
 import re
 import shutil
 
@@ -10,17 +10,18 @@ from helpers.core.files import ROOT
 from helpers.report import checks
 from helpers.report.bibliography import REFERENCES, cited
 
-REPORT = ROOT / "report" / "report.pdf"
-pytestmark = pytest.mark.skipif(not REPORT.exists() or shutil.which("pdftotext") is None,
-                                reason="no committed report, or no pdftotext")
+REPORTS = [p for p in (ROOT / "report" / "report.pdf", ROOT / "report" / "lenet5-fashion.pdf") if p.exists()]
+pytestmark = [pytest.mark.skipif(not REPORTS or shutil.which("pdftotext") is None,
+                                 reason="no committed report, or no pdftotext"),
+              pytest.mark.parametrize("report", REPORTS, ids=lambda p: p.name)]
 
 
-def test_the_main_text_fits_forty_pages():
-    assert checks.main_text_pages(REPORT) <= checks.MAX_MAIN_PAGES
+def test_the_main_text_fits_forty_pages(report):
+    assert checks.main_text_pages(report) <= checks.MAX_MAIN_PAGES
 
 
-def test_every_listed_reference_is_cited_in_the_text():
-    pages = checks.pdf_pages(REPORT)
+def test_every_listed_reference_is_cited_in_the_text(report):
+    pages = checks.pdf_pages(report)
     text = [re.sub(r"-\n(\w)", r"\1", p) for p in pages]
     start = next(i for i, p in enumerate(text) if re.search(r"^\s*\d+\s+References\s*$", p, re.MULTILINE))
     body = re.sub(r"\s+", " ", " ".join(text[:start]))
@@ -30,5 +31,5 @@ def test_every_listed_reference_is_cited_in_the_text():
     assert [c for c in listed if c not in cited([body])] == []
 
 
-def test_the_contents_give_the_right_pages():
-    assert checks.contents_mismatches(REPORT) == []
+def test_the_contents_give_the_right_pages(report):
+    assert checks.contents_mismatches(report) == []

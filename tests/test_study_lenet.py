@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 STAGES = ["A1_data", "A2_training", "A3_interpretability", "B1_attacks", "C1_compression", "C2_robustness"]
 SMOKE = {"subset_per_class": 30, "selection_per_class": 10, "epochs": 1, "warmup_epochs": 0, "batch_size": 32,
-         "attack_subset_per_class": 4, "attack_eps": [0.05, 0.1], "pgd_steps": 3, "n_examples": 2,
+         "attack_subset_per_class": 4, "attack_eps": [0.03, 0.1], "pgd_steps": 3, "apgd_steps": 3, "n_examples": 2,
          "n_misclassified": 2, "sanity_min_fooled": 0.0, "alpha": 0.0, "calibration_seconds": 0.1,
          "compression_targets": {"global": [0.8], "han": [0.9, 0.95], "oneshot": [0.5]},
          "compression_budgets": {"global": {"epochs": 1}, "han": {"epochs": 1}, "oneshot": {"epochs": 1}},
@@ -58,6 +58,6 @@ def test_its_report_has_its_own_name_and_no_missing_stage(lenet):
     assert pdf.exists() and summary.exists() and not (base / "report" / "report.pdf").exists()
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "LeNet-300-100" in text and "Fashion-MNIST" in text
-    assert "Problem B — Transfer" not in text and "(B3)" not in text
+    assert "Transferability (B2)" not in text and "adversarial fine-tuning (B3)" not in text  # no section of them
     s = json.loads(summary.read_text())
     assert 0 <= s["A2.LeNet5.val_acc"] <= 1 and any(k.startswith("C1.LeNet5.han.") for k in s)

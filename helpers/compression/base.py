@@ -152,6 +152,10 @@ class CompressionMethod(ABC):
         """None when `target` is admissible, else what is wrong with it."""
         return None
 
+    def budget_text(self) -> str:
+        """The fine-tuning one point gets, in words for the report."""
+        return self.budget.describe()
+
     def training_epochs(self) -> int:
         """Epochs of training one point costs (the plan counts them): the budget's, unless the
         method trains more than once per point."""

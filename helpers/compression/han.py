@@ -131,6 +131,11 @@ class HanIterative(PruneAndFineTune):
     def training_epochs(self) -> int:
         return self.settings.rounds * self.budget.epochs
 
+    def budget_text(self) -> str:
+        return (f"{self.settings.rounds} rounds of pruning, each followed by {self.budget.describe()} "
+                f"({self.training_epochs()} epochs per target; each target continues from the model of the previous "
+                "one)")
+
     def quality(self, base: BaseModel, ctx: CompressionContext) -> dict[str, Any]:
         """The sensitivity scan of `base` on the selection split, once per model: per layer the
         accuracies and the chosen quality parameter."""

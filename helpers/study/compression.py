@@ -128,7 +128,7 @@ def methods_narrative(sweep: Sweep) -> str:
             parts.append(method.family_narrative)
         parts.append(f"{method.narrative} Targets ({method.target_name}): "
                      + ", ".join(method.label(t) for t in sorted({r.target for r in sweep.records if r.method == method.name}))
-                     + f". Fine-tuning budget: {method.budget.describe()}.")
+                     + f". Fine-tuning budget: {method.budget_text()}.")
     budgets = {m.name: (m.budget.epochs, m.budget.distill_alpha > 0) for m in sweep.methods.values()}
     if len(set(budgets.values())) > 1:
         parts.append("The methods do **not** get equal fine-tuning budgets: "
