@@ -54,7 +54,7 @@ def _pixel_close(images: torch.Tensor, ii: np.ndarray, jj: np.ndarray, max_mad: 
 
 
 def near_duplicates(hashes: np.ndarray, names: list[str], max_distance: int = 4, *, images: torch.Tensor | None = None,
-                    max_pixel_distance: float = 0.0, block: int = 2048) -> list[tuple[str, str, int]]:
+                    max_pixel_distance: float = 0.0, block: int = 512) -> list[tuple[str, str, int]]:
     """Pairs (name_a, name_b, Hamming distance) with distance ≤ max_distance, a before b.
 
     With `max_pixel_distance` > 0 a pair must also differ by at most that mean absolute pixel value
