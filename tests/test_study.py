@@ -268,7 +268,8 @@ def test_a_registered_dataset_of_grey_images_runs_the_data_and_training_stages(t
                                      "dataset": "toy_grey", "image_size": 16, "subset_per_class": 6,
                                      "selection_per_class": 2,
                                      "models": ["ToyNet", "SimpleCNN"], "epochs": 1, "warmup_epochs": 0,
-                                     "batch_size": 8, "latency_runs": 3, "latency_warmup": 1, "n_misclassified": 2}))
+                                     "batch_size": 8, "latency_runs": 3, "latency_warmup": 1, "n_misclassified": 2,
+                                     "seed_sweep": [], "calibration_seconds": 0.1}))
     done = run.run(str(pfile), ["A1", "A2"], log=lambda *_: None)
     assert set(done) == {"A1_data", "A2_training"}
     a1 = json.loads((tmp_path / "run" / "metrics" / "A1.json").read_text())
