@@ -85,3 +85,10 @@ def test_the_outcome_bootstrap_draws_the_same_interval_as_resampling_images():
     assert fast["ci_high"] == pytest.approx(slow["ci_high"], abs=0.003)
     assert paired_bootstrap_outcomes(a, a)["ci_low"] == 0.0
     assert paired_bootstrap_outcomes(a, ~a)["ci_low"] > 0  # A right on about 80 %, B on 20 %: resolved
+
+
+def test_difference_words_show_a_tenth_of_a_point_where_the_interval_is_narrow():
+    from helpers.evaluation.paired import difference_words
+
+    assert difference_words(-0.0011, -0.0042, 0.0020) == "difference -0.001 [-0.004, +0.002]"
+    assert difference_words(0.04, -0.06, 0.14) == "difference +0.04 [-0.06, +0.14]"

@@ -7,6 +7,7 @@ import math
 import re
 from typing import Any
 
+from ..evaluation.paired import difference_words
 from ..evaluation.intervals import overlap, wilson_of_rate
 
 Summary = dict[str, Any]
@@ -122,7 +123,7 @@ def paired_words(test: dict[str, Any] | None) -> str:
     """'difference +0.04 [-0.06, +0.14], McNemar p = 0.69' of a stored paired test ('' without one)."""
     if test is None:
         return ""
-    return (f"difference {test['difference']:+.2f} [{test['diff_low']:+.2f}, {test['diff_high']:+.2f}], "
+    return (f"{difference_words(test['difference'], test['diff_low'], test['diff_high'])}, "
             f"McNemar p = {test['p_value']:.2g}")
 
 

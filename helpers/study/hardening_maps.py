@@ -14,7 +14,7 @@ from torch import nn
 
 from .. import explain
 from ..evaluation.predict import predict
-from ..evaluation.paired import paired_bootstrap
+from ..evaluation.paired import difference_words, paired_bootstrap
 from ..explain.map_statistics import concentration, roughness
 from ..report import figures
 
@@ -107,5 +107,5 @@ def maps_sentence(over_split: dict[str, dict[str, torch.Tensor]], n_shown: int) 
             f"has a mean roughness of {rough['mean_a']:.3f} against {rough['mean_b']:.3f} for the standard model "
             f"(difference {rough['difference']:+.3f} [{rough['ci_low']:+.3f}, {rough['ci_high']:+.3f}], paired bootstrap) "
             f"and puts {conc['mean_a']:.0%} of its mass in the top {TOP_SHARE:.0%} of pixels against {conc['mean_b']:.0%} "
-            f"(difference {conc['difference']:+.2f} [{conc['ci_low']:+.2f}, {conc['ci_high']:+.2f}]): its gradients are "
+            f"({difference_words(conc['difference'], conc['ci_low'], conc['ci_high'])}): its gradients are "
             f"{verdict}." + (f" [Figure](#fig:B3_maps) shows {n_shown} of these images." if n_shown else ""))

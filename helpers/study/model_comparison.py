@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from ..evaluation.intervals import format_rate, wilson_of_rate
-from ..evaluation.paired import as_summary, compare
+from ..evaluation.paired import as_summary, compare, difference_words
 from .training import ACC_KEY, Scores, _split_sizes
 
 
@@ -69,7 +69,7 @@ def comparison_text(headline: dict[str, dict[str, Any]], reference_val_acc: dict
         text += (f"\n\nIs {ranked[0]}, with {a['params'] / b['params']:.2g}× the parameters, more accurate than "
                  f"{ranked[-1]}? On the same images, " + "; ".join(
                      f"{split} split: {t['only_a']} images right only for {ranked[0]}, {t['only_b']} only for "
-                     f"{ranked[-1]} (difference {t['difference']:+.2f} [{t['diff_low']:+.2f}, {t['diff_high']:+.2f}], "
+                     f"{ranked[-1]} ({difference_words(t['difference'], t['diff_low'], t['diff_high'])}, "
                      f"McNemar p = {t['p_value']:.2g})" for split, t in test.items()) + ". "
                  + ("Neither split resolves the difference: the study calls neither the more accurate (which is not "
                     "evidence of equality)."
