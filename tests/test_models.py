@@ -10,7 +10,8 @@ from helpers.models.registry import get_spec
 
 
 @pytest.mark.parametrize("name, expected", [("SimpleCNN", 620_810), ("ResNetSmall", 2_777_674),
-                                            ("LeNet5", 431_080), ("LeNet-300-100", 266_610)])
+                                            ("LeNet5", 431_080), ("LeNet-300-100", 266_610),
+                                            ("TwoConvCNN", 545_098), ("EffNetL0-full", 3_383_818)])
 def test_parameter_counts(name, expected):
     """The LeNets as Han et al. count them (Table 1: 431K and 267K), for one grey channel."""
     channels = 1 if name.startswith("LeNet") else 3
@@ -29,9 +30,23 @@ def test_forward_and_normalization_first(name, size):
     size = get_spec(name).input_size or size  # a model that takes one size only
     assert isinstance(next(m.children()), Normalize)
     assert m(torch.rand(2, 3, size, size)).shape == (2, 10)
-    x = torch.rand(1, 3, 8, 8)
+    side = m.normalize.size or 8  # at its own resolution the layer only normalizes
+    x = torch.rand(1, 3, side, side)
     expected = (x - torch.tensor([0.4, 0.5, 0.6]).view(1, 3, 1, 1)) / torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)
-    assert torch.allclose(m.normalize(x), expected)
+    assert torch.allclose(m.normalize(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["SimpleCNN", "ResNetSmall", "TwoConvCNN"])
+def test_a_small_cnn_reads_a_finer_grid_as_its_mean_cells(name):
+    """Each model computes at its native size: a 128 px grid is shrunk inside by 4×4 means, so it
+    gives the same logits as the 32 px image of those means, and an L∞ change of ε stays within ε."""
+    spec = get_spec(name)
+    m = build_model(name, **spec.arch_args(10, [0.5] * 3, [0.25] * 3)).eval()
+    x = torch.rand(2, 3, 128, 128)
+    small = torch.nn.functional.avg_pool2d(x, 4)
+    assert spec.native_size == 32 and torch.allclose(m(x), m(small), atol=1e-5)
+    delta = 0.03 * torch.sign(torch.randn_like(x))
+    assert (m.normalize(x + delta) - m.normalize(x)).abs().max() * 0.25 <= 0.03 + 1e-6
 
 
 def test_unknown_model_is_named():

@@ -35,7 +35,7 @@ def tiny_data(tmp_path, test=False):
 
 
 def params(**changes):
-    values = {"epochs": 1, "epochs_by_model": {}, "batch_size": 8, "lr": 1e-3, "weight_decay": 0.0,
+    values = {"epochs": 1, "epochs_by_model": {}, "recipe_by_model": {}, "models": ["SimpleCNN"], "batch_size": 8, "lr": 1e-3, "weight_decay": 0.0,
               "label_smoothing": 0.1, "warmup_epochs": 0, "patience": 5, "amp": "off", "seed": 0, "augment": False,
               "rotation_deg": 15.0, "scale": 0.0, "translate": 0.0, "jitter": 0.2}
     return {**values, **changes}

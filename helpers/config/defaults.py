@@ -36,6 +36,7 @@ jitter: float = 0.2  # training augmentation: brightness, contrast and saturatio
 augment: bool = True  # random flip, rotation and colour jitter during training
 epochs: int = 40  # maximum training epochs per model
 epochs_by_model: dict = {}  # per-model epoch budgets that override epochs, such as SimpleCNN: 120
+recipe_by_model: dict = {}  # per-model training settings over the study's and the model's own (its spec's recipe), such as EffNetL0-full: {lr: 0.0005}; epochs_by_model still sets epochs
 batch_size: int = 64  # training batch size
 lr: float = 0.002  # peak learning rate of AdamW
 weight_decay: float = 0.0005  # decoupled weight decay, 0 gives plain Adam

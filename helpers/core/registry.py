@@ -1,7 +1,8 @@
 """One registry shape for models, attacks and compression methods: entries by name.
 
 Built-in entries are found by listing a package's modules and taking the attribute each defines
-(`SPEC`, `ATTACK`, `METHOD`); plugins add theirs with `register`. Modules are imported by name
+(`SPEC`, `ATTACK`, `METHOD`; a tuple of them for variants defined together, e.g. one network's
+training regimes); plugins add theirs with `register`. Modules are imported by name
 from the listing, so no import statement names them: adding one changes no other entry's reuse
 key (see `core.reuse`).
 """
@@ -29,8 +30,8 @@ class Registry(Generic[Entry]):
         package = importlib.import_module(self.package)
         for info in pkgutil.iter_modules(package.__path__):
             entry = getattr(importlib.import_module(f"{self.package}.{info.name}"), self.attribute, None)
-            if entry is not None:
-                self._entries.setdefault(self.key(entry), entry)
+            for one in (entry if isinstance(entry, tuple) else () if entry is None else (entry,)):
+                self._entries.setdefault(self.key(one), one)  # a tuple: variants of one module
 
     def register(self, entry: Entry) -> Entry:
         self._discover()

@@ -31,9 +31,14 @@ class ModelSpec:
 
     build(num_classes=, mean=, std=, **settings) -> nn.Module taking x float [B, C, H, W] in [0, 1]
     (C = len(mean)) with normalization as its first layer. gradcam_layer: the name (as in
-    `named_modules()`) of the layer Grad-CAM explains, None for a model without one (an MLP: saliency only). input_size: the only image size the model
-    accepts, None for any. normalization: "data" uses the training set's per-channel statistics,
-    or a fixed (mean, std) pair, e.g. the ImageNet statistics of pretrained weights.
+    `named_modules()`) of the layer Grad-CAM explains, None for a model without one (an MLP: saliency
+    only). input_size: the only image size the model accepts, None for any. native_size: the
+    resolution the model computes at; it takes the study's pixel grid (image_size) and resizes it
+    inside (its Normalize layer), so ε means the same for every model of a study; None computes at
+    the grid's size. normalization: "data" uses the training set's per-channel statistics, or a
+    fixed (mean, std) pair, e.g. the statistics pretrained weights expect. weights(): constructor
+    arguments that identify pretrained weights (their file's digest), computed when first needed;
+    they are arguments, so they key the checkpoints trained from them.
     prunable(model): the (name, layer) pairs whose weights unstructured pruning may zero;
     keep_whole(model): layers whose outputs channel pruning must keep (the classifier).
     """
@@ -41,16 +46,20 @@ class ModelSpec:
     build: Callable[..., nn.Module]
     gradcam_layer: str | None
     input_size: int | None = None
+    native_size: int | None = None
     normalization: str | tuple[list[float], list[float]] = "data"
     prunable: Callable[[nn.Module], list[tuple[str, nn.Module]]] = conv_and_linear
     keep_whole: Callable[[nn.Module], list[nn.Module]] = classifier_layer
     settings: dict[str, Any] = field(default_factory=dict)
+    weights: Callable[[], dict[str, Any]] | None = None
+    variant: str = ""  # what sets this spec apart from others building the same class (a training regime)
+    recipe: dict[str, Any] = field(default_factory=dict)  # training settings the model needs (TrainConfig fields), over the study's
 
     @property
     def description(self) -> str:
         """The first paragraph of the model class's docstring, on one line."""
-        doc = getattr(self.build, "__doc__", "") or ""
-        return " ".join(doc.split("\n\n")[0].split())
+        doc = " ".join((getattr(self.build, "__doc__", "") or "").split("\n\n")[0].split())
+        return f"{doc} {self.variant[:1].upper()}{self.variant[1:]}." if self.variant else doc
 
     @property
     def module(self) -> str:
@@ -61,7 +70,9 @@ class ModelSpec:
         """Constructor arguments for a dataset with these classes and channel statistics."""
         if self.normalization != "data":
             mean, std = self.normalization
-        return {"num_classes": num_classes, "mean": list(mean), "std": list(std), **self.settings}
+        size = {} if self.native_size is None else {"native_size": self.native_size}
+        return {"num_classes": num_classes, "mean": list(mean), "std": list(std), **size, **self.settings,
+                **(self.weights() if self.weights is not None else {})}
 
     def check_input(self, image_size: int, channels: int) -> None:
         if self.input_size is not None and image_size != self.input_size:
@@ -88,7 +99,8 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def spec_of(model: nn.Module) -> ModelSpec:
-    """The spec of a built model, found by its class."""
+    """The spec of a built model, found by its class (specs sharing a class, a network's training
+    regimes, share what is asked of a built model: Grad-CAM layer, prunable and kept layers)."""
     for spec in _MODELS.values():
         if isinstance(spec.build, type) and type(model) is spec.build:
             return spec
@@ -114,3 +126,4 @@ def _check_model_names(names: Any, source: str, parameter: str) -> None:
 
 register_check("models", lambda v, s: _check_model_names(v, s, "models"))
 register_check("epochs_by_model", lambda v, s: _check_model_names(v, s, "epochs_by_model"))
+register_check("recipe_by_model", lambda v, s: _check_model_names(v, s, "recipe_by_model"))

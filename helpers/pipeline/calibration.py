@@ -109,7 +109,7 @@ def calibrate(names: list[str], shape: tuple[int, int, int], device: torch.devic
               log: Callable[[str], Any] = print) -> dict[str, dict[str, Any]]:
     """{model: MEASURES and 'cached' (True when read from `cache`), 'measured_at'} for every model
     of `names`; models missing from the cache are timed now and added to it."""
-    from ..models.registry import build_model
+    from ..models.registry import build_model, get_spec
 
     stored = load_json(cache) if cache.exists() else {}
     mine = stored.setdefault(machine_key(device, precision), {})
@@ -118,7 +118,8 @@ def calibrate(names: list[str], shape: tuple[int, int, int], device: torch.devic
         key = _model_key(name, shape, batch_size, augmentation)
         if key not in mine:
             torch.manual_seed(0)
-            mine[key] = {**measure_model(build_model(name, num_classes=10, mean=[0.5] * shape[0], std=[0.25] * shape[0]),
+            args = get_spec(name).arch_args(10, [0.5] * shape[0], [0.25] * shape[0])  # its native size, its weights
+            mine[key] = {**measure_model(build_model(name, **args),
                                          shape, device, precision=precision, batch_size=batch_size,
                                          augmentation=augmentation, seconds=seconds),
                          "model": name, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")}

@@ -183,7 +183,8 @@ def c1(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
 
 def _prunable_layers(model: str, s: Sizes) -> int:
     from ..models.registry import build_model, get_spec
-    return len(get_spec(model).prunable(build_model(model, num_classes=s.classes)))
+    spec = get_spec(model)
+    return len(spec.prunable(build_model(model, **spec.arch_args(s.classes, [0.5] * 3, [0.25] * 3))))
 
 
 def c2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:

@@ -15,6 +15,7 @@ from ..core import progress
 from ..evaluation.intervals import format_rate
 from ..evaluation.metrics import classification_metrics, confusion_summary, misclassified, reading_of_error
 from ..evaluation.predict import predict
+from ..config.schema import ParameterError
 from ..models.registry import count_parameters, get_spec
 from ..report import figures
 from ..report.wording import counted
@@ -46,8 +47,14 @@ def arch_args(name: str, data) -> dict[str, Any]:
 def recipe(params: dict[str, Any], data, device: torch.device) -> dict[str, Any]:
     """Every setting of this run's training: image size, the TrainConfig fields, per-model epoch
     budgets, threads, device and split sizes (the 'recipe' entry of the metrics)."""
-    return {"image size (px)": data.image_size, **TrainConfig.from_params(params).as_dict(),
+    base = TrainConfig.from_params(params).as_dict()
+    own = {m: {k: v for k, v in model_recipe(m, params).as_dict().items() if v != base[k] and k != "epochs"}
+           for m in params["models"]}
+    return {"image size (px)": data.image_size, **base,
             **{f"epochs ({m})": e for m, e in params["epochs_by_model"].items()},
+            **{f"epochs ({m})": model_recipe(m, params).epochs for m in params["models"]
+               if m not in params["epochs_by_model"] and model_recipe(m, params).epochs != base["epochs"]},
+            **{f"recipe ({m})": ", ".join(f"{k} {v}" for k, v in changes.items()) for m, changes in own.items() if changes},
             "threads": torch.get_num_threads(), "device": str(device),
             "training images": len(data.train), "selection images": len(data.selection),
             "validation images": len(data.valid)}
@@ -115,14 +122,26 @@ def protocol_text(data, params: dict[str, Any]) -> str:
             f"of the dataset's {n_train + n_sel} training images ({n_sel / (n_train + n_sel):.0%} fewer).")
 
 
+def model_recipe(name: str, params: dict[str, Any]) -> TrainConfig:
+    """Model `name`'s training recipe: the study's, then what its spec needs (`ModelSpec.recipe`, e.g.
+    a pretrained network's smaller learning rate), then `recipe_by_model`, then `epochs_by_model`."""
+    changes = {**get_spec(name).recipe, **params["recipe_by_model"].get(name, {})}
+    unknown = sorted(set(changes) - set(TrainConfig.__dataclass_fields__))
+    if unknown:
+        raise ParameterError(f"recipe_by_model['{name}'] names {unknown}, which are no training settings; "
+                             f"known: {sorted(TrainConfig.__dataclass_fields__)}")
+    if name in params["epochs_by_model"]:
+        changes["epochs"] = params["epochs_by_model"][name]
+    return TrainConfig.from_params(params, **changes)
+
+
 def train_all(names: list[str], data, params: dict[str, Any], layout, device: torch.device) -> dict[str, Trained]:
     """Train every model (or reuse its checkpoint at `layout.trained(name)` when recipe, data,
-    model and code are unchanged); `epochs_by_model` overrides `epochs` per model."""
-    base = TrainConfig.from_params(params)
+    model and code are unchanged), each with its own recipe (`model_recipe`)."""
     task = progress.task("training the models", len(names), min_interval=0)
     trained = {}
     for name in names:
-        cfg = TrainConfig.from_params(params, epochs=params["epochs_by_model"].get(name, base.epochs))
+        cfg = model_recipe(name, params)
         trained[name] = train_or_load(name, arch_args(name, data), data, cfg, path=layout.trained(name),
                                       device=device, log_dir=layout.tensorboard(name), image_size=data.image_size)
         task.step(f"{name} {'reused' if trained[name].reused else 'trained'}")

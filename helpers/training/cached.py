@@ -18,6 +18,7 @@ from ..core.reuse import reuse_key
 from ..models.checkpoints import CheckpointError, load_model, save_checkpoint
 from ..models.registry import build_model, get_spec
 from .config import TrainConfig
+from .inputs import prepare
 from .loop import LossFn, Perturb, fit
 
 
@@ -60,10 +61,16 @@ def fit_or_reuse(path: Path, key: str, start: Callable[[], tuple[nn.Module, str,
     metadata.pop("expected_arch", None)
     model, arch, arch_args = start()
     state_path = RunLayout.train_state(path)
-    result = fit(model, train_set.images, train_set.labels, selection_set.images, selection_set.labels, cfg,
+    inputs = prepare(model, train_set.images, selection_set.images, augment=cfg.augment, device=device,
+                     whole_model=perturb is not None or select_by is not None or loss_fn is not None)
+    result = fit(inputs.module, inputs.train, train_set.labels, inputs.selection, selection_set.labels, cfg,
                  device=device, state_path=state_path, resume_key=key, log_dir=log_dir, name=name,
                  perturb=perturb, select_by=select_by, select_alpha=select_alpha,
                  loss_fn=loss_fn)
+    # the inputs' time is training time: a frozen backbone's features are most of that training's arithmetic
+    result.update(inputs_s=inputs.seconds, cached_features=inputs.cached_features,
+                  total_train_s=result["total_train_s"] + inputs.seconds)
+    model.eval()
     if finish is not None:
         model = finish(model)
     save_checkpoint(path, model, arch, arch_args, run_key=key, training=result, train_config=cfg.as_dict(), **metadata)

@@ -104,7 +104,9 @@ class _Run:
         for x, y in batches(images, labels, cfg.batch_size, shuffle=True, generator=self.gen):
             if cfg.augment:
                 x = augment(x, generator=self.gen, **cfg.augmentation())
-            x = x.to(self.device).contiguous(memory_format=torch.channels_last)
+            x = x.to(self.device)
+            if x.ndim == 4:  # images or feature maps (a frozen backbone's cached outputs may be vectors)
+                x = x.contiguous(memory_format=torch.channels_last)
             y = y.to(self.device)
             with autocast(self.device, self.precision):
                 if perturb is not None:

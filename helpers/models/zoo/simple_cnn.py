@@ -18,12 +18,14 @@ class SimpleCNN(nn.Module):
 
     620,810 parameters for 10 classes of RGB images. The adaptive pool makes the classifier see
     128×4×4 features at any input size (at 32 px it is the identity), so 64 px input keeps the same
-    parameter count. Input x float [B, C, H, W] in [0, 1], C = len(mean).
+    parameter count. Input x float [B, C, H, W] in [0, 1], C = len(mean), resized inside to
+    `native_size` (32 px by its spec).
     """
 
-    def __init__(self, num_classes: int = 10, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25)):
+    def __init__(self, num_classes: int = 10, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25),
+                 native_size: int | None = None):
         super().__init__()
-        self.normalize = Normalize(list(mean), list(std))
+        self.normalize = Normalize(list(mean), list(std), native_size)
         self.features = nn.Sequential(_conv_block(len(mean), 32), _conv_block(32, 64), _conv_block(64, 128))
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.classifier = nn.Sequential(
@@ -35,4 +37,4 @@ class SimpleCNN(nn.Module):
 
 
 # Grad-CAM at block 3's ReLU, before its pooling: 8×8 at 32 px input (the pooled map would be 4×4).
-SPEC = ModelSpec("SimpleCNN", SimpleCNN, gradcam_layer="features.2.2")
+SPEC = ModelSpec("SimpleCNN", SimpleCNN, native_size=32, gradcam_layer="features.2.2")

