@@ -29,11 +29,20 @@ def test_imagenet_weights_load_with_weights_only_and_key_every_checkpoint():
         lite.EfficientNetLite0(weights_sha256="0" * 64)
 
 
-def test_same_padding_is_tensorflows_asymmetric_one_at_stride_two():
-    conv = lite.SameConv2d(1, 1, 3, 2, bias=False)
-    torch.nn.init.ones_(conv.weight)
-    out = conv(torch.ones(1, 1, 4, 4))  # total padding 1: none on top/left, one row/column at bottom/right
-    assert out.shape[-2:] == (2, 2) and out[0, 0, 0, 0] == 9 and out[0, 0, 1, 1] == 4
+@pytest.mark.parametrize("kernel, stride", [(3, 2), (5, 2), (3, 1), (5, 1)])
+def test_padding_is_tensorflows_same_padding(kernel, stride):
+    """TensorFlow pads max((⌈i/s⌉ − 1)·s + k − i, 0) in all, the odd pixel at the bottom and right."""
+    import math
+
+    x = torch.rand(1, 2, 16, 16)
+    conv = torch.nn.Conv2d(2, 2, kernel, stride, padding=0, bias=False)
+    total = max((math.ceil(16 / stride) - 1) * stride + kernel - 16, 0)
+    tf = conv(torch.nn.functional.pad(x, [total // 2, total - total // 2] * 2))
+    ours = lite._conv(2, 2, kernel, stride)
+    ours.weight = conv.weight
+    assert torch.allclose(ours(lite.same_padding(kernel, stride)(x)), tf, atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        lite.EfficientNetLite0(native_size=100, pretrained=False)
 
 
 @pytest.mark.parametrize("name, trainable", [("EffNetL0-frozen", 12_810), ("EffNetL0-last", 2_683_050),
@@ -95,3 +104,31 @@ def test_a_module_may_register_several_regimes_of_one_network():
     assert set(REGIMES) <= set(model_names())
     assert spec_of(_model("EffNetL0-last")).gradcam_layer == "_conv_head"
     assert "Every layer fine-tuned." in get_spec("EffNetL0-full").description
+
+
+def test_channel_pruning_keeps_depthwise_convolutions_and_the_pruned_model_reloads(tmp_path):
+    """Torch-Pruning prunes a depthwise convolution with the layer feeding it; the checkpoint loads back
+    with weights_only into the registered architecture resized to its widths, groups included."""
+    from helpers.compression.channel import prune_channels
+    from helpers.compression.measure import macs_and_params
+    from helpers.models import checkpoints
+
+    m = _model("EffNetL0-full").eval()
+    pruned = prune_channels(_model("EffNetL0-full").eval(), 0.25, (3, 128, 128))
+    dw = pruned._blocks[3]._depthwise_conv
+    assert dw.groups == dw.in_channels == dw.out_channels < m._blocks[3]._depthwise_conv.out_channels
+    assert macs_and_params(pruned, (3, 128, 128))[0] < 0.75 * macs_and_params(m, (3, 128, 128))[0]
+    args = get_spec("EffNetL0-full").arch_args(10, [0.5] * 3, [0.25] * 3)
+    path = checkpoints.save_checkpoint(tmp_path / "p.pt", pruned, "EffNetL0-full", args,
+                                       structure=checkpoints.CHANNEL_PRUNED)
+    loaded, _ = checkpoints.load_model(path, "EffNetL0-full")
+    x = torch.rand(2, 3, 128, 128)
+    assert torch.allclose(loaded.eval()(x), pruned(x), atol=1e-5)
+
+
+def test_other_grouped_convolutions_are_refused_by_name():
+    from helpers.models.resize import resize_to
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, groups=2))
+    with pytest.raises(ValueError, match="layer 0: resizing grouped convolutions other than depthwise"):
+        resize_to(net, net.state_dict())

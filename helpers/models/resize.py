@@ -11,16 +11,23 @@ def resize_to(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> nn.Modul
     A channel-pruned model is its architecture with fewer channels: rebuilding it from the
     registry and resizing its layers to the saved tensors lets it load with a plain state_dict
     (weights_only), where pickling the pruned module would run code on load. Values are left
-    uninitialised; load the state_dict next. KeyError names a layer the state_dict lacks.
+    uninitialised; load the state_dict next. KeyError names a layer the state_dict lacks. Depthwise
+    convolutions (MobileNet's, EfficientNet's) keep one group per channel.
     """
     for name, m in model.named_modules():
         prefix = f"{name}." if name else ""
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             w = state_dict[prefix + "weight"]
             if isinstance(m, nn.Conv2d):
-                if m.groups != 1:
-                    raise ValueError(f"layer {name}: resizing grouped convolutions is not supported")
-                m.out_channels, m.in_channels = w.shape[0], w.shape[1]
+                if m.groups == 1:
+                    m.out_channels, m.in_channels = w.shape[0], w.shape[1]
+                elif m.groups == m.in_channels == m.out_channels and w.shape[1] == 1:
+                    # depthwise (one filter per channel): pruning keeps it depthwise, so the channel
+                    # count is also the group count
+                    m.out_channels = m.in_channels = m.groups = w.shape[0]
+                else:
+                    raise ValueError(f"layer {name}: resizing grouped convolutions other than depthwise ones "
+                                     f"is not supported ({m.groups} groups of {m.in_channels} channels)")
             else:
                 m.out_features, m.in_features = w.shape[0], w.shape[1]
             m.weight = nn.Parameter(torch.empty_like(w))

