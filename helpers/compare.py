@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--splits", nargs="+", default=["valid"])
     args = ap.parse_args(argv)
     (pa, da), (pb, db) = _run(args.run_a), _run(args.run_b)
-    models = args.models or [m for m in pa["models"] if m in pb["models"]]
+    from .study.model_setup import a2_models
+
+    models = args.models or [m for m in a2_models(pa) if m in a2_models(pb)]  # every model A2 trained
     for split in args.splits:
         sa, sb = da.splits()[split], db.splits()[split]
         if sa.files != sb.files:

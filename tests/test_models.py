@@ -96,3 +96,10 @@ def test_pickle_that_would_run_code_is_refused(tmp_path):
     with pytest.raises(pickle.UnpicklingError):  # and the guard is torch's weights_only loader
         torch.load(path, weights_only=True)
     assert not marker.exists()
+
+
+def test_a_coarser_grid_is_not_enlarged_for_a_network_that_takes_any_size():
+    m = build_model("SimpleCNN", **get_spec("SimpleCNN").arch_args(10, [0.5] * 3, [0.25] * 3)).eval()
+    assert m.normalize(torch.rand(1, 3, 16, 16)).shape[-1] == 16  # the smoke run's 16 px stay 16 px
+    lite = build_model("TwoConvCNN").eval()  # a fixed classifier: 16 px are enlarged to its 32
+    assert lite.normalize(torch.rand(1, 3, 16, 16)).shape[-1] == 32

@@ -284,8 +284,10 @@ def test_compare_pairs_two_runs_image_by_image(smoke, capsys):
     base, _, _ = smoke
     assert compare.main([str(base / "run"), str(base / "run"), "--splits", "selection", "valid"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    models = json.loads((base / "run" / "metrics" / "A2.json").read_text())["params"]["models"]
+    from helpers.study.model_setup import a2_models
+
+    models = a2_models(json.loads((base / "run" / "metrics" / "A2.json").read_text())["params"])
     assert len(lines) == 2 * len(models) and all(any(f" {m}: " in line for line in lines) for m in models), lines
     # a run against itself: no discordant image, so nothing is resolved and the interval is [0, 0]
-    assert all("0 right only" in line and "p = 1" in line and "[+0.00, +0.00]" in line
+    assert all("0 right only" in line and "p = 1" in line and "[+0.000, +0.000]" in line
                and "not resolved" in line for line in lines), lines

@@ -86,7 +86,7 @@ def test_a_small_model_trains_on_images_shrunk_once_to_its_native_size():
 
 def test_a_model_recipe_is_the_studys_then_the_specs_then_the_parameter_files():
     from helpers.config.schema import ParameterError, defaults
-    from helpers.study.training import model_recipe
+    from helpers.study.model_setup import model_recipe
 
     params = {**defaults(), "lr": 0.002, "epochs": 30, "epochs_by_model": {"EffNetL0-full": 5},
               "recipe_by_model": {"EffNetL0-full": {"lr": 0.0001}}}
@@ -132,3 +132,10 @@ def test_other_grouped_convolutions_are_refused_by_name():
     net = torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3, groups=2))
     with pytest.raises(ValueError, match="layer 0: resizing grouped convolutions other than depthwise"):
         resize_to(net, net.state_dict())
+
+
+def test_a2_trains_the_studys_models_then_those_compared_there_only():
+    from helpers.study.model_setup import a2_models
+
+    params = {"models": ["SimpleCNN", "EffNetL0-full"], "training_only_models": ["TwoConvCNN", "SimpleCNN"]}
+    assert a2_models(params) == ["SimpleCNN", "EffNetL0-full", "TwoConvCNN"]

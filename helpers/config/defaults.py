@@ -27,6 +27,7 @@ seed: int = 0  # seeds Python, NumPy and torch
 num_threads: int = 0  # torch intra-op threads for training and latency, 0 keeps the default
 device: str = "auto"  # auto | cpu | cuda | mps: where models train and run; auto takes CUDA, then Apple's MPS, then the CPU
 models: list[str] = ["SimpleCNN", "ResNetSmall"]  # registered model names to train and compare
+training_only_models: list[str] = []  # registered models trained and compared in A2 only (accuracy, parameters, training time), not explained, attacked or compressed: baselines and transfer-learning regimes beside the study's models
 
 # --- training (A2; fine-tuning in B3 and C1 shares the recipe) ------------------------------------
 rotation_deg: float = 15.0  # training augmentation: maximum rotation angle in degrees

@@ -22,15 +22,19 @@ class Normalize(nn.Module):
 
     Every model's first layer: attacks and saliency then work in pixel space, where ε and norms
     mean the same for every model and clamping to [0, 1] is exact. With `size`, every model of a
-    study reads the same pixel grid (the study's image_size) and computes at its own resolution.
+    study reads the same pixel grid (the study's image_size) and computes at its own resolution;
+    `shrink_only` leaves a coarser grid as it is (a network that works at any size gains nothing
+    from enlarged pixels but arithmetic).
     """
 
-    def __init__(self, mean: list[float], std: list[float], size: int | None = None):
+    def __init__(self, mean: list[float], std: list[float], size: int | None = None, shrink_only: bool = False):
         super().__init__()
-        self.size = size
+        self.size, self.shrink_only = size, shrink_only
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) / self.std
-        return x if self.size is None else resize_images(x, self.size)
+        if self.size is None or (self.shrink_only and x.shape[-1] <= self.size):
+            return x
+        return resize_images(x, self.size)

@@ -125,5 +125,6 @@ def _check_model_names(names: Any, source: str, parameter: str) -> None:
 
 
 register_check("models", lambda v, s: _check_model_names(v, s, "models"))
+register_check("training_only_models", lambda v, s: _check_model_names(v, s, "training_only_models"))
 register_check("epochs_by_model", lambda v, s: _check_model_names(v, s, "epochs_by_model"))
 register_check("recipe_by_model", lambda v, s: _check_model_names(v, s, "recipe_by_model"))

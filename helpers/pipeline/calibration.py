@@ -64,9 +64,13 @@ def measure_model(model: torch.nn.Module, shape: tuple[int, int, int], device: t
     """The MEASURES of one model for inputs of `shape` (C, H, W); see the module docstring."""
     from ..attacks.base import loss_grad
 
+    from ..training.inputs import native_size
+
     model = model.to(device).to(memory_format=torch.channels_last)
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(batch_size, *shape, generator=gen)
+    # training reads images shrunk once to the model's own size (training.inputs), attacks the grid
+    side = min(shape[-1], native_size(model) or shape[-1])
+    x = torch.rand(batch_size, shape[0], side, side, generator=gen)
     y = torch.randint(0, 2, (batch_size,), generator=gen).to(device)
     model.train()
     train_s = _timed(_train_step(model, x, y, device, precision, augmentation), device, seconds)

@@ -124,13 +124,14 @@ def planned(values: dict[str, Any], param_file: str, statuses: dict[str, bool], 
             log: Callable[[str], Any]) -> Plan | None:
     """Calibrate (or read the cached rates of) the models on this machine, in the precision of
     `machine`, and make the plan; None when `calibration_seconds` is 0 (no estimate wanted)."""
+    from ..study.model_setup import a2_models
     from ..training.config import TrainConfig
     from .calibration import cache_path, calibrate
 
     if values["calibration_seconds"] <= 0:
         return None
     shape = (_channels(values), values["image_size"], values["image_size"])
-    rates = calibrate(values["models"], shape, device, machine["precision"], batch_size=values["batch_size"],
+    rates = calibrate(a2_models(values), shape, device, machine["precision"], batch_size=values["batch_size"],
                       augmentation=TrainConfig.from_params(values).augmentation(), cache=cache_path(values),
                       seconds=values["calibration_seconds"], log=log)
     return make_plan(param_file, values, statuses, machine, rates)

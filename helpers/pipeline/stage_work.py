@@ -82,13 +82,42 @@ def _training(model: str, what: str, epochs: int, s: Sizes, factor: float = 1.0)
             Work(f"{what}: selection split after each epoch", model, "eval", epochs * s.selection, factor)]
 
 
+def _model_training(m: str, what: str, p: dict[str, Any], s: Sizes) -> list[Work]:
+    """A2's training of model m: with a frozen part, one pass of it over the training and selection
+    images, then epochs at the cost of the trained rest (its share of the parameters, roughly)."""
+    from ..models.registry import model_names
+    from ..study.model_setup import model_recipe
+
+    if m not in model_names():  # a model the plan is only told of (its rates given, as in the tests)
+        return _training(m, what, p["epochs_by_model"].get(m, p["epochs"]), s)
+    epochs = model_recipe(m, p).epochs
+    trained_share = _trained_share(m, s)
+    if trained_share == 1.0:
+        return _training(m, what, epochs, s)
+    return ([Work(f"{what}: the frozen part's features, once", m, "eval", s.train + s.selection)]
+            + _training(m, f"{what} (trained part)", epochs, s, max(trained_share, 0.01)))
+
+
+def _trained_share(model: str, s: Sizes) -> float:
+    from ..models.registry import build_model, get_spec
+
+    spec = get_spec(model)
+    built = build_model(model, **spec.arch_args(s.classes, [0.5] * 3, [0.25] * 3))
+    if getattr(built, "frozen_split", lambda: None)() is None:
+        return 1.0
+    params = list(built.parameters())
+    return sum(q.numel() for q in params if q.requires_grad) / sum(q.numel() for q in params)
+
+
 def a2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
+    from ..study.model_setup import a2_models
+
     items = []
-    for m in p["models"]:
-        epochs = p["epochs_by_model"].get(m, p["epochs"])
-        items += _training(m, m, epochs, s) + [Work(f"{m}: predictions on every split", m, "eval", s.all)]
+    for m in a2_models(p):
+        items += _model_training(m, m, p, s) + [Work(f"{m}: predictions on every split", m, "eval", s.all)]
         for seed in p["seed_sweep"]:
-            items += _training(m, f"{m}, seed {seed}", epochs, s) + [Work(f"{m}, seed {seed}: predictions", m, "eval", s.all)]
+            items += (_model_training(m, f"{m}, seed {seed}", p, s)
+                      + [Work(f"{m}, seed {seed}: predictions", m, "eval", s.all)])
     return items
 
 

@@ -97,17 +97,20 @@ def training_curves(histories: dict[str, list[dict]], n_train: int | None = None
     return fig
 
 
-def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str]):
-    """Row-normalised confusion matrices side by side, with counts in the cells (where a cell is
-    large enough to hold them) and one colorbar: the share of the true class."""
+def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str], max_cols: int = 3):
+    """Row-normalised confusion matrices in rows of at most `max_cols` (narrower panels crowd the
+    class names), with counts in the cells (where a cell is large enough to hold them) and one
+    colorbar: the share of the true class."""
     n = len(matrices)
+    ncols, nrows = min(n, max_cols), -(-n // max_cols)
     label_w = max((text_width(c, SMALL) for c in classes), default=0.5) + 0.35
-    side = min(3.2, (PRINT_WIDTH - label_w - 0.7) / n)  # inches per matrix
-    fig, axes = plt.subplots(1, n, figsize=(PRINT_WIDTH, side + label_w + 0.35), squeeze=False, sharey=True,
-                             layout="constrained")
+    side = min(3.2, (PRINT_WIDTH - label_w - 0.7) / max(ncols, 1))  # inches per matrix
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, nrows * (side + label_w + 0.35)), squeeze=False,
+                             sharey=True, layout="constrained")
     annotate = side * 72 / max(len(classes), 1) >= 2.2 * SMALL
     image = None
-    for k, (ax, (name, cm)) in enumerate(zip(axes[0], matrices.items())):
+    for k, (name, cm) in enumerate(matrices.items()):
+        ax = axes[k // ncols][k % ncols]
         cm = np.asarray(cm)
         norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
         image = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
@@ -118,13 +121,15 @@ def confusion_matrices(matrices: dict[str, np.ndarray], classes: Sequence[str]):
                             color="white" if norm[i, j] > 0.5 else "black")
         ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right", rotation_mode="anchor", fontsize=SMALL)
         ax.set_yticks(range(len(classes)), classes, fontsize=SMALL)
-        ax.tick_params(axis="y", labelleft=k == 0)
+        ax.tick_params(axis="y", labelleft=k % ncols == 0)
         ax.set_xlabel("predicted", fontsize=LABEL)
-        if k == 0:
+        if k % ncols == 0:
             ax.set_ylabel("true", fontsize=LABEL)
         ax.set_title(fit_text(name, 0.8 * side, TITLE), fontsize=TITLE)  # a long name breaks within its panel
+    for ax in axes.flat[n:]:
+        ax.remove()
     if image is not None:
-        bar = fig.colorbar(image, ax=list(axes[0]), fraction=0.04, pad=0.02, shrink=0.9)
+        bar = fig.colorbar(image, ax=[a for a in axes.flat[:n]], fraction=0.04, pad=0.02, shrink=0.9)
         bar.ax.tick_params(labelsize=SMALL)
         bar.set_label("share of the true class", fontsize=SMALL)
     return fig

@@ -13,12 +13,19 @@ from .training import ACC_KEY, Scores, _split_sizes
 
 
 def comparison_table(headline: dict[str, dict[str, Any]], data) -> pd.DataFrame:
-    """One row per model: accuracies with their 95 % Wilson intervals, size and training time (of
-    the run that made the checkpoint)."""
+    """One row per model: selection, validation (and test) accuracies with their 95 % Wilson intervals, parameters (and, where a model
+    has a frozen part, those training updated), size, batch-1 latency (timed side by side in A2) and
+    training time (of the run that made the checkpoint; seconds per epoch are in the runs table)."""
     n = _split_sizes(data)
     short = {"train": "train acc", "selection": "select acc", "valid": "val acc", "test": "test acc"}
-    return pd.DataFrame([{"model": m, **{short[split]: format_rate(s[ACC_KEY[split]], size) for split, size in n.items()},
-                          "parameters": f"{s['params']:,}", "size (MB)": s["size_mb"], "s / epoch": s["epoch_s"],
+    frozen = any(s.get("trained_params", s["params"]) != s["params"] for s in headline.values())
+    # training accuracy is in the accuracy table: with it the row of six intervals wrapped in print
+    return pd.DataFrame([{"model": m, **{short[split]: format_rate(s[ACC_KEY[split]], size) for split, size in n.items()
+                                         if split != "train"},
+                          "parameters": f"{s['params']:,}",
+                          **({"trained": f"{s['trained_params']:,}"} if frozen else {}),
+                          "size (MB)": s["size_mb"],
+                          **({"batch-1 ms": s["batch1_ms"]} if "batch1_ms" in s else {}),
                           "training s": s["total_train_s"]} for m, s in headline.items()])
 
 

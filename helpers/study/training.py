@@ -1,7 +1,7 @@
 """A2, training and evaluation: the recipe, the models, training (or reusing) each of them,
 accuracy per split with 95 % Wilson intervals, per-class scores, confusion matrices, the most
-confident mistakes, and the comparison of the models. (The seed variance is `training_seeds`; the
-batch-1 latency is measured once, in C1, side by side with the compressed models.)"""
+confident mistakes, and the comparison of the models, their batch-1 latencies timed side by side.
+(The seed variance is `training_seeds`; C1 times each model again beside its compressed versions.)"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,12 +15,12 @@ from ..core import progress
 from ..evaluation.intervals import format_rate
 from ..evaluation.metrics import classification_metrics, confusion_summary, misclassified, reading_of_error
 from ..evaluation.predict import predict
-from ..config.schema import ParameterError
 from ..models.registry import count_parameters, get_spec
 from ..report import figures
 from ..report.wording import counted
 from ..training.cached import Trained, train_or_load
 from ..training.config import TrainConfig
+from .model_setup import a2_models, batch1_latency, model_recipe  # noqa: F401 (the notebook's names)
 
 SPLIT_TITLES = {"train": "training", "selection": "selection", "valid": "validation", "test": "test"}
 # summary key of each split's accuracy
@@ -49,10 +49,10 @@ def recipe(params: dict[str, Any], data, device: torch.device) -> dict[str, Any]
     budgets, threads, device and split sizes (the 'recipe' entry of the metrics)."""
     base = TrainConfig.from_params(params).as_dict()
     own = {m: {k: v for k, v in model_recipe(m, params).as_dict().items() if v != base[k] and k != "epochs"}
-           for m in params["models"]}
+           for m in a2_models(params)}
     return {"image size (px)": data.image_size, **base,
             **{f"epochs ({m})": e for m, e in params["epochs_by_model"].items()},
-            **{f"epochs ({m})": model_recipe(m, params).epochs for m in params["models"]
+            **{f"epochs ({m})": model_recipe(m, params).epochs for m in a2_models(params)
                if m not in params["epochs_by_model"] and model_recipe(m, params).epochs != base["epochs"]},
             **{f"recipe ({m})": ", ".join(f"{k} {v}" for k, v in changes.items()) for m, changes in own.items() if changes},
             "threads": torch.get_num_threads(), "device": str(device),
@@ -122,19 +122,6 @@ def protocol_text(data, params: dict[str, Any]) -> str:
             f"of the dataset's {n_train + n_sel} training images ({n_sel / (n_train + n_sel):.0%} fewer).")
 
 
-def model_recipe(name: str, params: dict[str, Any]) -> TrainConfig:
-    """Model `name`'s training recipe: the study's, then what its spec needs (`ModelSpec.recipe`, e.g.
-    a pretrained network's smaller learning rate), then `recipe_by_model`, then `epochs_by_model`."""
-    changes = {**get_spec(name).recipe, **params["recipe_by_model"].get(name, {})}
-    unknown = sorted(set(changes) - set(TrainConfig.__dataclass_fields__))
-    if unknown:
-        raise ParameterError(f"recipe_by_model['{name}'] names {unknown}, which are no training settings; "
-                             f"known: {sorted(TrainConfig.__dataclass_fields__)}")
-    if name in params["epochs_by_model"]:
-        changes["epochs"] = params["epochs_by_model"][name]
-    return TrainConfig.from_params(params, **changes)
-
-
 def train_all(names: list[str], data, params: dict[str, Any], layout, device: torch.device) -> dict[str, Trained]:
     """Train every model (or reuse its checkpoint at `layout.trained(name)` when recipe, data,
     model and code are unchanged), each with its own recipe (`model_recipe`)."""
@@ -158,10 +145,13 @@ def curves_figure(trained: dict[str, Trained], n_train: int | None = None, n_sel
 
 
 def training_table(trained: dict[str, Trained], data) -> pd.DataFrame:
-    """One row per training run: epochs, kept epoch, early stop, seconds, images per second, and
-    whether the checkpoint was reused (and when it was made)."""
-    return pd.DataFrame([{"model": n, "epochs run": len(t.result["history"]), "best epoch": t.result["best_epoch"],
+    """One row per training run: parameters training updated, epochs, kept epoch, early stop, seconds
+    (training s includes computing a frozen part's features once), images per second, and whether
+    the checkpoint was reused (and when it was made)."""
+    return pd.DataFrame([{"model": n, "trained parameters": sum(p.numel() for p in t.model.parameters() if p.requires_grad),
+                          "epochs run": len(t.result["history"]), "best epoch": t.result["best_epoch"],
                           "stopped early": t.result["stopped_early"], "s / epoch": t.result["epoch_s"],
+                          "frozen features s": t.result["inputs_s"] if t.result.get("cached_features") else None,
                           "training s": t.result["total_train_s"], "img / s": len(data.train) / t.result["epoch_s"],
                           "reused": t.reused, "made at": t.created_at} for n, t in trained.items()])
 
@@ -270,15 +260,19 @@ def show_mistakes(stage, logits: dict[str, dict[str, torch.Tensor]], model_score
             stage.say(m.reading)
 
 
-def summary(trained: dict[str, Trained], model_scores: Scores, data) -> dict[str, dict[str, Any]]:
+def summary(trained: dict[str, Trained], model_scores: Scores, data,
+            latency: dict[str, tuple[float, float]] | None = None) -> dict[str, dict[str, Any]]:
     """Per model the headline numbers (the A2.<model>.* keys of summary.json): accuracies, size,
-    training time (of the run that made the checkpoint), reused and created_at. No latency: it is
-    measured once, in C1, side by side with the compressed models."""
+    parameters (and those training updated), training time (of the run that made the checkpoint),
+    reused and created_at, and with `latency` (`batch1_latency`) the batch-1 milliseconds."""
     out = {}
     for n, t in trained.items():
         per_split, r = model_scores[n], t.result
         out[n] = {**{ACC_KEY[split]: per_split[split]["accuracy"] for split in per_split},
-                  "params": count_parameters(t.model), "size_mb": t.path.stat().st_size / 1e6,
+                  "params": count_parameters(t.model),
+                  "trained_params": sum(p.numel() for p in t.model.parameters() if p.requires_grad),
+                  **({"batch1_ms": latency[n][0], "batch1_ms_sd": latency[n][1]} if latency else {}),
+                  "size_mb": t.path.stat().st_size / 1e6,
                   "epoch_s": r["epoch_s"], "total_train_s": r["total_train_s"],
                   "train_img_s": len(data.train) / r["epoch_s"], "epochs_run": len(r["history"]),
                   "best_epoch": r["best_epoch"], "reused": t.reused, "created_at": t.created_at}

@@ -60,7 +60,7 @@ def prepare(model: nn.Module, train_images: torch.Tensor, selection_images: torc
             train, selection = (_mapped(prefix, x, device) for x in (train_images, selection_images))
         return TrainingInputs(rest, train, selection, time.perf_counter() - start, True)
     size = native_size(model)
-    if whole_model or size is None or size >= train_images.shape[-1]:
+    if whole_model or size is None or size >= train_images.shape[-1]:  # (a model may enlarge a coarser grid itself)
         return TrainingInputs(model, train_images, selection_images, 0.0, False)
     train, selection = (_mapped(lambda x: resize_images(x, size), x, torch.device("cpu"))
                         for x in (train_images, selection_images))

@@ -33,14 +33,14 @@ class ResNetSmall(nn.Module):
     """3×3 stem to 64 channels, stages 64/128/256 of two BasicBlocks, global average pool, 256→10.
 
     2,777,674 parameters for 10 classes of RGB images. Stages 2 and 3 halve the resolution.
-    Input x float [B, C, H, W] in [0, 1], C = len(mean), resized inside to `native_size` (32 px by
-    its spec: a study on a finer grid costs it nothing but the pooling).
+    Input x float [B, C, H, W] in [0, 1], C = len(mean); a grid finer than `native_size` (32 px by
+    its spec) is shrunk inside to it, a coarser one is computed as it is.
     """
 
     def __init__(self, num_classes: int = 10, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25),
                  native_size: int | None = None):
         super().__init__()
-        self.normalize = Normalize(list(mean), list(std), native_size)
+        self.normalize = Normalize(list(mean), list(std), native_size, shrink_only=True)
         self.stem = nn.Sequential(nn.Conv2d(len(mean), 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64),
                                   nn.ReLU(inplace=True))
         self.layer1 = nn.Sequential(BasicBlock(64, 64), BasicBlock(64, 64))

@@ -17,15 +17,15 @@ class SimpleCNN(nn.Module):
     """Three conv blocks (32/64/128, BN, ReLU, 2×2 max-pool) and a 2048→256→10 classifier.
 
     620,810 parameters for 10 classes of RGB images. The adaptive pool makes the classifier see
-    128×4×4 features at any input size (at 32 px it is the identity), so 64 px input keeps the same
-    parameter count. Input x float [B, C, H, W] in [0, 1], C = len(mean), resized inside to
-    `native_size` (32 px by its spec).
+    128×4×4 features at any input size (at 32 px it is the identity). Input x float [B, C, H, W] in
+    [0, 1], C = len(mean); a grid finer than `native_size` (32 px by its spec) is shrunk inside to it,
+    a coarser one is computed as it is.
     """
 
     def __init__(self, num_classes: int = 10, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25),
                  native_size: int | None = None):
         super().__init__()
-        self.normalize = Normalize(list(mean), list(std), native_size)
+        self.normalize = Normalize(list(mean), list(std), native_size, shrink_only=True)
         self.features = nn.Sequential(_conv_block(len(mean), 32), _conv_block(32, 64), _conv_block(64, 128))
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.classifier = nn.Sequential(
