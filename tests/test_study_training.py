@@ -271,3 +271,21 @@ def test_no_extra_seeds_is_said_and_the_main_seed_is_refused(tmp_path):
     assert training_seeds.run_seeds({"seed": 0}, layout, []).seeds == []
     with pytest.raises(ValueError, match="repeats the main seed 0"):
         training_seeds.run_seeds({"seed": 0}, layout, [0, 1])
+
+
+def test_a_frozen_backbone_trains_its_head_only_and_reports_the_features_time(tmp_path):
+    """EffNetL0-frozen through train_all: features computed once (their seconds in the training
+    time), the backbone untouched, the head trained; the runs table counts the trained parameters."""
+    from helpers.models.zoo.efficientnet_lite0 import EfficientNetLite0
+
+    data = tiny_data(tmp_path)
+    layout = RunLayout(tmp_path / "run", tmp_path / "run" / "figures")
+    trained = training.train_all(["EffNetL0-frozen"], data, params(models=["EffNetL0-frozen"]), layout, CPU)["EffNetL0-frozen"]
+    fresh = EfficientNetLite0(trainable="head")
+    assert torch.equal(trained.model._blocks[5]._depthwise_conv.weight, fresh._blocks[5]._depthwise_conv.weight)
+    assert not torch.equal(trained.model._fc.weight, fresh._fc.weight)
+    r = trained.result
+    assert r["cached_features"] and 0 < r["inputs_s"] < r["total_train_s"] and "augment False" in str(
+        training.recipe(params(models=["EffNetL0-frozen"], augment=True), data, CPU)["recipe (EffNetL0-frozen)"])
+    row = training.training_table({"EffNetL0-frozen": trained}, data).iloc[0]
+    assert row["trained parameters"] == 1280 * 3 + 3 and row["frozen features s"] == r["inputs_s"]  # three classes
