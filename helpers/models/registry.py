@@ -116,6 +116,11 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def count_trained_parameters(model: nn.Module) -> int:
+    """The parameters training updates (a frozen part's have requires_grad off)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def _check_model_names(names: Any, source: str, parameter: str) -> None:
     names = list(names)
     unknown = [n for n in names if n not in model_names()]

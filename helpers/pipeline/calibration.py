@@ -63,7 +63,6 @@ def measure_model(model: torch.nn.Module, shape: tuple[int, int, int], device: t
                   batch_size: int, augmentation: dict[str, float], seconds: float = 1.0) -> dict[str, float]:
     """The MEASURES of one model for inputs of `shape` (C, H, W); see the module docstring."""
     from ..attacks.base import loss_grad
-
     from ..training.inputs import native_size
 
     model = model.to(device).to(memory_format=torch.channels_last)

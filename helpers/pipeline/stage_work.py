@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 PRIOR_CLEAN_ACC = 0.75
 PRIOR_EPS0, PRIOR_EPS0_ROBUST = 0.01, 0.03
@@ -82,31 +82,30 @@ def _training(model: str, what: str, epochs: int, s: Sizes, factor: float = 1.0)
             Work(f"{what}: selection split after each epoch", model, "eval", epochs * s.selection, factor)]
 
 
-def _model_training(m: str, what: str, p: dict[str, Any], s: Sizes) -> list[Work]:
-    """A2's training of model m: with a frozen part, one pass of it over the training and selection
-    images, then epochs at the cost of the trained rest (its share of the parameters, roughly)."""
+def _model_training(m: str, p: dict[str, Any], s: Sizes) -> Callable[[str], list[Work]]:
+    """A2's training of model m, labelled by the caller (one seed's or another's): with a frozen part,
+    one pass of it over the training and selection images, then epochs at the cost of the trained
+    rest (its share of the parameters, roughly). The model is built once, here."""
     from ..models.registry import model_names
     from ..study.model_setup import model_recipe
 
     if m not in model_names():  # a model the plan is only told of (its rates given, as in the tests)
-        return _training(m, what, p["epochs_by_model"].get(m, p["epochs"]), s)
-    epochs = model_recipe(m, p).epochs
-    trained_share = _trained_share(m, s)
+        return lambda what: _training(m, what, p["epochs_by_model"].get(m, p["epochs"]), s)
+    epochs, trained_share = model_recipe(m, p).epochs, _trained_share(m, s)
     if trained_share == 1.0:
-        return _training(m, what, epochs, s)
-    return ([Work(f"{what}: the frozen part's features, once", m, "eval", s.train + s.selection)]
-            + _training(m, f"{what} (trained part)", epochs, s, max(trained_share, 0.01)))
+        return lambda what: _training(m, what, epochs, s)
+    return lambda what: ([Work(f"{what}: the frozen part's features, once", m, "eval", s.train + s.selection)]
+                         + _training(m, f"{what} (trained part)", epochs, s, max(trained_share, 0.01)))
 
 
 def _trained_share(model: str, s: Sizes) -> float:
-    from ..models.registry import build_model, get_spec
+    from ..models.registry import build_model, count_parameters, count_trained_parameters, get_spec
 
     spec = get_spec(model)
     built = build_model(model, **spec.arch_args(s.classes, [0.5] * 3, [0.25] * 3))
     if getattr(built, "frozen_split", lambda: None)() is None:
         return 1.0
-    params = list(built.parameters())
-    return sum(q.numel() for q in params if q.requires_grad) / sum(q.numel() for q in params)
+    return count_trained_parameters(built) / count_parameters(built)
 
 
 def a2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
@@ -114,10 +113,10 @@ def a2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
 
     items = []
     for m in a2_models(p):
-        items += _model_training(m, m, p, s) + [Work(f"{m}: predictions on every split", m, "eval", s.all)]
+        training = _model_training(m, p, s)
+        items += training(m) + [Work(f"{m}: predictions on every split", m, "eval", s.all)]
         for seed in p["seed_sweep"]:
-            items += (_model_training(m, f"{m}, seed {seed}", p, s)
-                      + [Work(f"{m}, seed {seed}: predictions", m, "eval", s.all)])
+            items += training(f"{m}, seed {seed}") + [Work(f"{m}, seed {seed}: predictions", m, "eval", s.all)]
     return items
 
 

@@ -15,7 +15,7 @@ from ..core import progress
 from ..evaluation.intervals import format_rate
 from ..evaluation.metrics import classification_metrics, confusion_summary, misclassified, reading_of_error
 from ..evaluation.predict import predict
-from ..models.registry import count_parameters, get_spec
+from ..models.registry import count_parameters, count_trained_parameters, get_spec
 from ..report import figures
 from ..report.wording import counted
 from ..training.cached import Trained, train_or_load
@@ -48,12 +48,12 @@ def recipe(params: dict[str, Any], data, device: torch.device) -> dict[str, Any]
     """Every setting of this run's training: image size, the TrainConfig fields, per-model epoch
     budgets, threads, device and split sizes (the 'recipe' entry of the metrics)."""
     base = TrainConfig.from_params(params).as_dict()
-    own = {m: {k: v for k, v in model_recipe(m, params).as_dict().items() if v != base[k] and k != "epochs"}
-           for m in a2_models(params)}
+    recipes = {m: model_recipe(m, params) for m in a2_models(params)}
+    own = {m: {k: v for k, v in r.as_dict().items() if v != base[k] and k != "epochs"} for m, r in recipes.items()}
     return {"image size (px)": data.image_size, **base,
             **{f"epochs ({m})": e for m, e in params["epochs_by_model"].items()},
-            **{f"epochs ({m})": model_recipe(m, params).epochs for m in a2_models(params)
-               if m not in params["epochs_by_model"] and model_recipe(m, params).epochs != base["epochs"]},
+            **{f"epochs ({m})": r.epochs for m, r in recipes.items()
+               if m not in params["epochs_by_model"] and r.epochs != base["epochs"]},
             **{f"recipe ({m})": ", ".join(f"{k} {v}" for k, v in changes.items()) for m, changes in own.items() if changes},
             "threads": torch.get_num_threads(), "device": str(device),
             "training images": len(data.train), "selection images": len(data.selection),
@@ -148,7 +148,7 @@ def training_table(trained: dict[str, Trained], data) -> pd.DataFrame:
     """One row per training run: parameters training updated, epochs, kept epoch, early stop, seconds
     (training s includes computing a frozen part's features once), images per second, and whether
     the checkpoint was reused (and when it was made)."""
-    return pd.DataFrame([{"model": n, "trained parameters": sum(p.numel() for p in t.model.parameters() if p.requires_grad),
+    return pd.DataFrame([{"model": n, "trained parameters": count_trained_parameters(t.model),
                           "epochs run": len(t.result["history"]), "best epoch": t.result["best_epoch"],
                           "stopped early": t.result["stopped_early"], "s / epoch": t.result["epoch_s"],
                           "frozen features s": t.result["inputs_s"] if t.result.get("cached_features") else None,
@@ -270,7 +270,7 @@ def summary(trained: dict[str, Trained], model_scores: Scores, data,
         per_split, r = model_scores[n], t.result
         out[n] = {**{ACC_KEY[split]: per_split[split]["accuracy"] for split in per_split},
                   "params": count_parameters(t.model),
-                  "trained_params": sum(p.numel() for p in t.model.parameters() if p.requires_grad),
+                  "trained_params": count_trained_parameters(t.model),
                   **({"batch1_ms": latency[n][0], "batch1_ms_sd": latency[n][1]} if latency else {}),
                   "size_mb": t.path.stat().st_size / 1e6,
                   "epoch_s": r["epoch_s"], "total_train_s": r["total_train_s"],

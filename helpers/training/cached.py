@@ -70,7 +70,6 @@ def fit_or_reuse(path: Path, key: str, start: Callable[[], tuple[nn.Module, str,
     # the inputs' time is training time: a frozen backbone's features are most of that training's arithmetic
     result.update(inputs_s=inputs.seconds, cached_features=inputs.cached_features,
                   total_train_s=result["total_train_s"] + inputs.seconds)
-    model.eval()
     if finish is not None:
         model = finish(model)
     save_checkpoint(path, model, arch, arch_args, run_key=key, training=result, train_config=cfg.as_dict(), **metadata)

@@ -163,9 +163,7 @@ class EfficientNetLite0(nn.Module):
         (its scale and shift train where its layer trains): batches of 64 Sports-10 images estimate
         them worse than ImageNet did, and statistics that move while the weights move left the
         fine-tuned network's selection accuracy at 0.49 after its first epoch."""
-        super().train(mode)
-        for m in self.frozen_modules():
-            m.eval()
+        super().train(mode)  # (frozen layers hold no dropout: BatchNorm is all that eval mode changes there)
         for m in self.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.eval()
