@@ -92,3 +92,11 @@ def test_difference_words_show_a_tenth_of_a_point_where_the_interval_is_narrow()
 
     assert difference_words(-0.0011, -0.0042, 0.0020) == "difference -0.001 [-0.004, +0.002]"
     assert difference_words(0.04, -0.06, 0.14) == "difference +0.04 [-0.06, +0.14]"
+
+
+def test_what_one_image_is_worth_reads_right_on_a_large_split():
+    from helpers.study.compression_analysis import paired_sentence
+
+    large = paired_sentence({"M": (None, {"acc": 0.9147, "n": 10_000})}, 0.05)
+    assert "the same 10,000 validation images (one image is 0.01 points;" in large
+    assert "(one image is 2 points;" in paired_sentence({"M": (None, {"acc": 0.8, "n": 50})}, 0.05)

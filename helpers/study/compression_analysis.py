@@ -55,7 +55,7 @@ def paired_sentence(dense, alpha: float) -> str:
     """How a compressed model is compared with its dense model, and what the validation split resolves."""
     d = max(dense.values(), key=lambda item: item[1]["acc"])[1]
     low, high = wilson_of_rate(d["acc"], d["n"])
-    return (f"All accuracies are over the same {d['n']} validation images (one image is {100 / d['n']:.0f} points; an "
+    return (f"All accuracies are over the same {d['n']:,} validation images (one image is {100 / d['n']:.2g} points; an "
             f"accuracy of {d['acc']:.2f} has the 95 % Wilson interval [{low:.2f}, {high:.2f}]). A compressed model is "
             "compared with its dense model image by image: McNemar's exact test (McNemar 1947) on the images only "
             "one of the two gets right, with the paired bootstrap interval of the difference (Efron & Tibshirani 1993). A loss (or gain) is stated only where "
