@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from helpers.config import notebook_cells
+from helpers.config.model_overrides import for_model
 from helpers.config.schema import ParameterError
 from helpers.core.files import ROOT
 from helpers.pipeline import runner as run
@@ -179,7 +180,8 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
             assert isinstance(summary[f"A2.{model}.{key}"], (int, float)), key
         assert 0 <= summary[f"A2.{model}.val_acc"] <= 1
         assert summary[f"A2.{model}.val_acc.ci_low"] <= summary[f"A2.{model}.val_acc"] <= summary[f"A2.{model}.val_acc.ci_high"]
-        assert summary[f"A2.{model}.n_seeds"] == 2 and len(summary[f"A2.{model}.val_acc_seeds"]) == 2  # smoke: seeds 0 and 1
+        seeds = 1 if model == "ResNetSmall" else 2  # smoke: seeds 0 and 1, but ResNetSmall opts out (model_overrides)
+        assert summary[f"A2.{model}.n_seeds"] == seeds and len(summary[f"A2.{model}.val_acc_seeds"]) == seeds
     assert summary["run.total_s"] > 0 and summary["run.cold_total_s"] > 0
     assert set(summary) >= {f"run.cold_stage_s.{nb}" for nb in NOTEBOOKS} | {f"run.cold_planned_s.{nb}" for nb in NOTEBOOKS}
     assert {"run.device", "run.precision", "run.cpu", "run.threads"} <= set(summary)
@@ -206,8 +208,9 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
         assert 0 <= summary[f"B1.defense.standard.{hardened[0]}.pgd_robust_acc.{eps}"] <= 1
     targets = values["compression_targets"]
     for m in MODELS:
-        for method in ("global", "layerwise"):
-            for ratio in targets[method]:
+        own = for_model(values, m)  # ResNetSmall has its own methods and targets (model_overrides)
+        for method in set(own["compression_methods"]) & {"global", "layerwise"}:
+            for ratio in {**values["compression_targets"], **own["compression_targets"]}[method]:
                 key = f"C1.{m}.{method}.s{ratio:g}"
                 assert abs(summary[f"{key}.sparsity"] - ratio) < 0.01, key
                 assert summary[f"{key}.nonzero"] < summary[f"A2.{m}.params"]
@@ -228,9 +231,11 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
         assert f"{m} {same:g}x (the same widths as {first:g}x)" in c1
         assert isinstance(summary[f"C2.{m}.recommended"], str)
         assert 0 <= summary[f"C2.{m}.dense.whitebox.pgd.untargeted.{eps_grid[-1]}.success_rate"] <= 1
-        # the plugin's compression method went through C1 and was attacked white-box in C2
-        assert 0 <= summary[f"C1.{m}.toy_halving.0.5.acc"] <= 1
-        assert 0 <= summary[f"C2.{m}.toy_halving.0.5.whitebox.toy_noise.untargeted.{eps_grid[0]}.success_rate"] <= 1
+        # the plugin's compression method went through C1 and was attacked white-box in C2 (but on ResNetSmall,
+        # whose own methods leave it out)
+        if "toy_halving" in for_model(values, m)["compression_methods"]:
+            assert 0 <= summary[f"C1.{m}.toy_halving.0.5.acc"] <= 1
+            assert 0 <= summary[f"C2.{m}.toy_halving.0.5.whitebox.toy_noise.untargeted.{eps_grid[0]}.success_rate"] <= 1
     for plugin_word in ("ToyNet", "toy_halving", "toy_noise"):
         assert plugin_word in text, plugin_word
     assert "Reproducing this report" in text and "cold run" in text and "the plan had estimated" in text
@@ -291,3 +296,29 @@ def test_compare_pairs_two_runs_image_by_image(smoke, capsys):
     # a run against itself: no discordant image, so nothing is resolved and the interval is [0, 0]
     assert all("0 right only" in line and "p = 1" in line and "[+0.000, +0.000]" in line
                and "not resolved" in line for line in lines), lines
+
+
+def test_a_model_with_its_own_settings_gets_them_and_the_report_says_so(smoke):
+    """smoke.yaml's model_overrides give ResNetSmall no extra seed, 3 PGD and APGD steps, two
+    compression points, no per-layer sensitivity and one method attacked again; SimpleCNN keeps the study's."""
+    from helpers.robustness import load_adversarial_set
+
+    base, _, _ = smoke
+    metrics = {t: json.loads((base / "run" / "metrics" / f"{t}.json").read_text()) for t in ("A2", "C1", "C2")}
+    assert metrics["A2"]["summary"]["ResNetSmall"]["n_seeds"] == 1
+    assert metrics["A2"]["summary"]["SimpleCNN"]["n_seeds"] == 2
+    steps = {m: load_adversarial_set(base / "run" / "adversarial" / f"{m}.pt")["metadata"]["pgd_steps"]
+             for m in ("SimpleCNN", "ResNetSmall")}
+    assert steps == {"SimpleCNN": 5, "ResNetSmall": 3}
+    points = {(r["model"], r["method"], r["point"]) for r in metrics["C1"]["records"] if not r["skipped"]}
+    assert {p for p in points if p[0] == "ResNetSmall"} == {("ResNetSmall", "global", "s0.5"), ("ResNetSmall", "channel", "2x")}
+    # ... its channel targets are the study's (2.05 rounds to the widths of 2.0: skipped)
+    assert ("SimpleCNN", "layerwise", "s0.8") in points
+    assert {r["model"] for r in metrics["C1"]["sensitivity"]} == {"SimpleCNN", "ToyNet"}
+    for nb, said in (("B1_attacks", "ResNetSmall: 3 PGD steps (the study's 5), 3 APGD steps (the study's 5)"),
+                     ("C1_compression", "ResNetSmall: compression methods global and channel (the study's global, "),
+                     ("C2_robustness", "ResNetSmall: 3 PGD steps (the study's 5), methods attacked white-box again: "
+                                       "channel (the study's channel and toy_halving)")):
+        cells = json.loads((base / "run" / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
+        shown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in cells for o in c.get("outputs", []))
+        assert "Not every model gets the same settings" in shown and said in shown, nb

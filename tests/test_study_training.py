@@ -194,7 +194,7 @@ def test_comparison_gives_intervals_and_compares_the_models_image_by_image(tmp_p
     assert "Is Big, with 4× the parameters, more accurate than Small? On the same images, selection split: 2 images " \
            "right only for Big, 0 only for Small" in text
     assert "Neither split resolves the difference: the study calls neither the more accurate" in text
-    assert "latency" not in text.split("\n\n")[-2] and "measured once, in C1" in text
+    assert "latency" not in text.split("\n\n")[-2] and "timed round-robin side by side here" in text
     far = {"Small": {"selection": {"correct": "000000"}, "valid": {"correct": "0" * 12}},
            "Big": {"selection": {"correct": "111111"}, "valid": {"correct": "1" * 12}}}
     resolved = model_comparison.comparison_text(headline, {}, data, model_comparison.paired_comparisons(headline, far, 0.05))

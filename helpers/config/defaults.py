@@ -38,6 +38,7 @@ augment: bool = True  # random flip, rotation and colour jitter during training
 epochs: int = 40  # maximum training epochs per model
 epochs_by_model: dict = {}  # per-model epoch budgets that override epochs, such as SimpleCNN: 120
 recipe_by_model: dict = {}  # per-model training settings over the study's and the model's own (its spec's recipe), such as EffNetL0-full: {lr: 0.0005}; epochs_by_model still sets epochs
+model_overrides: dict = {}  # per model of `models`, its own value of seed_sweep, pgd_steps, apgd_steps, compression_methods, compression_targets, compression_budgets, compression_settings, sensitivity_amounts or whitebox_methods (a pretrained network costs many times a small CNN per attack step); the report states each difference
 batch_size: int = 64  # training batch size
 lr: float = 0.002  # peak learning rate of AdamW
 weight_decay: float = 0.0005  # decoupled weight decay, 0 gives plain Adam
@@ -83,6 +84,7 @@ substitute_threat_rate: float = 0.3  # B2: transferred inputs fooling more than 
 
 # --- the defense (B3) -----------------------------------------------------------------------------
 defense_model: str = ""  # model to harden; empty takes the more accurate on the selection split where McNemar resolves it, else the smaller model
+defense_among: list[str] = []  # with defense_model empty, the models its rule chooses among (each one of `models`); [] takes them all
 defense_eps: float = 0.03  # L∞ budget of adversarial fine-tuning, pixel units
 defense_epochs: int = 8  # epochs of adversarial fine-tuning
 defense_lr: float = 0.001  # peak learning rate of the fine-tuning (warm-up 1 epoch, cosine decay)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from ..config import model_overrides
 from ..config.schema import ParameterError, register_check
 from ..core.registry import Registry
 
@@ -133,3 +134,5 @@ register_check("models", lambda v, s: _check_model_names(v, s, "models"))
 register_check("training_only_models", lambda v, s: _check_model_names(v, s, "training_only_models"))
 register_check("epochs_by_model", lambda v, s: _check_model_names(v, s, "epochs_by_model"))
 register_check("recipe_by_model", lambda v, s: _check_model_names(v, s, "recipe_by_model"))
+register_check("model_overrides", lambda v, s: _check_model_names(v, s, "model_overrides"))
+register_check("model_overrides", model_overrides.check)

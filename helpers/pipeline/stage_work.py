@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..config.model_overrides import for_model
+
 PRIOR_CLEAN_ACC = 0.75
 PRIOR_EPS0, PRIOR_EPS0_ROBUST = 0.01, 0.03
 PRIOR_STEPS_TO_FOOL = 3.0
@@ -115,7 +117,7 @@ def a2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
     for m in a2_models(p):
         training = _model_training(m, p, s)
         items += training(m) + [Work(f"{m}: predictions on every split", m, "eval", s.all)]
-        for seed in p["seed_sweep"]:
+        for seed in for_model(p, m)["seed_sweep"]:
             items += training(f"{m}, seed {seed}") + [Work(f"{m}, seed {seed}: predictions", m, "eval", s.all)]
     return items
 
@@ -130,12 +132,15 @@ def _attack_steps(p: dict[str, Any]) -> dict[str, int]:
 
 
 def b1(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
-    steps = _attack_steps(p)  # B1 runs every step (it records the iteration of first success)
     strong = {p["example_eps"], p["robustness_eps"] or min(p["attack_eps"])}
-    return [Work(f"{m}: {a.upper()} ({n} step{'s' if n > 1 else ''}) × {len(p['attack_eps'])} ε × 2 goals × "
-                 f"{s.attacked} images", m, "attack", s.attacked * n * len(p["attack_eps"]) * len(GOALS))
-            for m in p["models"] for a, n in steps.items()] + [_apgd(m, p["apgd_steps"], len(strong), s.attacked)
-                                                              for m in p["models"] if p["apgd_steps"] > 0]
+    items = []
+    for m in p["models"]:  # B1 runs every step (it records the iteration of first success)
+        own = for_model(p, m)
+        items += [Work(f"{m}: {a.upper()} ({n} step{'s' if n > 1 else ''}) × {len(p['attack_eps'])} ε × 2 goals × "
+                       f"{s.attacked} images", m, "attack", s.attacked * n * len(p["attack_eps"]) * len(GOALS))
+                  for a, n in _attack_steps(own).items()]
+        items += [_apgd(m, own["apgd_steps"], len(strong), s.attacked)] if own["apgd_steps"] > 0 else []
+    return items
 
 
 def _apgd(model: str, steps: int, n_eps: int, n: int) -> Work:
@@ -158,7 +163,7 @@ def _worst_case(model: str, what: str, n: int, eps_grid, steps: int, restarts: i
 def hardened_model(p: dict[str, Any], rates: dict[str, dict[str, float]]) -> str:
     """B3's model: `defense_model`, else A2's more accurate one, unknown before A2 ran: the slower
     model stands in for it, so the estimate errs long."""
-    return p["defense_model"] or min(p["models"], key=lambda name: rates[name]["train"])
+    return p["defense_model"] or min(p["defense_among"] or p["models"], key=lambda name: rates[name]["train"])
 
 
 def b3(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
@@ -188,21 +193,22 @@ def _points(p: dict[str, Any]):
 def c1(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[Work]:
     items = []
     for m in p["models"]:
-        distilled = set()
-        for method, t in _points(p):
+        distilled, own = set(), for_model(p, m)
+        for method, t in _points(own):
             b, f, label = method.budget, _cost_factor(method, t), f"{m} {method.name} {method.label(t)}"
             items += (_training(m, label, method.training_epochs(), s, f)
                       + [Work(f"{label}: accuracy", m, "eval", 2 * s.valid + s.selection, f)])
             if b.distill_alpha > 0 and b.epochs not in distilled:  # the teacher's outputs are remembered
                 distilled.add(b.epochs)
                 items.append(Work(f"{m}: the dense teacher's outputs, {b.epochs} epochs", m, "eval", b.epochs * s.train))
-        if p["dense_control_budget"] in p["compression_methods"]:
-            control = next(meth for meth, _ in _points(p) if meth.name == p["dense_control_budget"])
+        if p["dense_control_budget"] in {*p["compression_methods"], *own["compression_methods"]}:
+            from ..compression import build_method
+            control = build_method(p["dense_control_budget"], own)
             items += _training(m, f"{m} dense control", control.budget.epochs, s)
-        layers = _prunable_layers(m, s)
-        items.append(Work(f"{m}: layer sensitivity ({layers} layers × {len(p['sensitivity_amounts'])} fractions)", m,
-                          "eval", s.valid * (layers + 1) * len(p["sensitivity_amounts"])))
-        variants = 2 + len(_points(p))
+        layers, amounts = _prunable_layers(m, s), len(own["sensitivity_amounts"])
+        items += [Work(f"{m}: layer sensitivity ({layers} layers × {amounts} fractions)", m, "eval",
+                       s.valid * (layers + 1) * amounts)] if amounts else []
+        variants = 2 + len(_points(own))
         items.append(Work(f"{m}: latency of {variants} models", m, "batch1",
                           variants * (p["latency_runs"] + p["latency_warmup"] + p["latency_rounds"])
                           + variants * p["latency_batch_runs"] * p["latency_batch"] / 4))
@@ -219,14 +225,15 @@ def c2(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
     """The replay on every compressed model, the white-box attacks and the rule's attack on the
     selection split (counted for every point of `whitebox_methods`: which of them keep their
     accuracy is known only then), and B3's model pruned and attacked again."""
-    steps, eps_rule = _attack_steps(p), p["robustness_eps"] or min(p["attack_eps"])
-    runs, points = len(p["attacks"]) * len(p["attack_eps"]) * len(GOALS), _points(p)
-    per_image = sum(stop_on_success_steps(e, n) if n > 1 else 1 for e in p["attack_eps"] for n in steps.values())
+    eps_rule, runs = p["robustness_eps"] or min(p["attack_eps"]), len(p["attacks"]) * len(p["attack_eps"]) * len(GOALS)
     items = []
     for m in p["models"]:
+        own = for_model(p, m)
+        steps, points = _attack_steps(own), _points(own)
+        per_image = sum(stop_on_success_steps(e, n) if n > 1 else 1 for e in p["attack_eps"] for n in steps.values())
         items.append(Work(f"{m}: fixed sets replayed on {len(points) + 1} models", m, "eval",
                           (len(points) + 1) * runs * s.attacked))
-        attacked = [(None, 1.0)] + [(meth, t) for meth, t in points if meth.name in p["whitebox_methods"]]
+        attacked = [(None, 1.0)] + [(meth, t) for meth, t in points if meth.name in own["whitebox_methods"]]
         for meth, t in attacked:
             f, label = (1.0, f"{m} dense") if meth is None else (_cost_factor(meth, t), f"{m} {meth.name} {meth.label(t)}")
             items.append(Work(f"{label}: white-box, {len(p['whitebox_goals'])} goal(s), every ε", m, "attack",

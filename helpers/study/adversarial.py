@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..attacks import Attack, build_attack
+from ..config.model_overrides import differences_sentence, for_model
 from ..core import progress
 from ..core.files import sha256_file
 from ..evaluation.intervals import format_rate
@@ -55,6 +56,7 @@ class Setup:
     device: torch.device = torch.device("cpu")
     sha256: dict[str, str] = field(default_factory=dict)
     subset: bool = False  # the images are a stratified subset of the validation split (attack_subset_per_class)
+    own_attacks: dict[str, dict[str, Attack]] = field(default_factory=dict)  # a model's own settings (model_overrides)
 
     @property
     def goals(self) -> dict[str, int | None]:
@@ -66,6 +68,10 @@ class Setup:
     def iterative(self) -> list[str]:
         return [a for a, obj in self.attacks.items() if obj.iterative]
 
+    def attacks_of(self, model: str) -> dict[str, Attack]:
+        """The attacks as model `model` gets them: the study's, or its own (`model_overrides`)."""
+        return self.own_attacks.get(model, self.attacks)
+
 
 def prepare(stage, data) -> Setup:
     """Check the parameters, load A2's models and build the attacks of `stage.params`, over the
@@ -74,10 +80,11 @@ def prepare(stage, data) -> Setup:
     target = check_parameters(data.classes, p["target_class"], p["attack_eps"], p["example_eps"])
     paths = {n: stage.layout.trained(n) for n in p["models"]}
     attacked = stage.attacked_split()
+    own = {n: {a: build_attack(a, for_model(p, n)) for a in p["attacks"]} for n in p["models"] if for_model(p, n) is not p}
     return Setup({n: stage.trained_model(n)[0] for n in p["models"]}, paths,
                  {a: build_attack(a, p) for a in p["attacks"]}, data.classes, target, attacked.images,
                  attacked.labels, list(p["attack_eps"]), stage.device, {n: sha256_file(f) for n, f in paths.items()},
-                 subset=len(attacked) < len(data.valid))
+                 subset=len(attacked) < len(data.valid), own_attacks=own)
 
 
 @dataclass
@@ -105,7 +112,7 @@ def run_grid(setup: Setup, seed: int) -> Grid:
     task = progress.task("B1 attacks", len(setup.models) * len(setup.attacks) * len(GOALS) * len(setup.attack_eps))
     started = time.perf_counter()
     for n, model in setup.models.items():
-        for attack_name, attack in setup.attacks.items():
+        for attack_name, attack in setup.attacks_of(n).items():
             for goal, target in setup.goals.items():
                 for eps in setup.attack_eps:
                     t0 = time.perf_counter()
@@ -119,9 +126,13 @@ def run_grid(setup: Setup, seed: int) -> Grid:
     return Grid(setup, runs, rows, time.perf_counter() - started)
 
 
-def timing_sentence(grid: Grid) -> str:
-    return (f"All {len(grid.rows)} attacks (every model, attack, goal and ε) took {grid.seconds:.0f} s on {grid.setup.device} with "
-            f"{torch.get_num_threads()} threads.")
+def timing_sentence(grid: Grid, params: dict[str, Any] | None = None) -> str:
+    """The attacks' time, per model where there are several, and the models' unequal settings."""
+    per_model = grid.table.groupby("model", sort=False)["seconds"].sum()
+    split = f" ({', '.join(f'{m} {s:.0f} s' for m, s in per_model.items())})" if len(per_model) > 1 else ""
+    unequal = differences_sentence(params, ("pgd_steps", "apgd_steps")) if params else ""
+    return (f"All {len(grid.rows)} attacks (every model, attack, goal and ε) took {grid.seconds:.0f} s{split} on "
+            f"{grid.setup.device} with {torch.get_num_threads()} threads." + (f" {unequal}" if unequal else ""))
 
 
 def save_fixed_sets(grid: Grid, layout, params: dict[str, Any]) -> pd.DataFrame:
@@ -132,7 +143,7 @@ def save_fixed_sets(grid: Grid, layout, params: dict[str, Any]) -> pd.DataFrame:
         path = layout.adversarial_set(n)
         runs = {f"{a}.{g}.{eps_key(e)}": grid.runs[n, a, g, e] for a in s.attacks for g in GOALS for e in s.attack_eps}
         save_adversarial_set(path, s.images, s.labels, s.classes, runs, model=n, checkpoint_sha256=s.sha256[n],
-                             seed=params["seed"], pgd_steps=params["pgd_steps"],
+                             seed=params["seed"], pgd_steps=for_model(params, n)["pgd_steps"],
                              pgd_step_divisor=params["pgd_step_divisor"], target_class=s.classes[s.target],
                              split="valid", attacks=list(s.attacks))
         saved.append({"source model": n, "file": layout.relative(path), "attacks": len(runs), "inputs": len(s.labels),

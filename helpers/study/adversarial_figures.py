@@ -29,6 +29,8 @@ def settings_table(setup: Setup, seed: int, example_eps: float) -> pd.DataFrame:
         "split attacked": f"validation ({len(setup.labels)} images)",
         "ε grid": ", ".join(f"{e:g}" for e in setup.attack_eps),
         **{a.title: a.describe() for a in setup.attacks.values()}, **steps,
+        **{f"{a.title} on {n}": a.describe() for n, own in setup.own_attacks.items() for a in own.values()
+           if a.describe() != setup.attacks[a.name].describe()},
         "random starts": f"seed {seed} (a generator seeded with it per attack run)",
         "target class": f"{setup.classes[setup.target]} (index {setup.target})",
         "loss": "cross-entropy (untargeted: ascend on the label; targeted: descend on the target)",

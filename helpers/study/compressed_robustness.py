@@ -17,6 +17,7 @@ from ..core import progress
 from ..core.files import sha256_file
 from ..evaluation.intervals import format_rate, wilson_of_rate
 from ..evaluation.paired import compare
+from ..config.model_overrides import differences_sentence, for_model
 from ..models.checkpoints import load_model
 from ..report import figures
 from ..robustness import load_adversarial_set, replay, run_attack, statistics, transfer_statistics
@@ -80,8 +81,13 @@ def examined(by_model: dict[str, list[Variant]], params: dict[str, Any]) -> list
     `whitebox_methods` (methods whose models take gradients) whose loss of selection accuracy the
     paired test does not resolve (`keeps_accuracy`): the candidates of the deployment rule."""
     return [v for vs in by_model.values() for v in vs
-            if v.method == DENSE or (v.method in params["whitebox_methods"] and method_class(v.method).whitebox
-                                     and keeps_accuracy(v, vs[0], params["alpha"]))]
+            if v.method == DENSE or (v.method in for_model(params, v.model)["whitebox_methods"]
+                                     and method_class(v.method).whitebox and keeps_accuracy(v, vs[0], params["alpha"]))]
+
+
+def whitebox_methods_by_model(params: dict[str, Any]) -> dict[str, list[str]]:
+    """Per model of `models`, the methods whose models it has attacked white-box (`model_overrides`)."""
+    return {m: list(for_model(params, m)["whitebox_methods"]) for m in params["models"]}
 
 
 def examined_sentence(by_model: dict[str, list[Variant]], chosen: list[Variant], params: dict[str, Any]) -> str:
@@ -89,11 +95,11 @@ def examined_sentence(by_model: dict[str, list[Variant]], chosen: list[Variant],
     for losing accuracy on the selection split (with their selection accuracies)."""
     lines = []
     for name, vs in by_model.items():
-        dense = vs[0]
-        candidates = [v for v in vs[1:] if v.method in params["whitebox_methods"]]
+        dense, methods = vs[0], for_model(params, name)["whitebox_methods"]
+        candidates = [v for v in vs[1:] if v.method in methods]
         left = [v for v in candidates if v not in chosen]
         text = (f"- {name}: of the {len(candidates)} compressed models of the methods attacked white-box "
-                f"({', '.join(params['whitebox_methods'])}), {len(candidates) - len(left)} show no resolved loss of "
+                f"({', '.join(methods)}), {len(candidates) - len(left)} show no resolved loss of "
                 f"selection accuracy against the dense model's {format_rate(dense.select_acc, dense.n_select)} "
                 f"(McNemar, p ≥ {params['alpha']:g})")
         if left:
@@ -101,7 +107,8 @@ def examined_sentence(by_model: dict[str, list[Variant]], chosen: list[Variant],
                 f"{v.name} ({v.select_acc:.2f}, p = {selection_test(v, dense, params['alpha'])['p_value']:.2g})"
                 for v in left)
         lines.append(text + ".")
-    return "\n".join(lines)
+    unequal = differences_sentence(params, ("pgd_steps", "whitebox_methods"))
+    return "\n".join(lines) + (f"\n\n{unequal}" if unequal else "")
 
 
 def describe_variants(by_model: dict[str, list[Variant]]) -> str:
@@ -155,11 +162,12 @@ def attack_variants(chosen: list[Variant], inputs: dict[str, tuple], attacks: li
                     eps_grid: list[float], params: dict[str, Any], device, what: str) -> pd.DataFrame:
     """Each attack (registered names), goal and ε run on each variant of `chosen` over the inputs
     of its model, `inputs[model] = (images uint8 [N, C, H, W], labels int64 [N], class names)`,
-    each input kept at its first successful iterate. One row per run, with its statistics."""
-    attacks_ = [build_attack(a, params) for a in attacks]
-    ticker = progress.task(what, len(chosen) * len(attacks_) * len(goals) * len(eps_grid))
+    each input kept at its first successful iterate, with the attack settings of that model
+    (`model_overrides`). One row per run, with its statistics."""
+    ticker = progress.task(what, len(chosen) * len(attacks) * len(goals) * len(eps_grid))
     rows = []
     for v in chosen:
+        attacks_ = [build_attack(a, for_model(params, v.model)) for a in attacks]
         images, labels, classes = inputs[v.model]
         targets = {"untargeted": None, "targeted": classes.index(params["target_class"])}
         model = v.load(device)

@@ -15,6 +15,7 @@ from ..compression import (BaseModel, CompressionContext, CompressionMethod, Com
                            targets)
 from ..compression.control import CONTROL, DenseControl
 from ..compression.measure import file_size_mb, macs_and_params
+from ..config.model_overrides import differences_sentence, for_model
 from ..core import progress
 from ..evaluation.intervals import format_rate
 from ..evaluation.paired import as_summary, compare, encode, evidence
@@ -84,15 +85,22 @@ def _check_round_trip(method: CompressionMethod, record: CompressionRecord, mode
 
 
 def run_sweep(stage, data, dense: dict[str, tuple[BaseModel, dict]], params: dict[str, Any]) -> Sweep:
-    """Apply every method of `compression_methods` to every dense model at each of its targets."""
-    methods = {name: build_method(name, params) for name in params["compression_methods"]}
+    """Apply every method of `compression_methods` to every dense model at each of its targets; a
+    model with its own methods, targets, budgets or settings (`model_overrides`) gets those."""
+    own = {m: for_model(params, m) for m in dense}
+    names = list(dict.fromkeys([*params["compression_methods"], *(n for m in dense for n in own[m]["compression_methods"])]))
+    methods = {name: build_method(name, params) for name in names}
     ctx = CompressionContext(data, TrainConfig.from_params(params), stage.layout, stage.device)
+    # one method object per model and method: a method remembers what it made (a chain, equal widths)
+    per_model = {m: methods if own[m] is params else {n: build_method(n, own[m]) for n in own[m]["compression_methods"]}
+                 for m in dense}
     sweep = Sweep(methods)
-    for name, method in methods.items():
-        points = [(m, t) for m in dense for t in targets(name, params)]
+    for name in names:
+        points = [(m, t) for m in dense if name in own[m]["compression_methods"] for t in targets(name, own[m])]
         ticker = progress.task(f"compression {name}", len(points), min_interval=0)
         t0 = time.perf_counter()
         for model_name, target in points:
+            method = per_model[model_name][name]
             result = method.apply(dense[model_name][0], target, ctx)
             sweep.records.append(result.record)
             if result.model is not None:
@@ -102,25 +110,32 @@ def run_sweep(stage, data, dense: dict[str, tuple[BaseModel, dict]], params: dic
                         + (", reused" if result.record.reused else "") + (", skipped" if result.record.skipped else ""))
         sweep.seconds[name] = time.perf_counter() - t0
     if params.get("dense_control_budget") in methods:
-        run_controls(sweep, stage, data, dense, methods[params["dense_control_budget"]], ctx)
+        run_controls(sweep, stage, data, dense, params, ctx)
     return sweep
 
 
-def run_controls(sweep: Sweep, stage, data, dense, like: CompressionMethod, ctx: CompressionContext) -> None:
-    """The dense control of every model: fine-tuned again, unpruned, with `like`'s budget (same
-    context, so a distilling budget reuses the teacher outputs the pruned models computed)."""
-    control, t0 = DenseControl(like), time.perf_counter()
-    ticker = progress.task(f"dense control with the {like.name} budget", len(dense), min_interval=0)
+def run_controls(sweep: Sweep, stage, data, dense, params: dict[str, Any], ctx: CompressionContext) -> None:
+    """The dense control of every model: fine-tuned again, unpruned, with the budget of the method
+    `dense_control_budget` as that model gets it (same context, so a distilling budget reuses the
+    teacher outputs the pruned models computed)."""
+    like, t0 = params["dense_control_budget"], time.perf_counter()
+    ticker = progress.task(f"dense control with the {like} budget", len(dense), min_interval=0)
     for model_name, (base, _) in dense.items():
+        control = DenseControl(build_method(like, for_model(params, model_name)))
         result = control.apply(base, 0.0, ctx)
         _check_round_trip(control, result.record, result.model, stage, data)
         sweep.controls[model_name] = result.record
         ticker.step(model_name + (", reused" if result.record.reused else ""))
-    sweep.control_of, sweep.seconds[CONTROL] = like.name, time.perf_counter() - t0
+    sweep.control_of, sweep.seconds[CONTROL] = like, time.perf_counter() - t0
 
 
-def methods_narrative(sweep: Sweep) -> str:
-    """What each method does (its family's text once), and the budget it gets."""
+COMPRESSION_KEYS = ("compression_methods", "compression_targets", "compression_budgets", "compression_settings",
+                    "sensitivity_amounts")
+
+
+def methods_narrative(sweep: Sweep, params: dict[str, Any] | None = None) -> str:
+    """What each method does (its family's text once), the budget it gets, and (with `params`) the
+    models whose own methods, targets or budgets differ (`model_overrides`)."""
     parts, families = [], []
     for method in sweep.methods.values():
         if method.family not in families and method.family_narrative:
@@ -135,7 +150,8 @@ def methods_narrative(sweep: Sweep) -> str:
                      + "; ".join(f"{n}: {e} epoch{'' if e == 1 else 's'}{' with distillation' if d else ''}"
                                  for n, (e, d) in budgets.items())
                      + ". Compare their accuracies with that in mind.")
-    return "\n\n".join(parts)
+    unequal = differences_sentence(params, COMPRESSION_KEYS) if params else ""
+    return "\n\n".join(parts + ([unequal] if unequal else []))
 
 
 def table_label(*parts: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ..compression.magnitude import prunable, prune_magnitude
+from ..config.model_overrides import for_model
 from ..compression.measure import sparsity
 from ..evaluation.intervals import format_rate, wilson_of_rate
 from ..evaluation.paired import compare, evidence
@@ -159,14 +160,23 @@ def target_figures(sweep, dense, what: str = "accuracy") -> list[tuple[Any, str,
     return out
 
 
-def layer_sensitivity(dense, amounts: list[float], data, device) -> pd.DataFrame:
-    """Per model, prunable layer and fraction of `amounts`: the layer's sparsity under global
-    magnitude pruning at that fraction, and the accuracy lost when that layer alone is pruned by
-    it (no fine-tuning). Columns: model, layer, weights, amount, global_sparsity, acc_alone,
-    drop_alone (fractions of the validation split), n (its size)."""
+def sensitivity_amounts(params: dict[str, Any], models) -> dict[str, list[float]]:
+    """Per model, the fractions of its per-layer sensitivity scan (`model_overrides` may set fewer)."""
+    return {m: list(for_model(params, m)["sensitivity_amounts"]) for m in models}
+
+
+SENSITIVITY_COLUMNS = ("model", "layer", "weights", "amount", "global_sparsity", "acc_alone", "drop_alone", "n")
+
+
+def layer_sensitivity(dense, amounts: list[float] | dict[str, list[float]], data, device) -> pd.DataFrame:
+    """Per model, prunable layer and fraction of `amounts` (one list for all, or one per model, as
+    `model_overrides` may give a model fewer): the layer's sparsity under global magnitude pruning
+    at that fraction, and the accuracy lost when that layer alone is pruned by it (no fine-tuning).
+    Columns: model, layer, weights, amount, global_sparsity, acc_alone, drop_alone (fractions of the
+    validation split), n (its size)."""
     rows = []
     for name, (base, d) in dense.items():
-        for amount in amounts:
+        for amount in amounts.get(name, []) if isinstance(amounts, dict) else amounts:
             per_layer = sparsity(prune_magnitude(copy.deepcopy(base.model), amount, "global"))["per_layer"]
             for layer, module in prunable(base.model):
                 alone = prune_magnitude(copy.deepcopy(base.model), amount, "layerwise", only=[layer])
@@ -174,7 +184,7 @@ def layer_sensitivity(dense, amounts: list[float], data, device) -> pd.DataFrame
                 rows.append({"model": name, "layer": layer, "weights": module.weight.numel(), "amount": amount,
                              "global_sparsity": per_layer[layer], "acc_alone": acc, "drop_alone": d["acc"] - acc,
                              "n": d["n"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
 
 
 def _heatmap(ax, values, rows: list[str], cols: list[str], fmt: str, cmap: str, title: str, fig,

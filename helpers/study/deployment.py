@@ -164,8 +164,9 @@ def rule_sentence(alpha: float, n: int, attack: str, eps: float, noise: float) -
             "in size. The runner-up is the same choice among the rest; if none qualifies, the dense model stays.")
 
 
-def deployment_table(by_model, at_eps, verdict, alpha: float, picks, runners, whitebox_methods=()) -> pd.DataFrame:
-    """Every variant with what the rule reads on the selection split: accuracy and the p-value of
+def deployment_table(by_model, at_eps, verdict, alpha: float, picks, runners,
+                     whitebox_methods: list[str] | dict[str, list[str]] = ()) -> pd.DataFrame:
+    """Every variant (`whitebox_methods`: the methods attacked white-box, for all or per model) with what the rule reads on the selection split: accuracy and the p-value of
     its paired test against the dense model, robust accuracy under the robustness attack and the
     verdict, latency and file size, whether it qualified (or the first condition it fails), its
     role; and, for the reader, its validation accuracy. Values without intervals: the rule reads
@@ -173,8 +174,9 @@ def deployment_table(by_model, at_eps, verdict, alpha: float, picks, runners, wh
     rows = []
     for name, vs in by_model.items():
         rates, dense = at_eps.get(name), vs[0]
+        methods = whitebox_methods.get(name, ()) if isinstance(whitebox_methods, dict) else whitebox_methods
         for v in vs:
-            why = "" if v.method == DENSE else _why_not(v, dense, verdict.get(name, {}), alpha, whitebox_methods)
+            why = "" if v.method == DENSE else _why_not(v, dense, verdict.get(name, {}), alpha, methods)
             role = "deployed" if picks[name] == v.name else "runner-up" if runners[name] == v.name else ""
             rows.append({"model": name, "variant": v.name, "sel acc": f"{v.select_acc:.2f}",
                          "p acc": "–" if v.method == DENSE else f"{selection_test(v, dense, alpha)['p_value']:.2g}",

@@ -46,15 +46,28 @@ def choose_model(models: list[str], a2: dict[str, Any], defense_model: str, alph
     return best_resolved(outcomes, alpha, lambda m: (summary[m]["params"], summary[m]["epoch_s"]))[0]
 
 
-def choice_sentence(name: str, a2: dict[str, Any], defense_model: str, alpha: float) -> str:
-    """Which model is hardened and why: the selection accuracies, the paired test, the tie-break."""
+def candidates(models: list[str], defense_among: list[str]) -> list[str]:
+    """The models the rule chooses among: `defense_among` (each one of `models`), or all of `models`."""
+    unknown = [m for m in defense_among if m not in models]
+    if unknown:
+        raise ValueError(f"parameter 'defense_among' names {unknown}, which are not among the study's models {models}")
+    return list(defense_among) or list(models)
+
+
+def choice_sentence(name: str, a2: dict[str, Any], defense_model: str, alpha: float,
+                    among: list[str] | None = None, models: list[str] = ()) -> str:
+    """Which model is hardened and why: the selection accuracies of the candidates `among` (all
+    of A2's models when None; those of `models` not among them named), the paired test, the tie-break."""
     if defense_model:
         return f"The model hardened is **{name}**, as configured."
     summary, scores = a2["summary"], a2["scores"]
-    outcomes = {m: scores[m]["selection"]["correct"] for m in scores}
+    among = list(among or scores)
+    outcomes = {m: scores[m]["selection"]["correct"] for m in among}
     _, tied, tests = best_resolved(outcomes, alpha, lambda m: (summary[m]["params"], summary[m]["epoch_s"]))
     n = scores[name]["selection"]["n"]
-    accs = ", ".join(f"{m} {format_rate(summary[m]['select_acc'], n)}" for m in scores)
+    accs = ", ".join(f"{m} {format_rate(summary[m]['select_acc'], n)}" for m in among)
+    left = [m for m in models if m not in among]
+    accs += f"; {joined(left)} not among the candidates the parameter file names" if left else ""
     if len(tied) == 1:
         return (f"The model hardened is **{name}**, resolved the more accurate on the selection split in A2 ({accs}; "
                 + "; ".join(f"against {m}: {evidence(t)}" for m, t in tests.items()) + ").")

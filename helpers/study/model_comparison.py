@@ -83,5 +83,6 @@ def comparison_text(headline: dict[str, dict[str, Any]], reference_val_acc: dict
                     if not any(t["resolved"] for t in test.values()) else
                     "The difference is resolved on the " + " and ".join(s for s, t in test.items() if t["resolved"])
                     + " split."))
-    return text + ("\n\nThe batch-1 latency of these models is measured once, in C1, where each is timed "
-                   "round-robin side by side with its compressed variants.")
+    return text + ("\n\nThe batch-1 latencies of [Table](#tab:A2_comparison) were timed round-robin side by side "
+                   "here, each model taking the study's grid; C1 times each model of the later stages again beside "
+                   "its compressed versions.")

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..attacks import build_attack
 from ..attacks.apgd import LOSSES, apgd, full_precision
+from ..config.model_overrides import for_model
 from ..core import progress
 from ..data.splits import batches
 from ..evaluation.intervals import format_rate
@@ -117,10 +118,15 @@ def for_grid(grid, params: dict[str, Any]) -> StrongEvaluation:
         return result
     task = progress.task("B1 APGD", len(s.models) * len(strong_eps(params)), min_interval=0)
     for name, model in s.models.items():
+        own = for_model(params, name)  # a model's own pgd_steps / apgd_steps (model_overrides), named in its label
+        if own["apgd_steps"] <= 0:
+            continue
+        label = name if own is params else f"{name} (PGD-{own['pgd_steps']}, APGD {own['apgd_steps']} steps)"
         for eps in strong_eps(params):
             with full_precision(s.device):
-                result.outcomes.append(outcome(model, name, name, s.images, s.labels, eps,
-                                               _grid_pgd(grid, name, eps, params), steps, params["seed"], s.device))
+                result.outcomes.append(outcome(model, name, label, s.images, s.labels, eps,
+                                               _grid_pgd(grid, name, eps, own), own["apgd_steps"], params["seed"],
+                                               s.device))
             task.step(f"{name} ε={eps:g}, {result.outcomes[-1].apgd_s:.0f} s")
     return result
 

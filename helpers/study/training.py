@@ -274,6 +274,7 @@ def summary(trained: dict[str, Trained], model_scores: Scores, data,
                   **({"batch1_ms": latency[n][0], "batch1_ms_sd": latency[n][1]} if latency else {}),
                   "size_mb": t.path.stat().st_size / 1e6,
                   "epoch_s": r["epoch_s"], "total_train_s": r["total_train_s"],
+                  **({"features_s": r["inputs_s"]} if r.get("cached_features") else {}),
                   "train_img_s": len(data.train) / r["epoch_s"], "epochs_run": len(r["history"]),
                   "best_epoch": r["best_epoch"], "reused": t.reused, "created_at": t.created_at}
     return out

@@ -17,11 +17,14 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ..config.model_overrides import for_model
+from ..config.schema import ParameterError
 from ..core import progress
 from ..core.files import atomic_path
 from ..evaluation.intervals import format_rate, mean_and_std, wilson_of_rate
 from ..pipeline.sweep import aggregate, run_sweep, save_sweep, sweep_root
 from ..report.wording import counted, joined
+from .model_setup import a2_models
 
 STAGE = "A2_training"
 # Wording of the seed spread against the interval's half-width: below HALF of it the split
@@ -38,19 +41,37 @@ class SeedRuns:
     seconds: float = 0.0
 
 
+def swept_models(params: dict[str, Any]) -> list[str]:
+    """The A2 models trained again with the extra seeds: all but those whose `model_overrides` set
+    `seed_sweep: []` (a per-model value other than [] or the study's is refused: one seed run trains
+    every swept model)."""
+    swept = []
+    for m in a2_models(params):
+        own = for_model(params, m)["seed_sweep"]
+        if own and own != params["seed_sweep"]:
+            raise ParameterError(f"model_overrides['{m}'] sets seed_sweep {own}: a model's own seed_sweep is [] "
+                                 f"or the study's {params['seed_sweep']}")
+        swept += [m] if own else []
+    return swept
+
+
 def run_seeds(params: dict[str, Any], layout, seeds: list[int]) -> SeedRuns:
     """Run A2 once per seed of `seeds` (not the main one) through Dask: a local cluster of
-    `sweep_workers` processes, or the scheduler at `sweep_address`. The points read this stage's
-    parameters from `<run_dir>/sweep/A2_seeds.yaml`; RuntimeError when a point fails."""
+    `sweep_workers` processes, or the scheduler at `sweep_address`, for the `swept_models`. The
+    points read this stage's parameters from `<run_dir>/sweep/A2_seeds.yaml`; RuntimeError when a
+    point fails."""
     if params["seed"] in seeds:
         raise ValueError(f"seed_sweep {seeds} repeats the main seed {params['seed']}: list the extra seeds only")
-    if not seeds:
+    swept = swept_models(params) if seeds else []
+    if not swept:
         return SeedRuns()
     root = sweep_root(layout)
     root.mkdir(parents=True, exist_ok=True)
     param_file = root / "A2_seeds.yaml"
+    point = {**params, "models": [m for m in params["models"] if m in swept],
+             "training_only_models": [m for m in params.get("training_only_models", []) if m in swept]}
     with atomic_path(param_file) as tmp:
-        tmp.write_text(yaml.safe_dump(dict(params), sort_keys=True))
+        tmp.write_text(yaml.safe_dump(point, sort_keys=True))
     grid, t0 = {"seed": list(seeds)}, time.perf_counter()
     results = run_sweep(param_file, [STAGE], grid, root=root, address=params["sweep_address"],
                         workers=params["sweep_workers"], echo_file=os.environ.get(progress.ENV_FILE, ""),
@@ -67,7 +88,11 @@ def seed_stats(headline: dict[str, dict[str, Any]], runs: SeedRuns, main_seed: i
     per extra seed whether its checkpoint was reused, when it was made and its training seconds."""
     out = {}
     for model, s in headline.items():
-        extra = [r["summary"] for r in runs.results]
+        extra = [r["summary"] for r in runs.results if f"A2.{model}.val_acc" in r["summary"]]
+        if not extra:  # not swept (model_overrides): the main seed alone
+            out[model] = {"seeds": [main_seed], "val_accs": [s["val_acc"]], "mean": s["val_acc"], "std": 0.0,
+                          "reused": [], "created_at": [], "train_s": []}
+            continue
         skipped = [r["stages"].get(STAGE) == "skipped" for r in runs.results]  # up to date: nothing ran now
         accs = [s["val_acc"], *(e[f"A2.{model}.val_acc"] for e in extra)]
         mean, std = mean_and_std(accs)
@@ -121,10 +146,14 @@ def _readings(stats: dict[str, dict[str, Any]], n_valid: int) -> list[str]:
     """One line per verdict, naming every model it holds for, rather than one sentence per model."""
     groups: dict[str, list[str]] = {}
     for m, st in stats.items():
-        size, figures = _verdict(st, n_valid)
-        groups.setdefault(size, []).append(f"**{m}** ({figures})")
-    return [f"- {joined(models)}: the spread over seeds is {size} the half-width of the interval; {MEANING[size]}."
-            for size, models in groups.items()]
+        if len(st["seeds"]) > 1:
+            size, figures = _verdict(st, n_valid)
+            groups.setdefault(size, []).append(f"**{m}** ({figures})")
+    alone = [m for m, st in stats.items() if len(st["seeds"]) == 1]
+    return ([f"- {joined(models)}: the spread over seeds is {size} the half-width of the interval; {MEANING[size]}."
+             for size, models in groups.items()]
+            + ([f"- {joined(alone)}: trained with the main seed only (the parameter file gives it no extra seed); "
+                "its accuracy carries the interval of the validation sample alone."] if alone else []))
 
 
 def _cost(stats: dict[str, dict[str, Any]], runs: SeedRuns) -> str:
@@ -133,7 +162,8 @@ def _cost(stats: dict[str, dict[str, Any]], runs: SeedRuns) -> str:
     parts = []
     for k, seed in enumerate(runs.seeds):
         said = [f"{m} reused the checkpoint made at {st['created_at'][k]}" if st["reused"][k]
-                else f"{m} trained in this run in {st['train_s'][k]:.0f} s" for m, st in stats.items()]
+                else f"{m} trained in this run in {st['train_s'][k]:.0f} s" for m, st in stats.items()
+                if len(st["seeds"]) > 1]
         parts.append(f"seed {seed}: {', '.join(said)}")
     return (f"The {counted(len(runs.seeds), 'extra seed run')} added {progress.format_seconds(runs.seconds)} of wall time to "
             f"this stage ({'; '.join(parts)}).")

@@ -14,7 +14,8 @@ weights were trained ((x·255 − 127) / 128, TensorFlow's Lite preprocessing) a
 
 Three regimes of transfer learning are registered, one spec each: `EffNetL0-frozen` (ImageNet
 features, a new classifier), `EffNetL0-last` (the last two stages and the head convolution trained
-too) and `EffNetL0-full` (everything fine-tuned). The frozen part of a model is `frozen_split()`'s
+too) and `EffNetL0-full` (everything fine-tuned); and a control, `EffNetL0-frozen-32px`, the frozen
+regime shown the grid shrunk to 32 px first, which measures what a coarser grid would cost. The frozen part of a model is `frozen_split()`'s
 prefix: training computes its outputs once and trains the rest on them.
 """
 from __future__ import annotations
@@ -108,11 +109,11 @@ class EfficientNetLite0(nn.Module):
 
     def __init__(self, num_classes: int = 10, mean=LITE_MEAN, std=LITE_STD, native_size: int | None = 128,
                  trainable: str = "all", last_blocks: int = 5, dropout: float = 0.2, pretrained: bool = True,
-                 weights_sha256: str = ""):
+                 weights_sha256: str = "", view_size: int | None = None):
         super().__init__()
         if trainable not in ("head", "last", "all"):
             raise ValueError(f"trainable must be 'head', 'last' or 'all', not {trainable!r}")
-        self.normalize = Normalize(list(mean), list(std), native_size)
+        self.normalize = Normalize(list(mean), list(std), native_size, view_size=view_size)
         self.trainable, self.last_blocks = trainable, last_blocks
         if native_size is not None and native_size % 32:
             raise ValueError(f"native_size must be a multiple of 32 (TensorFlow's padding), not {native_size}")
@@ -218,9 +219,10 @@ class _Part(nn.Module):
         return self
 
 
-def _regime(name: str, trainable: str, words: str, recipe: dict) -> ModelSpec:
+def _regime(name: str, trainable: str, words: str, recipe: dict, view_size: int | None = None) -> ModelSpec:
+    settings = {"trainable": trainable, **({"view_size": view_size} if view_size else {})}
     return ModelSpec(name, EfficientNetLite0, gradcam_layer="_conv_head", native_size=128,
-                     normalization=(LITE_MEAN, LITE_STD), settings={"trainable": trainable},
+                     normalization=(LITE_MEAN, LITE_STD), settings=settings,
                      weights=lambda: {"weights_sha256": weights_digest()}, variant=words, recipe=recipe)
 
 
@@ -230,4 +232,7 @@ def _regime(name: str, trainable: str, words: str, recipe: dict) -> ModelSpec:
 SPEC = (_regime("EffNetL0-frozen", "head", "ImageNet features frozen, a new classifier", {"augment": False}),
         _regime("EffNetL0-last", "last", "the last two stages, the head and the classifier trained",
                 {"augment": False, "lr": 0.001, "epochs": 15}),
-        _regime("EffNetL0-full", "all", "every layer fine-tuned", {"lr": 0.0002, "epochs": 8, "warmup_epochs": 1}))
+        _regime("EffNetL0-full", "all", "every layer fine-tuned", {"lr": 0.0002, "epochs": 8, "warmup_epochs": 1}),
+        # the resolution control: the frozen regime shown the grid shrunk to the small CNNs' 32 px
+        _regime("EffNetL0-frozen-32px", "head", "ImageNet features frozen, a new classifier; sees the grid at 32 px",
+                {"augment": False}, view_size=32))
