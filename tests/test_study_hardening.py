@@ -54,6 +54,17 @@ def test_the_model_is_the_named_one_or_the_resolved_most_accurate_or_the_smaller
     assert hardening.choice_sentence("SimpleCNN", A2, "SimpleCNN", 0.05) == "The model hardened is **SimpleCNN**, as configured."
 
 
+def test_the_rule_chooses_among_the_named_candidates_and_says_who_was_left_out():
+    models = ["SimpleCNN", "ResNetSmall", "EffNetL0-full"]
+    assert hardening.candidates(models, []) == models
+    among = hardening.candidates(models, ["SimpleCNN", "ResNetSmall"])
+    assert hardening.choose_model(among, A2, "", 0.05) == "ResNetSmall"
+    said = hardening.choice_sentence("ResNetSmall", A2, "", 0.05, among, models)
+    assert "ResNetSmall 0.70 [0.56, 0.81]; EffNetL0-full not among the candidates the parameter file names;" in said
+    with pytest.raises(ValueError, match="'defense_among' names \\['VGG'\\], which are not among the study's models"):
+        hardening.candidates(models, ["VGG"])
+
+
 def test_configs_give_the_old_fine_tuning_recipe():
     params = {name: p.default for name, p in declarations().items()}
     params.update(defense_epochs=3, defense_lr=0.004, batch_size=16, seed=5)

@@ -1,10 +1,11 @@
 """Per-model settings: `model_overrides` gives a model of `models` its own value of a few
 parameters of its later work, and `for_model` merges them over the study's.
 
-Why: one study holds models whose costs differ twentyfold (a pretrained EfficientNet at 128 px
-against a 32 px CNN), so the full attack and compression grid of the small ones would cost the
-large one an hour. The override names what it changes, and `differences` words each change for the
-report, so unequal budgets are always stated beside the results they shape.
+Why: one study holds models whose costs per image differ thirtyfold (a pretrained EfficientNet
+computing at 128 px against a CNN at 32 px), and the attack and compression grids sized for the
+small ones would give the large one most of the study's time. The override names what it changes,
+and `differences` words each change for the report, so unequal budgets are always stated beside the
+results they shape.
 """
 from __future__ import annotations
 
