@@ -117,7 +117,12 @@ def test_abstract_conclusions_and_limitations_state_computed_numbers():
     s = synthetic()
     abstract = executive.abstract(s, PARAMS)
     assert "0.74 [0.60, 0.84]" in abstract and "Wilson" in abstract
-    assert "a difference that is not resolved (McNemar p = 0.3)" in abstract and "upper bound" in abstract
+    assert ("between the most and the least accurate, ResNetSmall and SimpleCNN, a difference that is not resolved "
+            "(McNemar p = 0.3)") in abstract and "upper bound" in abstract
+    assert "Beside them" not in abstract
+    only_a2 = executive.abstract(s, {**PARAMS, "models": ["ResNetSmall"]})
+    assert only_a2.startswith("We train 1 image classifiers (ResNetSmall)") or "(ResNetSmall) on" in only_a2
+    assert "Beside them, 1 more (SimpleCNN) is trained and compared in accuracy, size and time only." in only_a2
     assert "Adversarial fine-tuning of ResNetSmall raises its robust accuracy" in abstract
     assert "2.0× faster, beyond the ±15 % latency noise" in abstract
     conclusions = closing.conclusions_markdown(s, PARAMS)

@@ -36,8 +36,10 @@ def for_model(params: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def _listed(values) -> str:
-    from ..report.wording import joined  # config stays importable without the report package loaded
-    return joined([_words(v) for v in values]) or "none"
+    """'a', 'a and b', 'a, b and c' (as report.wording.joined, which config must not import: the
+    training code's reuse key would then follow the report's modules)."""
+    words = [_words(v) for v in values]
+    return (f"{', '.join(words[:-1])} and {words[-1]}" if len(words) > 1 else words[0]) if words else "none"
 
 
 def _phrase(key: str, own: Any, study: Any) -> str:

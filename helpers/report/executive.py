@@ -60,7 +60,11 @@ def abstract(s: Summary, params: dict[str, Any]) -> str:
     data = (f"{int(classes)} classes, {int(train + (held or 0))} training images"
             + (f" ({int(held)} of them held out as a selection split that makes every choice)" if held else "")
             + f" and {n} validation images" if classes and train and n else "an image classification dataset")
-    text = [f"We train {len(ms)} image classifiers ({', '.join(ms)}) on {data}, " + _what_was_done(s, params)
+    study = [m for m in ms if m in params.get("models", ms)]  # the models of every stage; the rest A2 compares only
+    extra = [m for m in ms if m not in study]
+    text = [f"We train {len(study)} image classifiers ({', '.join(study)}) on {data}, " + _what_was_done(s, params)
+            + (f" Beside them, {len(extra)} more ({', '.join(extra)}) {'is' if len(extra) == 1 else 'are'} trained and compared in accuracy, size and "
+               "time only." if extra else "")
             + " Two models are compared image by image (McNemar's exact test), and a difference is claimed only "
             "where the test resolves it."]
     accs = [f"{m} {rate(s, f'A2.{m}.val_acc', n)}" for m in ms if number(s, f"A2.{m}.val_acc") is not None]
@@ -118,9 +122,10 @@ def _accuracy_verdict(s: Summary, ms: list[str]) -> str:
     test = facts.paired(s, f"A2.paired.{ranked[0]}_vs_{ranked[-1]}.valid")
     if test is None:
         return ""
-    return (f"; {ranked[0]} is resolved the more accurate (McNemar p = {test['p_value']:.2g})"
-            if facts.resolved_side(test) == "a" else
-            f", a difference that is not resolved (McNemar p = {test['p_value']:.2g})")
+    return (f"; the most accurate, {ranked[0]}, is resolved more accurate than the least, {ranked[-1]} "
+            f"(McNemar p = {test['p_value']:.2g})" if facts.resolved_side(test) == "a" else
+            f"; between the most and the least accurate, {ranked[0]} and {ranked[-1]}, a difference that is not "
+            f"resolved (McNemar p = {test['p_value']:.2g})")
 
 
 def _recommendation(s: Summary, m: str, n: int | None) -> str:
