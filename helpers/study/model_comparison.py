@@ -9,14 +9,14 @@ import pandas as pd
 
 from ..evaluation.intervals import format_rate, wilson_of_rate
 from ..evaluation.paired import as_summary, compare, difference_words
-from .training import ACC_KEY, Scores, _split_sizes
+from .training import ACC_KEY, Scores, split_sizes
 
 
 def comparison_table(headline: dict[str, dict[str, Any]], data) -> pd.DataFrame:
     """One row per model: selection, validation (and test) accuracies with their 95 % Wilson intervals, parameters (and, where a model
     has a frozen part, those training updated), size, batch-1 latency (timed side by side in A2) and
     training time (of the run that made the checkpoint; seconds per epoch are in the runs table)."""
-    n = _split_sizes(data)
+    n = split_sizes(data)
     short = {"train": "train acc", "selection": "select acc", "valid": "val acc", "test": "test acc"}
     frozen = any(s.get("trained_params", s["params"]) != s["params"] for s in headline.values())
     # training accuracy is in the accuracy table: with it the row of six intervals wrapped in print
@@ -66,7 +66,7 @@ def comparison_text(headline: dict[str, dict[str, Any]], reference_val_acc: dict
     if reference_val_acc and not reference_source.strip():
         raise ValueError("parameter 'reference_val_acc' quotes published accuracies, so 'reference_source' must name "
                          "where they come from")
-    n = _split_sizes(data)
+    n = split_sizes(data)
     ranked = sorted(headline, key=lambda m: headline[m]["val_acc"], reverse=True)
     text = ("[Table](#tab:A2_comparison) compares the models; every interval is a 95 % Wilson interval.\n\n"
             + "\n".join(_model_line(m, headline[m], reference_val_acc.get(m), n, reference_source) for m in ranked))

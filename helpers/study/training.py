@@ -280,7 +280,7 @@ def summary(trained: dict[str, Trained], model_scores: Scores, data,
     return out
 
 
-def _split_sizes(data) -> dict[str, int]:
+def split_sizes(data) -> dict[str, int]:
     """{'train': n, 'valid': n[, 'test': n]}: the denominators of the accuracies."""
     return {s: len(split) for s, split in data.splits().items()}
 
@@ -291,6 +291,6 @@ def metrics(headline: dict[str, dict[str, Any]], model_scores: Scores, data, tra
     """A2's metrics file: summary (per model), the denominators of its accuracies (summary.json
     gives each its Wilson interval), scores (per model and split), classes, the fit result of each
     training run, the recipe and the seed sweep (`training_seeds.seed_metrics`)."""
-    return {"summary": {**headline, **({"paired": pairs} if pairs else {})}, "denominators": {f"*.{ACC_KEY[s]}": n for s, n in _split_sizes(data).items()},
+    return {"summary": {**headline, **({"paired": pairs} if pairs else {})}, "denominators": {f"*.{ACC_KEY[s]}": n for s, n in split_sizes(data).items()},
             "scores": model_scores, "classes": data.classes,
             "training": {n: t.result for n, t in trained.items()}, "recipe": settings, "seed_sweep": seeds or {}}

@@ -12,11 +12,6 @@ from ..models.registry import get_spec
 from ..report.wording import joined
 
 
-def split_sizes(data) -> dict[str, int]:
-    """Images per split of `data` (the denominators of the accuracies)."""
-    return {split: len(images) for split, images in data.splits().items()}
-
-
 def pretrained(models) -> list[str]:
     """The models that start from pretrained weights (their spec names a weights file)."""
     return [m for m in models if get_spec(m).weights is not None]
