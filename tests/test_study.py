@@ -140,7 +140,7 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
                     "Problem A — Training and evaluation (A2)", "Evaluation", "Comparison",
                     "Problem A — Interpretability (A3)", "Where Grad-CAM looks",
                     "What the models look at", "Problem B — Adversarial attacks (B1)", "Sanity checks",
-                    "A stronger evaluation: APGD", "Success against ε", "Iterations to success", "The fixed adversarial set",
+                    "A stronger evaluation: APGD", "Success against ε", "The fixed adversarial set",
                     "Problem B — Transferability (B2)", "Transfer between the models",
                     "Problem B — A defense: adversarial fine-tuning (B3)", "Clean against robust accuracy",
                     "What the robust model looks at", "Problem C — Compression (C1)", "The methods",
@@ -152,7 +152,9 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
         assert heading in text, heading
     for heading in ("Abstract", "Contents", "Executive summary", "Key findings", "Conclusions", "Limitations",
                     "References", "Appendix: examples and per-layer details", "A2: misclassified examples",
-                    "B1: adversarial examples", "C1: sensitivity of each layer", "Appendix: settings of this run"):
+                    "B1: adversarial examples", "C1: sensitivity of each layer", "Appendix: settings of this run",
+                    "A3: correctly classified examples", "B1: iterations to success per model",
+                    "B2: the attacks and noise, direction by direction"):
         assert heading in text, heading
     # the example panels and per-layer details print after the references, not in the main text
     pages = checks.pdf_pages(pdf)

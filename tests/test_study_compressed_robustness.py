@@ -41,6 +41,37 @@ def test_verdicts_compare_robust_accuracy_image_by_image_at_the_robustness_eps()
     assert need == {"dense": 0.1, "global s0.5": 0.1, "global s0.8": 0.1, "channel 2x": 0.03, "channel 8x": 0.1}
 
 
+def test_one_attacked_compressed_model_is_named_not_counted():
+    attacked = _whitebox({"dense": [0.5, 0.8, 1.0], "global s0.3": [0.5, 0.8, 0.9]},
+                         {"dense": outcome_bits(40, 20), "global s0.3": outcome_bits(40, 20, start=2)})
+    params = {"robustness_attack": "pgd", "robustness_eps": 0.0, "attack_eps": EPS, "alpha": 0.05,
+              "needed_eps_success": 0.9, "example_eps": 0.03}
+    at_eps, verdict = robustness_discussion.verdicts(attacked, "pgd", 0.05, 0.01)
+    text = robustness_discussion._whitebox_lines(attacked, "M", params, at_eps, verdict)[0]
+    assert "The robust accuracy of its one attacked compressed model, global s0.3, is 0.50; compared image by image " \
+           "with the dense model (McNemar), it does not differ resolvably (p = 1)" in text
+    assert "1 attacked" not in text and "smallest p" not in text
+
+
+def test_the_fixed_set_reads_as_one_bullet_per_model():
+    def rows(name, method, rates, conditional):
+        return [{"model": "M", "name": name, "method": method, "attack": a, "goal": goal, "eps": 0.03,
+                 "success_rate": r, "n_eligible": 20, "conditional_transfer_rate": conditional, "n_source_success": 10}
+                for (goal, a), r in rates.items()]
+    replayed = pd.DataFrame(rows("dense", "dense", {("untargeted", "fgsm"): 0.5, ("untargeted", "pgd"): 0.9,
+                                                    ("targeted", "pgd"): 0.4}, None)
+                            + rows("global s0.5", "global", {("untargeted", "fgsm"): 0.3, ("untargeted", "pgd"): 0.6,
+                                                              ("targeted", "pgd"): 0.2}, 0.5)
+                            + rows("channel 2x", "channel", {("untargeted", "fgsm"): 0.4, ("untargeted", "pgd"): 0.8,
+                                                             ("targeted", "pgd"): 0.1}, 0.8))
+    lines = robustness_discussion._fixed_set_lines(replayed, "M", 0.03)
+    assert len(lines) == 1 and lines[0].startswith(
+        "- M, the dense model's fixed set at ε = 0.03 ([Table](#tab:C2_fixed_set_M_untargeted), "
+        "[Table](#tab:C2_fixed_set_M_targeted)) succeeds on the dense model with untargeted FGSM 0.50 [")
+    assert "; on the compressed models with untargeted FGSM 0.30–0.40 and PGD 0.60–0.80, targeted PGD 0.10–0.20." in lines[0]
+    assert "runs untargeted from 0.50 [" in lines[0] and "(global s0.5) to 0.80 [" in lines[0]
+
+
 def test_the_robustness_eps_is_the_smallest_of_the_grid_unless_set():
     assert robustness_discussion.rule_eps({"robustness_eps": 0.0, "attack_eps": [0.03, 0.01, 0.1]}) == 0.01
     assert robustness_discussion.rule_eps({"robustness_eps": 0.03, "attack_eps": EPS}) == 0.03

@@ -109,7 +109,14 @@ def test_losses_are_stated_only_where_the_paired_test_resolves_them():
     # s0.9 loses 10 images and gains none (p = 0.002); s0.8 loses one (p = 1)
     assert lines[0].startswith("- M, global magnitude pruning ([Table](#tab:C1_global_M)): fine-tuned accuracies "
                                "0.70–0.80 against the dense 0.80; lost at s0.9 (0.70; difference -0.10")
-    assert "McNemar p = 0.002); the other 2 not resolved. Without fine-tuning: 0.50 at s0.9." in lines[0]
+    assert "McNemar p = 0.002); the other 2 are not resolved. Without fine-tuning: 0.50 at s0.9." in lines[0]
+    single = compression_analysis.kept_accuracy_lines(_Sweep([_record("global", "s0.9", 0.9, 0.70)],
+                                                             {"global": GlobalMagnitude()}), dense, 0.05)
+    assert "fine-tuned accuracy 0.70 against the dense 0.80; lost at s0.9 (0.70;" in single[0]
+    assert "McNemar p = 0.002). Without" in single[0] and "other" not in single[0]
+    kept = compression_analysis.kept_accuracy_lines(_Sweep([_record("global", "s0.8", 0.8, 0.79)],
+                                                           {"global": GlobalMagnitude()}), dense, 0.05)
+    assert "not resolvably different from the dense model (s0.8: difference" in kept[0]
     target = compression_analysis.sparsity_target_lines(sweep, dense, 0.8, 3.0, 0.05)
     assert len(target) == 1 and "0 against 1 discordant images, McNemar p = 1" in target[0]
     assert "target: no resolved loss, met); compact" in target[0]

@@ -155,6 +155,6 @@ def test_evaluation_and_maps_on_a_tiny_model():
     assert len(over_split["robust"]["roughness"]) == len(labels)
     text = hardening_maps.maps_sentence(over_split, len(comparison.panels))  # the same model twice is not smoother
     assert "Over all 6 validation images" in text and "not resolvably smoother or rougher" in text
-    assert "[Figure](#fig:B3_maps) shows 2 of these images." in text
+    assert "The appendix shows 2 of these images ([Figure](#fig:B3_maps))." in text
     with pytest.raises(ValueError, match="'explain_classes' names unknown classes \\['z'\\]"):
         hardening_maps.shown_classes(classes, ["a", "z"])

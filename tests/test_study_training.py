@@ -11,6 +11,7 @@ from helpers.data import ImageSet, StudyData
 from helpers.models import registry
 from helpers.models.registry import ModelSpec, count_parameters, get_spec
 from helpers.evaluation.intervals import format_rate
+from helpers.report import table_fit
 from helpers.report.summary import flatten, with_intervals
 from helpers.study import model_comparison, training, training_seeds
 
@@ -203,6 +204,13 @@ def test_comparison_gives_intervals_and_compares_the_models_image_by_image(tmp_p
     assert list(table["val acc"]) == [format_rate(0.5, 12), format_rate(0.75, 12)] and "test acc" not in table
     assert list(table["select acc"]) == [format_rate(0.5, 6), format_rate(5 / 6, 6)]
     assert not [c for c in table.columns if "latency" in c]
+    # seven models with a frozen part: sizes, latencies and seconds to their useful digits leave the
+    # intervals room for one line (with three decimals each, a quarter of the cells wrapped in print)
+    wide = {f"M{i}": {**headline["Big"], "params": 3_383_818, "trained_params": 12_810 + i, "size_mb": 13.807, "batch1_ms": 9.955,
+                      "total_train_s": 238.657} for i in range(7)}
+    wide_table = model_comparison.comparison_table(wide, data)
+    assert list(wide_table.iloc[0][["size (MB)", "batch-1 ms", "training s"]]) == ["13.8", "9.96", "239"]
+    assert table_fit.wrapped_share(wide_table) == 0
     assert "ahead" not in model_comparison.comparison_text({"Big": headline["Big"]}, {}, data)
 
 

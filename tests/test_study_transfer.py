@@ -118,7 +118,39 @@ def test_the_substitute_threat_needs_the_threshold_and_more_than_noise():
     assert "a limited threat" in transfer_reading.reading(table, 0.05, 0.6, 0.1)
     noisy = [{**noise[0], "n_success": 18, "success_rate": 0.45}]
     text = transfer_reading.reading(synthetic({"fgsm": 0.5, "pgd": 0.5}, {"fgsm": False, "pgd": True}, noise=noisy), 0.05, 0.3, 0.1)
-    assert "not shown to do better than noise" in text and "18 of the 40 inputs it classifies correctly" in text
+    assert "not shown to do better than noise in S → T (0.50)" in text
+    detail = transfer_reading.details(synthetic({"fgsm": 0.5, "pgd": 0.5}, {"fgsm": False, "pgd": True}, noise=noisy),
+                                      0.05, 0.3, 0.1)
+    assert "18 of the 40 inputs it classifies correctly" in detail and "Fisher's exact p = 1)" in detail
+
+
+def directions(rates_by_direction, noise=()):
+    """A Transfer of FGSM (one step) and PGD rows at ε = 0.1, one pair per direction 'X → Y'."""
+    rows = []
+    for d, rates in rates_by_direction.items():
+        source, target = d.split(" → ")
+        rows += [{**row(a, r, 40), "direction": d, "source": source, "target": target} for a, r in rates.items()]
+    return transfer.Transfer(rows, {"fgsm": "FGSM", "pgd": "PGD"}, {"fgsm": False, "pgd": True}, list(noise))
+
+
+def test_the_main_text_summarises_the_attacks_and_the_noise_once_over_the_directions():
+    noise = [{"model": m, "eps": 0.1, "n_eligible": 40, "n_success": 2, "success_rate": 0.05} for m in "ABC"]
+    grid = directions({"A → B": {"fgsm": 0.8, "pgd": 0.3}, "B → C": {"fgsm": 0.5, "pgd": 0.45},
+                       "C → A": {"fgsm": 0.1, "pgd": 0.1}}, noise)
+    summary = transfer_reading.attack_summary(grid, 0.05, 0.1, 0.05)
+    assert summary == ["- FGSM and PGD, untargeted at ε = 0.1, direction by direction (the rates and p-values are in the "
+                       "appendix): Fisher's exact test resolves which attack's successes transfer better in 1 of 3 "
+                       "directions (FGSM's in A → B): where the one-step attack's transfer better, the iterative "
+                       "attack's many steps fit the source model's particular decision boundary, which a single step does not."]
+    assert len(transfer_reading.attack_comparison(grid, 0.05, 0.1, 0.05)) == 3  # the appendix keeps every direction
+    text = transfer_reading.reading(grid, 0.05, 0.3, 0.1)
+    # PGD at the largest ε fools B on 12 of 40 (0.30, not above the 0.3 threshold), C on 18, A on 4 (noise: 2 of 40)
+    assert ("a real threat from a substitute model (they beat noise and fool more than 30 % of the eligible inputs) in "
+            "B → C (0.45); beat noise, a limited threat in A → B (0.30); not shown to do better than noise in C → A (0.10).") in text
+    assert "Fisher's exact p" not in text and len(text.splitlines()) == 3 + 2
+    none = directions({"A → B": {"fgsm": 0.5, "pgd": 0.45}, "B → A": {"fgsm": 0.5, "pgd": 0.5}})
+    assert transfer_reading.attack_summary(none, 0.05, 0.1, 0.05)[0].endswith("transfer better in none of the 2 directions.")
+    assert transfer_reading.noise_summary(none, 0.3, 0.05) == []  # no noise measured: nothing to compare
 
 
 def test_transfer_needs_two_models():

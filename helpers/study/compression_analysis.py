@@ -38,16 +38,20 @@ def kept_accuracy_lines(sweep, dense, alpha: float) -> list[str]:
             tests = {r.point: against_dense(r, d, alpha) for r in rows}
             lost = [r for r in rows if tests[r.point]["better"] == "b"]
             gained = [r for r in rows if tests[r.point]["better"] == "a"]
+            one = len(rows) == 1
             text = (f"- {model_name}, {method.title} ([Table](#tab:C1_{table_label(name, model_name)})): fine-tuned "
-                    f"accuracies {span(r.acc for r in rows)} against the dense {d['acc']:.2f}; ")
+                    f"accurac{'y' if one else 'ies'} {span(r.acc for r in rows)} against the dense {d['acc']:.2f}; ")
+            rest = len(rows) - len(lost) - len(gained)
             if not lost and not gained:
                 worst = min(rows, key=lambda r: tests[r.point]["p_value"])
-                text += (f"no point differs resolvably from the dense model (the closest to a difference, {worst.point}: "
-                         f"{evidence(tests[worst.point])}).")
+                text += ((f"not resolvably different from the dense model ({worst.point}: " if one else
+                          f"no point differs resolvably from the dense model (the closest to a difference, {worst.point}: ")
+                         + f"{evidence(tests[worst.point])}).")
             else:
                 text += "; ".join(f"{'lost' if r in lost else 'gained'} at {r.point} ({r.acc:.2f}; "
                                   f"{evidence(tests[r.point])})" for r in lost + gained)
-                text += f"; the other {len(rows) - len(lost) - len(gained)} not resolved."
+                text += ("." if not rest else f"; the other point is not resolved." if rest == 1 else
+                         f"; the other {rest} are not resolved.")
             lines.append(text + f" Without fine-tuning: {rows[-1].acc_pre_ft:.2f} at {rows[-1].point}.")
     return lines
 

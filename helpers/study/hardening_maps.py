@@ -108,4 +108,4 @@ def maps_sentence(over_split: dict[str, dict[str, torch.Tensor]], n_shown: int) 
             f"(difference {rough['difference']:+.3f} [{rough['ci_low']:+.3f}, {rough['ci_high']:+.3f}], paired bootstrap) "
             f"and puts {conc['mean_a']:.0%} of its mass in the top {TOP_SHARE:.0%} of pixels against {conc['mean_b']:.0%} "
             f"({difference_words(conc['difference'], conc['ci_low'], conc['ci_high'])}): its gradients are "
-            f"{verdict}." + (f" [Figure](#fig:B3_maps) shows {n_shown} of these images." if n_shown else ""))
+            f"{verdict}." + (f" The appendix shows {n_shown} of these images ([Figure](#fig:B3_maps))." if n_shown else ""))

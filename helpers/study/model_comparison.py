@@ -19,14 +19,15 @@ def comparison_table(headline: dict[str, dict[str, Any]], data) -> pd.DataFrame:
     n = split_sizes(data)
     short = {"train": "train acc", "selection": "select acc", "valid": "val acc", "test": "test acc"}
     frozen = any(s.get("trained_params", s["params"]) != s["params"] for s in headline.values())
-    # training accuracy is in the accuracy table: with it the row of six intervals wrapped in print
+    # training accuracy is in the accuracy table: with it the row of six intervals wrapped in print;
+    # sizes, latencies and seconds to the digits that differ, so the intervals keep one line each
     return pd.DataFrame([{"model": m, **{short[split]: format_rate(s[ACC_KEY[split]], size) for split, size in n.items()
                                          if split != "train"},
                           "parameters": f"{s['params']:,}",
                           **({"trained": f"{s['trained_params']:,}"} if frozen else {}),
-                          "size (MB)": s["size_mb"],
-                          **({"batch-1 ms": s["batch1_ms"]} if "batch1_ms" in s else {}),
-                          "training s": s["total_train_s"]} for m, s in headline.items()])
+                          "size (MB)": f"{s['size_mb']:.1f}",
+                          **({"batch-1 ms": f"{s['batch1_ms']:.2f}"} if "batch1_ms" in s else {}),
+                          "training s": f"{s['total_train_s']:.0f}"} for m, s in headline.items()])
 
 
 def _model_line(name: str, s: dict[str, Any], reference: float | None, n: dict[str, int], source: str) -> str:

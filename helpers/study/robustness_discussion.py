@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..evaluation.intervals import format_rate, rates_differ
+from ..evaluation.intervals import format_rate
 from ..evaluation.paired import as_summary, compare
 from ..report.wording import span
 from ..robustness import eps_key
@@ -80,26 +80,32 @@ def saturation_sentence(attacked: pd.DataFrame, attack: str, eps: float) -> str:
 
 
 def _fixed_set_lines(replayed: pd.DataFrame, name: str, eps0: float) -> list[str]:
-    lines, at = [], replayed[(replayed.model == name) & (replayed.eps == eps0)]
+    """One bullet per model: success of the dense model's fixed set at `eps0` on it and on its compressed
+    versions, per goal and attack, and the range of the conditional transfer to the compressed versions."""
+    at = replayed[(replayed.model == name) & (replayed.eps == eps0)]
+    goals = list(dict.fromkeys(at.goal))
+    dense, compressed = [], []
     for goal, g in at.groupby("goal", sort=False):
-        dense = g[g.method == DENSE].groupby("attack", sort=False).first()
+        rows = g[g.method == DENSE].groupby("attack", sort=False).first()
         ranges = g[g.method != DENSE].groupby("attack", sort=False).success_rate.agg(["min", "max"])
-        lines.append(f"- {name}, {goal}, fixed set at ε = {eps0:g} ([Table](#tab:C2_fixed_set_{name}_{goal})): on the dense "
-                     "model " + ", ".join(f"{a.upper()} succeeds on {format_rate(r.success_rate, int(r.n_eligible))}"
-                                          for a, r in dense.iterrows())
-                     + "; on the compressed models " + ", ".join(
-                         f"{a.upper()} on {span(ranges.loc[a])}" for a in ranges.index) + ".")
+        dense.append(f"{goal} " + " and ".join(f"{a.upper()} {format_rate(r.success_rate, int(r.n_eligible))}"
+                                              for a, r in rows.iterrows()))
+        if len(ranges):
+            compressed.append(f"{goal} " + " and ".join(f"{a.upper()} {span(ranges.loc[a])}" for a in ranges.index))
+    tables = ", ".join(f"[Table](#tab:C2_fixed_set_{name}_{goal})" for goal in goals)
+    text = (f"- {name}, the dense model's fixed set at ε = {eps0:g} ({tables}) succeeds on the dense model with "
+            + ", ".join(dense) + ("; on the compressed models with " + ", ".join(compressed) if compressed else "") + ".")
+    spans = []
     for goal, g in at[(at.method != DENSE)].dropna(subset=["conditional_transfer_rate"]).groupby("goal", sort=False):
         lo, hi = g.loc[g.conditional_transfer_rate.idxmin()], g.loc[g.conditional_transfer_rate.idxmax()]
-        head = f"  Of the {goal} inputs that fool the dense model, the share that also fools a compressed version "
-        if lo.conditional_transfer_rate == hi.conditional_transfer_rate:
-            lines.append(head + f"(conditional transfer) is {lo.conditional_transfer_rate:.2f} on every compressed model "
-                         f"with such inputs ({len(g)}).")
-        else:
-            lines.append(head + "(conditional transfer) runs from "
-                         f"{format_rate(lo.conditional_transfer_rate, int(lo.n_source_success))} ({lo['name']}) to "
-                         f"{format_rate(hi.conditional_transfer_rate, int(hi.n_source_success))} ({hi['name']}).")
-    return lines
+        spans.append(f"{goal} {lo.conditional_transfer_rate:.2f} on every version" if lo.conditional_transfer_rate ==
+                     hi.conditional_transfer_rate else
+                     f"{goal} from {format_rate(lo.conditional_transfer_rate, int(lo.n_source_success))} ({lo['name']}) to "
+                     f"{format_rate(hi.conditional_transfer_rate, int(hi.n_source_success))} ({hi['name']})")
+    if spans:
+        text += (" Of the inputs that fool the dense model, the share that also fools a compressed version "
+                 "(conditional transfer) runs " + "; ".join(spans) + ".")
+    return [text]
 
 
 def _whitebox_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any], at_eps, verdict) -> list[str]:
@@ -118,13 +124,14 @@ def _whitebox_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any], a
         return [text + "No compressed version was attacked white-box: each lost selection accuracy against the "
                 "dense model, resolved by the paired test, so none is a candidate to deploy."] + \
             _needed_lines(attacked, name, params)
-    text += (f"The robust accuracies of its {len(v)} attacked compressed model{'s' if len(v) > 1 else ''} run "
-             f"{span(robust, '.2f')}; compared image by image with the dense model (McNemar), ")
+    text += (f"The robust accuracies of its {len(v)} attacked compressed models run {span(robust, '.2f')}; "
+             if len(v) > 1 else f"The robust accuracy of its one attacked compressed model, {robust.index[0]}, is "
+             f"{robust.iloc[0]:.2f}; ") + "compared image by image with the dense model (McNemar), "
     if not resolved:
         closest = rates.drop(index=DENSE).p_value.astype(float).idxmin()
-        text += (f"{'none differs' if len(v) > 1 else 'it does not differ'} resolvably (smallest p = "
-                 f"{rates.p_value[closest]:.2g}, {closest}): on these inputs compression changed robustness by no "
-                 "resolved amount.")
+        text += ((f"none differs resolvably (smallest p = {rates.p_value[closest]:.2g}, {closest})" if len(v) > 1 else
+                  f"it does not differ resolvably (p = {rates.p_value[closest]:.2g})")
+                 + ": on these inputs compression changed robustness by no resolved amount.")
     else:
         text += "; ".join(f"{n} is {v[n]} ({rates.robust_acc[n]:.2f}, p = {rates.p_value[n]:.2g})" for n in resolved)
         text += f", and {len(v) - len(resolved)} {'is' if len(v) - len(resolved) == 1 else 'are'} not resolved."
@@ -149,45 +156,7 @@ def _needed_lines(attacked: pd.DataFrame, name: str, params: dict[str, Any]) -> 
     return lines
 
 
-def _transfer_comparison(replayed: pd.DataFrame, b2: dict[str, Any], names: list[str], attack: str, eps0: float,
-                         alpha: float) -> list[str]:
-    """Conditional transfer to compressed versions against conditional transfer to the other
-    architecture (B2), at `eps0`, untargeted; a difference is stated where Fisher's exact test
-    resolves it at `alpha` (the rates count different inputs, so no image-by-image pairing)."""
-    lines = []
-    for name in names:
-        own = replayed[(replayed.model == name) & (replayed.method != DENSE) & (replayed.attack == attack)
-                       & (replayed.goal == "untargeted") & (replayed.eps == eps0)].dropna(subset=["conditional_transfer_rate"])
-        for other in names:
-            node = b2.get(f"{name}_to_{other}", {}).get(attack, {}).get("untargeted", {}).get(eps_key(eps0), {})
-            cross, n_cross = node.get("conditional_transfer_rate"), node.get("n_source_success")
-            if cross is None or not n_cross or own.empty:
-                continue
-            sides = [_transfer_side(r, cross, int(n_cross), alpha) for r in own.itertuples()]
-            count = {k: sides.count(k) for k in ("above", "below", "not resolved")}
-            verdict = ("compression keeps more of the vulnerability than a change of architecture." if count["above"] ==
-                       len(sides) else "a change of architecture keeps more of it." if count["below"] == len(sides) else
-                       "no single reading holds for every version.")
-            lines.append(f"- Transfer: of {name}'s untargeted {attack.upper()} inputs at ε = {eps0:g} that fool it, "
-                         f"{span(own.conditional_transfer_rate)} also fool the {len(sides)} compressed versions, against "
-                         f"{format_rate(cross, int(n_cross))} for the other architecture, {other} (B2). Each version "
-                         "against that rate (Fisher's exact test; the rates count different inputs): "
-                         f"{count['above']} resolvably above, {count['below']} below, {count['not resolved']} not "
-                         f"resolved; {verdict}")
-    return lines
-
-
-def _transfer_side(row, cross: float, n_cross: int, alpha: float) -> str:
-    """'above', 'below' or 'not resolved': one compressed version's conditional transfer rate against
-    the other architecture's, by Fisher's exact test at `alpha`."""
-    n = int(row.n_source_success)
-    k = round(row.conditional_transfer_rate * n)
-    if rates_differ(k, n, round(cross * n_cross), n_cross) >= alpha:
-        return "not resolved"
-    return "above" if row.conditional_transfer_rate > cross else "below"
-
-
-def discussion(replayed, attacked, b2: dict[str, Any], params: dict[str, Any]):
+def discussion(replayed, attacked, params: dict[str, Any]):
     """The computed conclusions of C2 (markdown lines), the success at the robustness ε, the verdicts."""
     at_eps, verdict = verdicts(attacked, params["robustness_attack"], params["alpha"], rule_eps(params))
     lines = []
@@ -195,8 +164,6 @@ def discussion(replayed, attacked, b2: dict[str, Any], params: dict[str, Any]):
         lines += _fixed_set_lines(replayed, name, params["example_eps"])
         if name in at_eps:
             lines += _whitebox_lines(attacked, name, params, at_eps, verdict)
-    lines += _transfer_comparison(replayed, b2, list(dict.fromkeys(replayed.model)), params["robustness_attack"],
-                                  params["example_eps"], params["alpha"])
     return "\n".join(lines), at_eps, verdict
 
 

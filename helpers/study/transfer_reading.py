@@ -61,15 +61,36 @@ def direction_lines(transfer: Transfer, eps: float, alpha: float) -> list[str]:
     return lines
 
 
+def _attack_rows(transfer: Transfer, eps: float) -> dict[str, dict]:
+    """Per direction, the untargeted rows at `eps` of the attacks whose inputs fool the source at all."""
+    out = {}
+    for d in dict.fromkeys(transfer.table.direction):
+        rows = {a: _row(transfer, d, a, "untargeted", eps) for a in transfer.titles}
+        out[d] = {a: r for a, r in rows.items() if r is not None and r.n_source_success}
+    return out
+
+
+def _attack_verdict(transfer: Transfer, ra, rb, a: str, b: str, transfer_margin: float, alpha: float
+                    ) -> tuple[str, str, float]:
+    """(kind, better attack, Fisher's p) of two attacks' conditional transfer rates in one direction;
+    kind is 'not resolved', 'small' (resolved, under `transfer_margin`), 'fits' (the iterative attack
+    transfers resolvably worse than the one-step one) or 'better'."""
+    better, worse = (a, b) if ra.conditional_transfer_rate >= rb.conditional_transfer_rate else (b, a)
+    p = _fisher(ra, rb, "conditional_transfer_rate")
+    if p >= alpha:
+        return "not resolved", better, p
+    if abs(ra.conditional_transfer_rate - rb.conditional_transfer_rate) < transfer_margin:
+        return "small", better, p
+    return ("fits" if transfer.iterative[worse] and not transfer.iterative[better] else "better"), better, p
+
+
 def attack_comparison(transfer: Transfer, transfer_margin: float, eps: float, alpha: float) -> list[str]:
     """Per direction, how the attacks' untargeted conditional transfer rates at `eps` compare (the
     old FGSM-against-PGD reading when one of two attacks is iterative and the other is not, made
     only when Fisher's exact test resolves the difference at `alpha` and it is at least
     `transfer_margin`)."""
     t, lines = transfer.titles, []
-    for d in dict.fromkeys(transfer.table.direction):
-        rows = {a: _row(transfer, d, a, "untargeted", eps) for a in t}
-        rows = {a: r for a, r in rows.items() if r is not None and r.n_source_success}
+    for d, rows in _attack_rows(transfer, eps).items():
         if len(rows) < 2:
             continue
         listed = ", ".join(f"{t[a]} {rate_with_interval(r, 'conditional_transfer_rate')}" for a, r in rows.items())
@@ -77,30 +98,51 @@ def attack_comparison(transfer: Transfer, transfer_margin: float, eps: float, al
             lines.append(f"- {d}, untargeted at ε = {eps:g}: conditional transfer rates {listed}.")
             continue
         (a, ra), (b, rb) = rows.items()
-        better, worse = (a, b) if ra.conditional_transfer_rate >= rb.conditional_transfer_rate else (b, a)
-        gap = abs(ra.conditional_transfer_rate - rb.conditional_transfer_rate)
+        kind, better, p = _attack_verdict(transfer, ra, rb, a, b, transfer_margin, alpha)
+        worse = b if better == a else a
         head = (f"- {d}, untargeted at ε = {eps:g}: {t[a]}'s successes transfer at {rate_with_interval(ra, 'conditional_transfer_rate')} "
-                f"and {t[b]}'s at {rate_with_interval(rb, 'conditional_transfer_rate')}")
-        p = _fisher(ra, rb, "conditional_transfer_rate")
-        head += f" (Fisher's exact p = {p:.2g})"
-        if p >= alpha:
-            lines.append(head + ": the difference is not resolved, so neither attack is shown to transfer better.")
-        elif gap < transfer_margin:
-            lines.append(head + f": a resolved difference under {100 * transfer_margin:.0f} percentage points, small.")
-        elif transfer.iterative[worse] and not transfer.iterative[better]:
-            lines.append(head + f": {t[worse]}'s many steps fit the source model's particular decision boundary, "
-                         f"which a single {t[better]} step does not.")
-        else:
-            lines.append(head + f": {t[better]}'s transfer better.")
+                f"and {t[b]}'s at {rate_with_interval(rb, 'conditional_transfer_rate')} (Fisher's exact p = {p:.2g})")
+        lines.append(head + {
+            "not resolved": ": the difference is not resolved, so neither attack is shown to transfer better.",
+            "small": f": a resolved difference under {100 * transfer_margin:.0f} percentage points, small.",
+            "fits": f": {t[worse]}'s many steps fit the source model's particular decision boundary, which a single "
+                    f"{t[better]} step does not.",
+            "better": f": {t[better]}'s transfer better."}[kind])
     return lines
 
 
-def noise_lines(transfer: Transfer, substitute_threat_rate: float, alpha: float) -> list[str]:
-    """At the largest ε, per direction, the unconditional transfer of the leading attack against
-    random-sign noise of the same size on the target; a substitute model is called a real threat
-    when transfer fools more than `substitute_threat_rate` of the eligible inputs and beats the
-    noise by Fisher's exact test at `alpha`."""
-    main, top, lines = primary_attack(transfer), float(transfer.table.eps.max()), []
+def attack_summary(transfer: Transfer, transfer_margin: float, eps: float, alpha: float) -> list[str]:
+    """The attack comparison of every direction in one bullet: in how many directions Fisher's exact
+    test resolves which attack's successes transfer better, and which; the rates are in the details."""
+    t, verdicts = transfer.titles, {}
+    for d, rows in _attack_rows(transfer, eps).items():
+        if len(rows) == 2:
+            (a, ra), (b, rb) = rows.items()
+            verdicts[d] = _attack_verdict(transfer, ra, rb, a, b, transfer_margin, alpha)[:2]
+    if not verdicts:
+        return []
+    pair = " and ".join(dict.fromkeys(t[a] for rows in _attack_rows(transfer, eps).values() if len(rows) == 2 for a in rows))
+    resolved = {d: v for d, v in verdicts.items() if v[0] != "not resolved"}
+    text = (f"- {pair}, untargeted at ε = {eps:g}, direction by direction (the rates and p-values are in the appendix): "
+            "Fisher's exact test resolves which attack's successes transfer better in ")
+    if not resolved:
+        return [text + (f"none of the {len(verdicts)} directions." if len(verdicts) > 1 else "neither way.")]
+    by_attack: dict[str, list[str]] = {}
+    for d, (kind, better) in resolved.items():
+        by_attack.setdefault(better, []).append(d + (f" (by under {100 * transfer_margin:.0f} points)" if kind == "small" else ""))
+    text += (f"{len(resolved)} of {len(verdicts)} direction{'s' if len(verdicts) > 1 else ''} ("
+             + "; ".join(f"{t[a]}'s in {', '.join(ds)}" for a, ds in by_attack.items()) + ")")
+    if any(kind == "fits" for kind, _ in resolved.values()):
+        text += (": where the one-step attack's transfer better, the iterative attack's many steps fit the source "
+                 "model's particular decision boundary, which a single step does not")
+    return [text + "."]
+
+
+def _noise_verdicts(transfer: Transfer, substitute_threat_rate: float, alpha: float) -> list[tuple]:
+    """Per direction at the largest ε: (direction, row, noise, Fisher's p, verdict) with verdict 'threat'
+    (beats noise and fools more than `substitute_threat_rate`), 'limited' (beats noise only) or
+    'noise' (not resolved from random-sign noise of the same size on the target)."""
+    main, top, out = primary_attack(transfer), float(transfer.table.eps.max()), []
     for d in dict.fromkeys(transfer.table.direction):
         u, noise = _row(transfer, d, main, "untargeted", top), None
         if u is not None:
@@ -109,26 +151,69 @@ def noise_lines(transfer: Transfer, substitute_threat_rate: float, alpha: float)
             continue
         p = rates_differ(int(u.n_target_success), int(u.n_eligible), int(noise["n_success"]), int(noise["n_eligible"]))
         above = p < alpha and u.transfer_rate > noise["success_rate"]
-        threat = above and u.transfer_rate > substitute_threat_rate
+        out.append((d, u, noise, p, "noise" if not above else "threat" if u.transfer_rate > substitute_threat_rate
+                    else "limited"))
+    return out
+
+
+def noise_lines(transfer: Transfer, substitute_threat_rate: float, alpha: float) -> list[str]:
+    """At the largest ε, per direction, the unconditional transfer of the leading attack against
+    random-sign noise of the same size on the target; a substitute model is called a real threat
+    when transfer fools more than `substitute_threat_rate` of the eligible inputs and beats the
+    noise by Fisher's exact test at `alpha`."""
+    main, top, lines = primary_attack(transfer), float(transfer.table.eps.max()), []
+    for d, u, noise, p, verdict in _noise_verdicts(transfer, substitute_threat_rate, alpha):
         lines.append(
             f"- {d} at the largest budget, ε = {top:g}: untargeted {transfer.titles[main]} inputs made on {u.source} "
             f"fool {u.target} on {u.n_target_success} of {u.n_eligible} eligible inputs "
             f"({rate_with_interval(u, 'transfer_rate')}); random-sign noise of the same size fools it on {noise['n_success']} of the "
             f"{noise['n_eligible']} inputs it classifies correctly ({format_rate(noise['success_rate'], noise['n_eligible'])}; "
-            f"Fisher's exact p = {p:.2g}). "
-            + (("An attacker with only a substitute model is a real threat at this budget" if threat else
-                "The transferred inputs beat noise, but fool no more than "
-                f"{100 * substitute_threat_rate:.0f} % of the inputs: a limited threat") if above else
-               "The difference is not resolved: at this budget the transferred inputs are not shown to do better than noise")
-            + ".")
+            f"Fisher's exact p = {p:.2g}). " + {
+                "threat": "An attacker with only a substitute model is a real threat at this budget",
+                "limited": "The transferred inputs beat noise, but fool no more than "
+                           f"{100 * substitute_threat_rate:.0f} % of the inputs: a limited threat",
+                "noise": "The difference is not resolved: at this budget the transferred inputs are not shown to do "
+                         "better than noise"}[verdict] + ".")
     return lines
+
+
+def noise_summary(transfer: Transfer, substitute_threat_rate: float, alpha: float) -> list[str]:
+    """The noise comparison of every direction in one bullet: where transferred inputs are a real
+    threat, a limited one, or not shown to beat random-sign noise (the counts are in the details)."""
+    verdicts = _noise_verdicts(transfer, substitute_threat_rate, alpha)
+    if not verdicts:
+        return []
+    main, top = primary_attack(transfer), float(transfer.table.eps.max())
+    groups = {"threat": [], "limited": [], "noise": []}
+    for d, u, _, _, verdict in verdicts:
+        groups[verdict].append(f"{d} ({u.transfer_rate:.2f})")
+    words = {"threat": f"a real threat from a substitute model (they beat noise and fool more than "
+                       f"{100 * substitute_threat_rate:.0f} % of the eligible inputs)",
+             "limited": "beat noise, a limited threat", "noise": "not shown to do better than noise"}
+    return [f"- At the largest budget, ε = {top:g}, untargeted {transfer.titles[main]} inputs made on the source against "
+            "random-sign noise of the same size on the target (Fisher's exact test; the counts are in the appendix; "
+            "in brackets the share of eligible inputs fooled): "
+            + "; ".join(f"{words[k]} in {', '.join(v)}" for k, v in groups.items() if v) + "."]
+
+
+def _eps(transfer: Transfer, example_eps: float) -> float:
+    return example_eps if example_eps in set(transfer.table.eps) else float(transfer.table.eps.min())
 
 
 def reading(transfer: Transfer, transfer_margin: float, substitute_threat_rate: float, example_eps: float,
             alpha: float = 0.05) -> str:
     """The bullet points that read the transfer results (every number computed from `transfer`):
-    conditional transfer per direction at `example_eps`, the attacks compared, noise at the largest ε;
-    a difference is stated where Fisher's exact test resolves it at `alpha`."""
-    eps = example_eps if example_eps in set(transfer.table.eps) else float(transfer.table.eps.min())
-    return "\n".join(direction_lines(transfer, eps, alpha) + attack_comparison(transfer, transfer_margin, eps, alpha)
+    conditional transfer per direction at `example_eps`; the attacks compared and noise at the largest
+    ε, each summarised once over the directions (`details` gives them direction by direction); a
+    difference is stated where Fisher's exact test resolves it at `alpha`."""
+    eps = _eps(transfer, example_eps)
+    return "\n".join(direction_lines(transfer, eps, alpha) + attack_summary(transfer, transfer_margin, eps, alpha)
+                     + noise_summary(transfer, substitute_threat_rate, alpha))
+
+
+def details(transfer: Transfer, transfer_margin: float, substitute_threat_rate: float, example_eps: float,
+            alpha: float = 0.05) -> str:
+    """For the appendix: the attack comparison and the noise comparison, direction by direction."""
+    eps = _eps(transfer, example_eps)
+    return "\n".join(attack_comparison(transfer, transfer_margin, eps, alpha)
                      + noise_lines(transfer, substitute_threat_rate, alpha))
