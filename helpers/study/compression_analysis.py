@@ -50,7 +50,7 @@ def kept_accuracy_lines(sweep, dense, alpha: float) -> list[str]:
             else:
                 text += "; ".join(f"{'lost' if r in lost else 'gained'} at {r.point} ({r.acc:.2f}; "
                                   f"{evidence(tests[r.point])})" for r in lost + gained)
-                text += ("." if not rest else f"; the other point is not resolved." if rest == 1 else
+                text += ("." if not rest else "; the other point is not resolved." if rest == 1 else
                          f"; the other {rest} are not resolved.")
             lines.append(text + f" Without fine-tuning: {rows[-1].acc_pre_ft:.2f} at {rows[-1].point}.")
     return lines

@@ -114,14 +114,15 @@ def attack_comparison(transfer: Transfer, transfer_margin: float, eps: float, al
 def attack_summary(transfer: Transfer, transfer_margin: float, eps: float, alpha: float) -> list[str]:
     """The attack comparison of every direction in one bullet: in how many directions Fisher's exact
     test resolves which attack's successes transfer better, and which; the rates are in the details."""
-    t, verdicts = transfer.titles, {}
+    t, verdicts, compared = transfer.titles, {}, {}
     for d, rows in _attack_rows(transfer, eps).items():
         if len(rows) == 2:
             (a, ra), (b, rb) = rows.items()
             verdicts[d] = _attack_verdict(transfer, ra, rb, a, b, transfer_margin, alpha)[:2]
+            compared.update(dict.fromkeys((t[a], t[b])))
     if not verdicts:
         return []
-    pair = " and ".join(dict.fromkeys(t[a] for rows in _attack_rows(transfer, eps).values() if len(rows) == 2 for a in rows))
+    pair = " and ".join(compared)
     resolved = {d: v for d, v in verdicts.items() if v[0] != "not resolved"}
     text = (f"- {pair}, untargeted at ε = {eps:g}, direction by direction (the rates and p-values are in the appendix): "
             "Fisher's exact test resolves which attack's successes transfer better in ")
@@ -203,8 +204,8 @@ def _eps(transfer: Transfer, example_eps: float) -> float:
 def reading(transfer: Transfer, transfer_margin: float, substitute_threat_rate: float, example_eps: float,
             alpha: float = 0.05) -> str:
     """The bullet points that read the transfer results (every number computed from `transfer`):
-    conditional transfer per direction at `example_eps`; the attacks compared and noise at the largest
-    ε, each summarised once over the directions (`details` gives them direction by direction); a
+    conditional transfer per direction at `example_eps`; the attacks compared there and noise at the
+    largest ε, each summarised once over the directions (`details` gives them direction by direction); a
     difference is stated where Fisher's exact test resolves it at `alpha`."""
     eps = _eps(transfer, example_eps)
     return "\n".join(direction_lines(transfer, eps, alpha) + attack_summary(transfer, transfer_margin, eps, alpha)
