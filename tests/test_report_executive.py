@@ -142,6 +142,16 @@ def test_abstract_conclusions_and_limitations_state_computed_numbers():
     assert parameter_names_in_prose(prose) == []
 
 
+def test_limitations_name_the_choices_and_attacks_of_the_stages_that_ran():
+    s = {**synthetic(), "A1.n_selection": 150}
+    with_all = closing.limitations_markdown(s, {**PARAMS, "defense_eval_steps": 50, "defense_restarts": 2})
+    assert "(kept epochs, the hardened model, the compressed models examined, the deployment rule)" in with_all
+    assert "PGD-50 with 2 random starts for the defense" in with_all
+    no_defense = {k: v for k, v in s.items() if not k.startswith(("B1.defense.", "C2."))}
+    lenet_like = closing.limitations_markdown(no_defense, {**PARAMS, "defense_eval_steps": 50})
+    assert "Every choice (kept epochs) is made" in lenet_like and "for the defense" not in lenet_like
+
+
 def test_parameter_names_are_found_in_prose_but_not_in_link_targets():
     names = list(declarations())
     found = parameter_names_in_prose(["Fine-tuning stops after `patience` epochs. The target_sparsity is 0.8.",

@@ -78,6 +78,27 @@ def test_recipe_text_says_the_settings_in_words_with_their_values():
     assert "at most 1 epoch per model and" in training.recipe_text(params())
 
 
+def test_the_opening_question_asks_what_the_models_can_answer():
+    sports = training.questions_text(["SimpleCNN", "ResNetSmall-w32", "EffNetL0-full"], 1443)
+    assert sports.startswith("How accurate can a small classifier trained on 1,443 images be")
+    assert "residual network (He et al. 2016) beat a plain CNN" in sports and "pretrained on ImageNet" in sports
+    lenet = training.questions_text(["LeNet5", "LeNet-300-100"], 55000)
+    assert lenet.endswith("and does a convolutional network beat a multilayer perceptron?")
+    assert "residual" not in lenet and "ImageNet" not in lenet
+    assert training.questions_text(["SimpleCNN"], 10) == "How accurate can a small classifier trained on 10 images be?"
+
+
+def test_the_protocol_names_the_choices_of_the_stages_the_study_runs(tmp_path):
+    data = tiny_data(tmp_path)
+    p = {"selection_per_class": 2, "selection_seed": 0}
+    every = training.protocol_text(data, {**p, "stages": []})
+    assert ("makes every choice of the study: the kept epoch and early stopping here, B3's kept epoch and hardened "
+            "model, the compressed models C2 attacks and the deployment rule.") in every
+    lenet = training.protocol_text(data, {**p, "stages": ["A1", "A2", "A3", "B1", "C1", "C2"]})
+    assert "B3" not in lenet and "here, the compressed models C2 attacks" in lenet
+    assert "study: the kept epoch and early stopping here. " in training.protocol_text(data, {**p, "stages": ["A2"]})
+
+
 def test_model_table_counts_parameters_of_the_built_model(tmp_path):
     data = tiny_data(tmp_path)
     table = training.model_table(["SimpleCNN", "ResNetSmall"], data).set_index("model")

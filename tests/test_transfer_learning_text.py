@@ -40,9 +40,12 @@ def test_regimes_are_read_fewest_trained_parameters_first_with_paired_verdicts()
     assert "EffNetL0-full against EffNetL0-frozen: not resolved" in regimes_text(HEADLINE, unresolved, N)
 
 
-def test_a_study_without_pretrained_models_says_so():
+def test_a_study_without_pretrained_models_or_resizing_has_nothing_to_say():
+    """Empty texts, so that the report leaves the section out (`report.pdf.drop_empty_sections`)."""
     assert pretrained(["SimpleCNN", "LeNet5"]) == []
-    assert "trained from scratch" in regimes_text({"SimpleCNN": HEADLINE["SimpleCNN"]}, {}, N)
+    assert regimes_text({"SimpleCNN": HEADLINE["SimpleCNN"]}, {}, N) == ""
+    assert grid_text({"SimpleCNN": HEADLINE["SimpleCNN"]}, {}, N, 32) == ""  # computes at the grid's size
+    assert "SimpleCNN 32 px" in grid_text({"SimpleCNN": HEADLINE["SimpleCNN"]}, {}, N, 64)
 
 
 def test_the_grid_control_is_compared_with_the_same_regime_on_the_full_grid():

@@ -42,6 +42,8 @@ class ModelSpec:
     they are arguments, so they key the checkpoints trained from them.
     prunable(model): the (name, layer) pairs whose weights unstructured pruning may zero;
     keep_whole(model): layers whose outputs channel pruning must keep (the classifier).
+    kind: the architecture family the report's questions compare ("cnn": a plain convolutional
+    network, "residual", "mlp", or another word for a family none of them compares).
     """
     name: str
     build: Callable[..., nn.Module]
@@ -53,6 +55,7 @@ class ModelSpec:
     keep_whole: Callable[[nn.Module], list[nn.Module]] = classifier_layer
     settings: dict[str, Any] = field(default_factory=dict)
     weights: Callable[[], dict[str, Any]] | None = None
+    kind: str = "cnn"
     variant: str = ""  # what sets this spec apart from others building the same class (a training regime)
     recipe: dict[str, Any] = field(default_factory=dict)  # training settings the model needs (TrainConfig fields), over the study's
 
@@ -109,8 +112,10 @@ def spec_of(model: nn.Module) -> ModelSpec:
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """Instantiate a registered model by name; kwargs are its constructor arguments."""
-    return get_spec(name).build(**kwargs)
+    """Instantiate a registered model by name; kwargs are its constructor arguments, over the
+    spec's own settings (what makes ResNetSmall-w32 half as wide, a regime's trainable part)."""
+    spec = get_spec(name)
+    return spec.build(**{**spec.settings, **kwargs})
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -99,11 +99,13 @@ def limitations_markdown(s: Summary, params: dict[str, Any]) -> str:
                      "two marginal intervals can, but a difference of a few images is still not resolved, and a "
                      "difference that is not resolved is not evidence of equality.")
     held = number(s, "A1.n_selection")
+    defended = any(k.startswith("B1.defense.") for k in s)  # B3 ran
     if held:
-        items.append(f"Every choice (kept epochs, the hardened model, the compressed models examined, the deployment "
-                     f"rule) is made on a selection split of {int(held)} training images, so the validation split "
-                     f"stays unbiased; but one selection image is {100 / held:.2g} points, and a choice between close "
-                     "candidates is itself noisy.")
+        choices = ["kept epochs"] + (["the hardened model"] if defended else []) + (
+            ["the compressed models examined, the deployment rule"] if any(k.startswith("C2.") for k in s) else [])
+        items.append(f"Every choice ({', '.join(choices)}) is made on a selection split of {int(held)} training "
+                     f"images, so the validation split stays unbiased; but one selection image is {100 / held:.2g} "
+                     "points, and a choice between close candidates is itself noisy.")
     seeded = [m for m in facts.models(s) if number(s, f"A2.{m}.val_acc_seed_std") is not None]
     seeded = [m + (f" ({int(number(s, f'A2.{m}.n_seeds'))} seeds)" if number(s, f"A2.{m}.n_seeds") else "")
               for m in seeded]
@@ -122,7 +124,7 @@ def limitations_markdown(s: Summary, params: dict[str, Any]) -> str:
                      "may differ.")
     steps, apgd = params.get("pgd_steps"), params.get("apgd_steps")
     defense = (f", PGD-{params['defense_eval_steps']} with {params.get('defense_restarts', 1)} random starts for the "
-               "defense" if params.get("defense_eval_steps") else "")
+               "defense" if params.get("defense_eval_steps") and defended else "")
     stronger = (f", and APGD-CE and APGD-DLR ({apgd} steps) at the headline ε" if apgd and
                 any(k.startswith("B1.strong_attacks.") for k in s) else "")
     items.append("The attacks are white-box L∞ attacks on the validation split (FGSM, PGD"

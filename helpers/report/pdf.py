@@ -43,11 +43,35 @@ class ReportError(RuntimeError):
     pass
 
 
+def _heading_level(cell) -> int:
+    """The level of the markdown heading a cell opens with (2 for '## ...'), 0 for any other cell."""
+    match = re.match(r"(#+) ", cell.source) if cell.cell_type == "markdown" else None
+    return len(match.group(1)) if match else 0
+
+
+def drop_empty_sections(cells: list) -> list:
+    """The cells without the sections (level 2 and deeper) whose code shows nothing: a section's
+    helpers return no text where the study has nothing for it to read (no pretrained network, no
+    defense), and the report leaves it out rather than print a heading over an empty page. A
+    section of markdown alone is kept; so is every notebook's title (level 1)."""
+    keep = [True] * len(cells)
+    for i, cell in enumerate(cells):
+        level = _heading_level(cell)
+        if level < 2:
+            continue
+        end = next((j for j in range(i + 1, len(cells)) if 0 < _heading_level(cells[j]) <= level), len(cells))
+        code = [c for c in cells[i + 1:end] if c.cell_type == "code"]
+        if code and not any(c.outputs for c in code):
+            keep[i:end] = [False] * (end - i)
+    return [c for c, k in zip(cells, keep) if k]
+
+
 def merged_notebook(executed: list[Path], title: str) -> nbformat.NotebookNode:
-    """One notebook of all executed ones, without parameter cells and stderr noise."""
+    """One notebook of all executed ones, without parameter cells, stderr noise and empty sections."""
     merged = nbformat.v4.new_notebook()
     for path in executed:
         nb = nbformat.read(path, as_version=4)
+        shown = []
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"{path.stem}-{i}"  # ids must stay unique in the merged notebook
             if _DROP_TAGS & set(cell.metadata.get("tags", [])):
@@ -55,9 +79,8 @@ def merged_notebook(executed: list[Path], title: str) -> nbformat.NotebookNode:
             if cell.cell_type == "code":
                 cell.outputs = [o for o in cell.outputs
                                 if not (o.output_type == "stream" and o.get("name") == "stderr")]
-                if not cell.outputs:
-                    continue
-            merged.cells.append(cell)
+            shown.append(cell)
+        merged.cells += [c for c in drop_empty_sections(shown) if c.cell_type != "code" or c.outputs]
     merged.metadata.update(nbformat.read(executed[0], as_version=4).metadata)
     merged.metadata["title"] = title
     merged.metadata["date"] = dt.date.today().isoformat()

@@ -1,5 +1,5 @@
-"""Which models A2 trains (the study's, then those compared there only), each one's training
-recipe, and their batch-1 latencies timed side by side."""
+"""Which models A2 trains (the study's, then those compared there only), the questions they let it
+ask, each one's training recipe, and their batch-1 latencies timed side by side."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,6 +16,24 @@ def a2_models(params: dict[str, Any]) -> list[str]:
     """The models A2 trains and compares: the study's (`models`, which the later stages take up),
     then `training_only_models` (baselines, transfer-learning regimes)."""
     return list(params["models"]) + [m for m in params.get("training_only_models", []) if m not in params["models"]]
+
+
+def questions_text(names: list[str], n_train: int) -> str:
+    """A2's opening question, asked of the families these models hold (`ModelSpec.kind`, and
+    whether a model starts from pretrained weights): a residual network against a plain CNN, a
+    convolutional network against a multilayer perceptron, what ImageNet weights add."""
+    specs = [get_spec(m) for m in names]
+    scratch = {s.kind for s in specs if s.weights is None}
+    asked = [f"How accurate can a small classifier trained on {n_train:,} images be"]
+    if {"residual", "cnn"} <= scratch:
+        asked.append("does a deeper residual network (He et al. 2016) beat a plain CNN")
+    if "mlp" in scratch and scratch & {"cnn", "residual"}:
+        asked.append("does a convolutional network beat a multilayer perceptron")
+    if any(s.weights is not None for s in specs):
+        asked.append("what does a network pretrained on ImageNet add")
+    if len(asked) == 1:
+        return asked[0] + "?"
+    return ", ".join(asked[:-1]) + ", and " + asked[-1] + "?"
 
 
 def model_recipe(name: str, params: dict[str, Any]) -> TrainConfig:

@@ -20,7 +20,7 @@ from ..report import figures
 from ..report.wording import counted
 from ..training.cached import Trained, train_or_load
 from ..training.config import TrainConfig
-from .model_setup import a2_models, batch1_latency, model_recipe  # noqa: F401 (the notebook's names)
+from .model_setup import a2_models, batch1_latency, model_recipe, questions_text  # noqa: F401 (the notebook's names)
 
 SPLIT_TITLES = {"train": "training", "selection": "selection", "valid": "validation", "test": "test"}
 # summary key of each split's accuracy
@@ -111,13 +111,17 @@ def model_caption(data) -> str:
 
 
 def protocol_text(data, params: dict[str, Any]) -> str:
-    """The three roles of the data, with this run's sizes, and what one image is worth."""
+    """The three roles of the data, with this run's sizes, and what one image is worth; the choices
+    named are those of the stages the study runs (`stages`, empty for all)."""
     n_sel, n_train, n_valid = len(data.selection), len(data.train), len(data.valid)
+    stages = params.get("stages") or ["B3", "C2"]
+    choices = (["the kept epoch and early stopping here"] + (["B3's kept epoch and hardened model"] if "B3" in stages else [])
+               + (["the compressed models C2 attacks and the deployment rule"] if "C2" in stages else []))
     return (f"The models train on {n_train} images. The **selection split**, {n_sel} images "
             f"({params['selection_per_class']} per class, drawn with seed {params['selection_seed']} from the dataset's "
-            "training images, which the models never train on), makes every choice of the study: the kept epoch and "
-            "early stopping here, B3's kept epoch and hardened model, the compressed models C2 attacks and the "
-            f"deployment rule. The {n_valid} validation images only report: one of them is {100 / n_valid:.2g} points "
+            "training images, which the models never train on), makes every choice of the study: "
+            f"{', '.join(choices)}. "
+            f"The {n_valid} validation images only report: one of them is {100 / n_valid:.2g} points "
             f"of validation accuracy (one selection image is {100 / n_sel:.2g} points). Training therefore uses {n_train} "
             f"of the dataset's {n_train + n_sel} training images ({n_sel / (n_train + n_sel):.0%} fewer).")
 

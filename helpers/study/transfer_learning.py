@@ -51,10 +51,11 @@ def _regime_line(m: str, s: dict[str, Any], n: dict[str, int]) -> str:
 
 def regimes_text(headline: dict[str, dict[str, Any]], pairs: dict[str, dict[str, Any]], n: dict[str, int]) -> str:
     """The regimes of each pretrained network (most trained last), each against the next and the
-    best from-scratch model (by selection accuracy), on the selection split."""
+    best from-scratch model (by selection accuracy), on the selection split; empty when every model
+    is trained from scratch (the report then leaves the section out)."""
     pre = [m for m in pretrained(headline) if not get_spec(m).settings.get("view_size")]
     if not pre:
-        return "Every model of this study is trained from scratch: no regime of transfer learning to compare."
+        return ""
     scratch = [m for m in headline if m not in pretrained(headline)]
     order = sorted(pre, key=lambda m: headline[m].get("trained_params", headline[m]["params"]))
     lines = [_regime_line(m, headline[m], n) for m in order]
@@ -71,12 +72,15 @@ def regimes_text(headline: dict[str, dict[str, Any]], pairs: dict[str, dict[str,
 def grid_text(headline: dict[str, dict[str, Any]], pairs: dict[str, dict[str, Any]], n: dict[str, int],
               image_size: int) -> str:
     """Why one pixel grid, and what it costs: each model that sees the grid shrunk (`view_size`)
-    against the same regime on the full grid."""
+    against the same regime on the full grid. Empty when every model computes at the grid's size:
+    there is no choice to explain."""
     sizes = {m: get_spec(m).native_size for m in headline}
     own = sorted({s for s in sizes.values() if s})
+    if not set(own) - {image_size}:
+        return ""
     text = (f"Every model reads the same {image_size} px grid of pixels, so an ε of an attack bounds the same "
             "pixels for every model and B2 can carry an attack from any model to any other; each model resizes the "
-            f"grid inside to the size it computes at ({joined([f'{m} {s} px' for m, s in sizes.items() if s]) or 'none'}"
+            f"grid inside to the size it computes at ({joined([f'{m} {s} px' for m, s in sizes.items() if s])}"
             "). A network that computes at 32 px takes the mean of each cell of the finer grid, so a perturbation of "
             "ε stays one of at most ε for it. Storing each model's images at its own size instead would leave B2 to "
             "resize adversarial images between grids, where ε would count pixels of different sizes.")

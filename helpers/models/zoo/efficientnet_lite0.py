@@ -223,7 +223,8 @@ def _regime(name: str, trainable: str, words: str, recipe: dict, view_size: int 
     settings = {"trainable": trainable, **({"view_size": view_size} if view_size else {})}
     return ModelSpec(name, EfficientNetLite0, gradcam_layer="_conv_head", native_size=128,
                      normalization=(LITE_MEAN, LITE_STD), settings=settings,
-                     weights=lambda: {"weights_sha256": weights_digest()}, variant=words, recipe=recipe)
+                     weights=lambda: {"weights_sha256": weights_digest()}, variant=words, recipe=recipe,
+                     kind="efficientnet")
 
 
 # Grad-CAM at the head convolution (1280 channels, 4×4 at 128 px). Recipes: a frozen part trains on

@@ -28,4 +28,4 @@ class LeNet300100(nn.Module):
         return self.classifier(self.normalize(x))
 
 
-SPEC = ModelSpec("LeNet-300-100", LeNet300100, gradcam_layer=None, input_size=28)
+SPEC = ModelSpec("LeNet-300-100", LeNet300100, gradcam_layer=None, input_size=28, kind="mlp")

@@ -61,6 +61,6 @@ class ResNetSmall(nn.Module):
 # the width, a quarter of the multiply-adds; on a 2-core AVX2-only CPU in fp32 it trains at 87 img/s
 # against 23 (batch 64, measured side by side), which is what fits the default study in its budget
 # there (experiments/README.md).
-SPEC = (ModelSpec("ResNetSmall", ResNetSmall, native_size=32, gradcam_layer="layer3.1"),
-        ModelSpec("ResNetSmall-w32", ResNetSmall, native_size=32, gradcam_layer="layer3.1",
+SPEC = (ModelSpec("ResNetSmall", ResNetSmall, native_size=32, gradcam_layer="layer3.1", kind="residual"),
+        ModelSpec("ResNetSmall-w32", ResNetSmall, native_size=32, gradcam_layer="layer3.1", kind="residual",
                   settings={"width": 32}, variant="half the width: 32/64/128 channels"))
