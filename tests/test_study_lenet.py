@@ -59,5 +59,9 @@ def test_its_report_has_its_own_name_and_no_missing_stage(lenet):
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "LeNet-300-100" in text and "Fashion-MNIST" in text
     assert "Transferability (B2)" not in text and "adversarial fine-tuning (B3)" not in text  # no section of them
+    # nor a section or question of a model family or stage it does not have (empty sections are left out)
+    assert "Pretrained models and the pixel grid" not in text and "robust model of B3" not in text
+    assert "residual network" not in text and "does a convolutional network beat a multilayer perceptron" in text
+    assert "B3's kept epoch" not in text and "the hardened model" not in text
     s = json.loads(summary.read_text())
     assert 0 <= s["A2.LeNet5.val_acc"] <= 1 and any(k.startswith("C1.LeNet5.han.") for k in s)
