@@ -60,7 +60,7 @@ def test_its_report_has_its_own_name_and_no_missing_stage(lenet):
     assert "LeNet-300-100" in text and "Fashion-MNIST" in text
     assert "Transferability (B2)" not in text and "adversarial fine-tuning (B3)" not in text  # no section of them
     # nor a section or question of a model family or stage it does not have (empty sections are left out)
-    text = " ".join(text.replace("-\n", "-").split())  # the PDF's lines joined
+    text = " ".join(text.replace("-\n", "-").replace("\u2019", "'").split())  # the PDF's lines joined, plain quotes
     assert "Pretrained models and the pixel grid" not in text and "robust model of B3" not in text
     assert "residual network" not in text and "does a convolutional network beat a multilayer perceptron" in text
     assert "B3's kept epoch" not in text and "the hardened model" not in text
