@@ -76,6 +76,15 @@ def test_headline_table_has_intervals_seeds_robustness_and_the_recommended_model
     assert row["its size reduction"] == "4.0×"
 
 
+def test_headline_table_has_a_column_per_model_of_the_stages_not_of_a2_comparisons_only():
+    s = {**synthetic(), "A2.EffNetL0-frozen.val_acc": 0.9}
+    assert list(executive.headline_table(s, {**PARAMS, "models": ["SimpleCNN", "ResNetSmall"]}).columns) == [
+        "", "SimpleCNN", "ResNetSmall"]
+    assert "EffNetL0-frozen" in executive.headline_table(s, PARAMS).columns  # no models named: every trained one
+    cells = executive.executive_cells(s, {**PARAMS, "models": ["SimpleCNN", "ResNetSmall"]})
+    assert "The models A2 only compares are in [Table](#tab:A2_comparison)." in str(cells[1].outputs[0].data)
+
+
 def test_five_to_eight_findings_each_computed_and_saying_what_the_paired_tests_resolve():
     found = findings.findings(synthetic(), PARAMS)
     assert 5 <= len(found) <= 8

@@ -144,10 +144,8 @@ def missing_references(texts: Iterable[str]) -> list[str]:
     return sorted(f"{author} {year}" for author, year in cited - known)
 
 
-MAX_MAIN_PAGES = 46  # a study's main text, executive summary to limitations, fits this many pages. The promise is
-# 40: the committed Sports-10 report (built before the example panels moved to the appendix) has 45; a run of the
-# default study's models and sections at small budgets now prints 37 (runs/exp/proxy, experiments/README.md).
-# Back to 40 when the Sports-10 report is rebuilt cold.
+MAX_MAIN_PAGES = 40  # a study's main text, executive summary to limitations, fits this many pages (the Sports-10
+# report rebuilt cold on 2026-12-01: 37; the LeNet report: 24)
 
 
 def main_text_pages(pdf: Path | list[str]) -> int:

@@ -19,14 +19,22 @@ def _attack(params: dict[str, Any]) -> str:
     return params.get("robustness_attack") or "pgd"
 
 
+def study_models(s: Summary, params: dict[str, Any]) -> list[str]:
+    """The models every stage takes up (`models`), without those A2 only compares; every trained
+    model when the parameters do not say."""
+    trained = facts.models(s)
+    return [m for m in params.get("models", []) if m in trained] or trained
+
+
 def headline_table(s: Summary, params: dict[str, Any]):
-    """One row per headline quantity, one column per model (a few models fit the page this way):
-    the numbers of A2, B1 and C1/C2, as strings with their intervals."""
+    """One row per headline quantity, one column per model of the study's stages (a few models fit
+    the page this way; seven columns ran off it): the numbers of A2, B1 and C1/C2, as strings with
+    their intervals."""
     import pandas as pd
 
     attack, n = _attack(params), facts.n_valid(s)
     rows = []
-    for m in facts.models(s):
+    for m in study_models(s, params):
         row = {"model": m, "validation accuracy": rate(s, f"A2.{m}.val_acc", n)}
         mean, std = number(s, f"A2.{m}.val_acc_seed_mean"), number(s, f"A2.{m}.val_acc_seed_std")
         if mean is not None and std is not None:
@@ -161,10 +169,11 @@ def executive_cells(s: Summary, params: dict[str, Any]) -> list:
                 "over a few dozen images") + ", so each comes with its 95\u00a0% Wilson interval. Two models evaluated on the same "
              "images are compared image by image (McNemar's exact test, with the paired bootstrap interval of the "
              "difference), and a difference is called one only where that test resolves it.")
+    compared_only = [m for m in facts.models(s) if m not in study_models(s, params)]
     caption = (f"Headline results, one column per model: validation accuracy, untargeted {attack} success rate and "
                "robust accuracy at the smallest ε, and the compressed model that C2 recommends with its accuracy, "
                "its batch-1 speedup and how many times smaller it is than the dense model. Brackets: 95\u00a0% Wilson "
-               "intervals.")
+               "intervals." + (" The models A2 only compares are in [Table](#tab:A2_comparison)." if compared_only else ""))
     table = nbformat.v4.new_code_cell("", id="executive-table")
     table.outputs = [nbformat.v4.new_output("display_data", data=table_output(headline_table(s, params), caption,
                                                                               HEADLINE_LABEL, ".2f"))]
