@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..config import notebook_cells
 from ..core import progress
 from ..evaluation.intervals import format_rate
 from ..evaluation.metrics import classification_metrics, confusion_summary, misclassified, reading_of_error
@@ -114,7 +115,7 @@ def protocol_text(data, params: dict[str, Any]) -> str:
     """The three roles of the data, with this run's sizes, and what one image is worth; the choices
     named are those of the stages the study runs (`stages`, empty for all)."""
     n_sel, n_train, n_valid = len(data.selection), len(data.train), len(data.valid)
-    stages = params.get("stages") or ["B3", "C2"]
+    stages = {p.stem.split("_", 1)[0] for p in notebook_cells.study_notebooks(params)}
     choices = (["the kept epoch and early stopping here"] + (["B3's kept epoch and hardened model"] if "B3" in stages else [])
                + (["the compressed models C2 attacks and the deployment rule"] if "C2" in stages else []))
     return (f"The models train on {n_train} images. The **selection split**, {n_sel} images "
