@@ -122,3 +122,31 @@ def test_finetune_or_load_saves_a_permanent_model_and_reuses_it(tmp_path):
     recipe = load_model(path)[1]["recipe"]
     assert recipe["method"] == "global" and recipe["target"] == 0.5
     assert recipe["budget"]["distill_temperature"] == 2.0 and recipe["budget"]["distill_alpha"] == 0.5
+
+
+@pytest.mark.parametrize("method", ["global", "layerwise"])
+def test_masks_equal_torch_pruning(method):
+    """The masks are torch.nn.utils.prune's own (global_unstructured / l1_unstructured)."""
+    from torch.nn.utils import prune as torch_prune
+    ours, theirs = prune.prune_magnitude(_model("LeNet5"), 0.7, method), _model("LeNet5")
+    layers = [(m, "weight") for _, m in prune.prunable(theirs)]
+    if method == "global":
+        torch_prune.global_unstructured(layers, pruning_method=torch_prune.L1Unstructured, amount=0.7)
+    else:
+        for m, _ in layers:
+            torch_prune.l1_unstructured(m, "weight", amount=0.7)
+    for (_, a), (b, _) in zip(prune.prunable(ours), layers):
+        assert torch.equal(a.weight_mask, b.weight_mask)
+
+
+def test_masked_one_channel_conv_keeps_the_channels_last_layout():
+    """LeNet-5's first conv (one input channel) computed orig * mask with NCHW strides, which sent
+    oneDNN down a slow path for channels-last inputs; the masked weight keeps weight_orig's strides."""
+    model = prune.prune_magnitude(_model("LeNet5"), 0.5, "global").to(memory_format=torch.channels_last)
+    model(torch.rand(2, 1, 28, 28).contiguous(memory_format=torch.channels_last))
+    for _, m in prune.prunable(model):
+        assert m.weight.stride() == m.weight_orig.stride()
+        assert torch.equal(m.weight, m.weight_orig * m.weight_mask)
+    model(torch.rand(2, 1, 28, 28)).sum().backward()  # gradients reach weight_orig through the copy
+    first = prune.prunable(model)[0][1]
+    assert first.weight_orig.grad is not None and (first.weight_orig.grad[first.weight_mask == 0] == 0).all()

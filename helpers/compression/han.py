@@ -25,11 +25,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils import prune
 
 from ..evaluation.predict import accuracy
 from .base import BaseModel, Compressed, CompressionContext, FineTuneBudget, PruneAndFineTune
-from .magnitude import MagnitudePruning, make_permanent, prunable
+from .magnitude import MagnitudePruning, make_permanent, mask_weight, prunable
 
 
 def layer_sensitivity(model: nn.Module, qualities: tuple[float, ...], images: torch.Tensor, labels: torch.Tensor,
@@ -156,7 +155,7 @@ class HanIterative(PruneAndFineTune):
     def _round(self, model: nn.Module, sparsity: float, scan: dict[str, Any], dropout: dict[str, float]):
         masks = masks_at(model, scan["quality"], sparsity, scan["std"])
         for name, layer in prunable(model):
-            prune.custom_from_mask(layer, "weight", masks[name])
+            mask_weight(layer, masks[name])
         return scale_dropout(model, dropout) if self.settings.scale_dropout else {}
 
     def apply(self, base: BaseModel, target: float, ctx: CompressionContext) -> Compressed:

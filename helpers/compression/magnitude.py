@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+import torch
 from torch import nn
 from torch.nn.utils import prune
 
@@ -23,6 +24,39 @@ from .base import FineTuneBudget, PruneAndFineTune
 def prunable(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(name, module) of the layers whose weights pruning may zero, as the model's spec says."""
     return spec_of(model).prunable(model)
+
+
+class LayoutKeepingMask(prune.CustomFromMask):
+    """torch's fixed-mask hook whose masked weight keeps the strides of `weight_orig`. A convolution
+    with one input channel (LeNet-5's first layer on grey images) has a weight that is both NCHW- and
+    channels-last-contiguous; `orig · mask` comes out with NCHW strides, and oneDNN then runs that
+    layer on a slow path for channels-last inputs: masked LeNet-5 trained 1.6x slower than dense
+    (75 against 47 ms per batch of 128, fp32, AVX2 CPU) until the layout was kept."""
+
+    def apply_mask(self, module: nn.Module) -> torch.Tensor:
+        masked = super().apply_mask(module)
+        orig = getattr(module, self._tensor_name + "_orig")
+        if masked.stride() == orig.stride():
+            return masked
+        return torch.empty_strided(orig.size(), orig.stride(), dtype=masked.dtype,
+                                   device=masked.device).copy_(masked)
+
+
+def mask_weight(module: nn.Module, mask: torch.Tensor) -> nn.Module:
+    """Prune `module.weight` with a fixed 0/1 `mask` of its shape, as torch.nn.utils.prune does
+    (weight_orig and weight_mask, a forward pre-hook), the masked weight keeping its layout."""
+    LayoutKeepingMask.apply(module, "weight", mask=mask)
+    return module
+
+
+def magnitude_masks(weights: list[torch.Tensor], amount: float, method: str) -> list[torch.Tensor]:
+    """0/1 masks zeroing the fraction `amount` of smallest |w|: over all `weights` together
+    ('global', torch's global_unstructured) or in each alike ('layerwise', torch's l1_unstructured)."""
+    if method == "layerwise":
+        return [prune.L1Unstructured(amount).compute_mask(w.detach().contiguous(), torch.ones(w.shape, device=w.device)) for w in weights]
+    scores = torch.cat([w.detach().abs().flatten() for w in weights])
+    keep = prune.L1Unstructured(amount).compute_mask(scores, torch.ones(scores.shape, device=scores.device))
+    return [part.view(w.shape) for part, w in zip(keep.split([w.numel() for w in weights]), weights)]
 
 
 def prune_magnitude(model: nn.Module, amount: float, method: str,
@@ -38,12 +72,8 @@ def prune_magnitude(model: nn.Module, amount: float, method: str,
     if only is not None and len(layers) != len(only):
         known = [n for n, _ in prunable(model)]
         raise ValueError(f"unknown layers {sorted(set(only) - set(known))}; prunable layers: {known}")
-    if method == "global":
-        prune.global_unstructured([(m, "weight") for _, m in layers], pruning_method=prune.L1Unstructured,
-                                  amount=amount)
-    else:
-        for _, m in layers:
-            prune.l1_unstructured(m, "weight", amount=amount)
+    for (_, m), mask in zip(layers, magnitude_masks([m.weight for _, m in layers], amount, method)):
+        mask_weight(m, mask)
     return model
 
 
