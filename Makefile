@@ -57,8 +57,11 @@ report: setup
 run: setup
 	$(PY) -m helpers.run $(PARAMS)
 
+# Two workers: the suite is mostly one core's Python (kernels, imports, LaTeX), so two halve its time;
+# a file's tests share a worker, so each study fixture runs once (tests/conftest.py). TEST_WORKERS=0: in-process.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(PY) -m helpers.bench $(ARGS)

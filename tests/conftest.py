@@ -1,4 +1,13 @@
+import os
 import shutil
+
+# Under pytest-xdist the workers share the cores: each (and every notebook kernel it starts) gets its
+# share of threads, set before numpy or torch is imported. Two workers with two OpenMP threads each on
+# two cores ran the study fixtures more than 10 times slower (spinning threads oversubscribed).
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_name, _share)
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +17,18 @@ from PIL import Image
 from helpers.core.files import ROOT
 
 CLASSES = ["cat", "dog", "owl"]
+# The studies that module fixtures run once (minutes each), longest first. `make test` runs the suite on
+# two workers (pytest-xdist, --dist loadfile: a file's tests share one worker, so each study runs once);
+# the files of these studies go first so that they start at once instead of holding up the end.
+STUDY_FIXTURES = ("smoke", "lenet")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {}
+    for item in items:
+        used = [i for i, f in enumerate(STUDY_FIXTURES) if f in getattr(item, "fixturenames", ())]
+        rank[item.path] = min([rank.get(item.path, len(STUDY_FIXTURES)), *used])
+    items.sort(key=lambda item: rank[item.path])  # stable: each file keeps its order
 
 
 def make_image_folder(root: Path, splits=("train", "valid"), per_class=4, size=40, seed=0) -> Path:

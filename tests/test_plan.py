@@ -100,3 +100,12 @@ def test_run_plan_prints_the_plan_and_runs_nothing(tmp_path, capsys):
     assert "A2_training" in out and "ToyNet: 36 training images" in out and "estimated total" in out  # 3 epochs × 12
     assert not (tmp_path / "run").exists()  # nothing written: the next run is still cold
     assert (tmp_path / "cache" / "calibration.json").exists()
+
+
+def test_the_calibration_cache_stays_in_the_project():
+    """A study that caches no images (`cache_dir: ""`, the LeNet study) wrote calibration.json above
+    the project root; it goes to the project's .cache/ instead."""
+    from helpers.core.files import ROOT
+    assert calibration.cache_path({"cache_dir": ""}) == ROOT / ".cache" / "calibration.json"
+    assert calibration.cache_path({"cache_dir": ".cache/images"}) == ROOT / ".cache" / "calibration.json"
+    assert calibration.cache_path({"cache_dir": "/x/cache"}).as_posix() == "/x/calibration.json"

@@ -103,8 +103,10 @@ def _model_key(name: str, shape, batch_size: int, augmentation: dict[str, float]
 
 
 def cache_path(params: dict[str, Any]):
-    """`calibration.json` beside the decoded-image cache (`cache_dir`)."""
-    return project_path(params["cache_dir"]).parent / "calibration.json"
+    """`calibration.json` beside the decoded-image cache (`cache_dir`); in the project's `.cache/`
+    when a study caches no images (`cache_dir: ""` once put it above the project)."""
+    folder = project_path(params["cache_dir"]).parent if params["cache_dir"] else project_path(".cache")
+    return folder / "calibration.json"
 
 
 def calibrate(names: list[str], shape: tuple[int, int, int], device: torch.device, precision: str, *,
