@@ -5,7 +5,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 # How a prediction's probability is described: at least CONFIDENT is "confidently", below
 # HESITANT "hesitantly", in between "moderately".
@@ -17,6 +16,9 @@ NEAR_MISS = 0.1
 def classification_metrics(labels: torch.Tensor, logits: torch.Tensor, classes: list[str]) -> dict[str, Any]:
     """Accuracy, per-class precision/recall/F1/support, the confusion matrix (rows = true) and
     `correct`, which images the model gets right ('0'/'1' per image, `paired.encode`), for paired tests."""
+    # imported here: scikit-learn takes 1.4 s to import, paid otherwise by every notebook of a study
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     from .paired import encode
 
     y_true = labels.numpy()
