@@ -52,10 +52,11 @@ def mask_weight(module: nn.Module, mask: torch.Tensor) -> nn.Module:
 def magnitude_masks(weights: list[torch.Tensor], amount: float, method: str) -> list[torch.Tensor]:
     """0/1 masks zeroing the fraction `amount` of smallest |w|: over all `weights` together
     ('global', torch's global_unstructured) or in each alike ('layerwise', torch's l1_unstructured)."""
-    if method == "layerwise":
-        return [prune.L1Unstructured(amount).compute_mask(w.detach().contiguous(), torch.ones(w.shape, device=w.device)) for w in weights]
+    rule = prune.L1Unstructured(amount)
+    if method == "layerwise":  # contiguous: compute_mask views the weight flat
+        return [rule.compute_mask(w.detach().contiguous(), torch.ones(w.shape, device=w.device)) for w in weights]
     scores = torch.cat([w.detach().abs().flatten() for w in weights])
-    keep = prune.L1Unstructured(amount).compute_mask(scores, torch.ones(scores.shape, device=scores.device))
+    keep = rule.compute_mask(scores, torch.ones(scores.shape, device=scores.device))
     return [part.view(w.shape) for part, w in zip(keep.split([w.numel() for w in weights]), weights)]
 
 
