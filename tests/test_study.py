@@ -23,7 +23,8 @@ from helpers.report.summary import missing_intervals
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = [p.stem for p in notebook_cells.notebook_paths()]
-MODELS = ("SimpleCNN", "ResNetSmall", "ToyNet")
+# the default study's half-width ResNet: at 16 px a third of the 64-wide one's time
+MODELS = ("SimpleCNN", "ResNetSmall-w32", "ToyNet")
 TOY = {"plugins": ["tests.plugins.toy"], "models": list(MODELS), "attacks": ["fgsm", "pgd", "toy_noise"],
        "compression_methods": ["global", "layerwise", "channel", "toy_halving"],
        "whitebox_methods": ["channel", "toy_halving"]}
@@ -160,7 +161,7 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
             assert isinstance(summary[f"A2.{model}.{key}"], (int, float)), key
         assert 0 <= summary[f"A2.{model}.val_acc"] <= 1
         assert summary[f"A2.{model}.val_acc.ci_low"] <= summary[f"A2.{model}.val_acc"] <= summary[f"A2.{model}.val_acc.ci_high"]
-        seeds = 1 if model == "ResNetSmall" else 2  # smoke: seeds 0 and 1, but ResNetSmall opts out (model_overrides)
+        seeds = 1 if model == "ResNetSmall-w32" else 2  # seeds 0 and 1, but ResNetSmall-w32 opts out (model_overrides)
         assert summary[f"A2.{model}.n_seeds"] == seeds and len(summary[f"A2.{model}.val_acc_seeds"]) == seeds
     assert summary["run.total_s"] > 0 and summary["run.cold_total_s"] > 0
     assert set(summary) >= {f"run.cold_stage_s.{nb}" for nb in NOTEBOOKS} | {f"run.cold_planned_s.{nb}" for nb in NOTEBOOKS}
@@ -188,7 +189,7 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
         assert 0 <= summary[f"B1.defense.standard.{hardened[0]}.pgd_robust_acc.{eps}"] <= 1
     targets = values["compression_targets"]
     for m in MODELS:
-        own = for_model(values, m)  # ResNetSmall has its own methods and targets (model_overrides)
+        own = for_model(values, m)  # ResNetSmall-w32 has its own methods and targets (model_overrides)
         for method in set(own["compression_methods"]) & {"global", "layerwise"}:
             for ratio in {**values["compression_targets"], **own["compression_targets"]}[method]:
                 key = f"C1.{m}.{method}.s{ratio:g}"
@@ -211,7 +212,7 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
         assert f"{m} {same:g}x (the same widths as {first:g}x)" in c1
         assert isinstance(summary[f"C2.{m}.recommended"], str)
         assert 0 <= summary[f"C2.{m}.dense.whitebox.pgd.untargeted.{eps_grid[-1]}.success_rate"] <= 1
-        # the plugin's compression method went through C1 and was attacked white-box in C2 (but on ResNetSmall,
+        # the plugin's compression method went through C1 and was attacked white-box in C2 (but on ResNetSmall-w32,
         # whose own methods leave it out)
         if "toy_halving" in for_model(values, m)["compression_methods"]:
             assert 0 <= summary[f"C1.{m}.toy_halving.0.5.acc"] <= 1
@@ -261,26 +262,28 @@ def test_compare_pairs_two_runs_image_by_image(smoke, capsys):
 
 
 def test_a_model_with_its_own_settings_gets_them_and_the_report_says_so(smoke):
-    """smoke.yaml's model_overrides give ResNetSmall no extra seed, 3 PGD and APGD steps, two
+    """smoke.yaml's model_overrides give ResNetSmall-w32 no extra seed, 3 PGD and APGD steps, two
     compression points, no per-layer sensitivity and one method attacked again; SimpleCNN keeps the study's."""
     from helpers.robustness import load_adversarial_set
 
     base, _, _ = smoke
     metrics = {t: json.loads((base / "run" / "metrics" / f"{t}.json").read_text()) for t in ("A2", "C1", "C2")}
-    assert metrics["A2"]["summary"]["ResNetSmall"]["n_seeds"] == 1
+    assert metrics["A2"]["summary"]["ResNetSmall-w32"]["n_seeds"] == 1
     assert metrics["A2"]["summary"]["SimpleCNN"]["n_seeds"] == 2
     steps = {m: load_adversarial_set(base / "run" / "adversarial" / f"{m}.pt")["metadata"]["pgd_steps"]
-             for m in ("SimpleCNN", "ResNetSmall")}
-    assert steps == {"SimpleCNN": 5, "ResNetSmall": 3}
+             for m in ("SimpleCNN", "ResNetSmall-w32")}
+    assert steps == {"SimpleCNN": 5, "ResNetSmall-w32": 3}
     points = {(r["model"], r["method"], r["point"]) for r in metrics["C1"]["records"] if not r["skipped"]}
-    assert {p for p in points if p[0] == "ResNetSmall"} == {("ResNetSmall", "global", "s0.5"), ("ResNetSmall", "channel", "2x")}
+    assert {p[1:] for p in points if p[0] == "ResNetSmall-w32"} == {("global", "s0.5"), ("channel", "2x")}
     # ... its channel targets are the study's (2.05 rounds to the widths of 2.0: skipped)
     assert ("SimpleCNN", "layerwise", "s0.8") in points
     assert {r["model"] for r in metrics["C1"]["sensitivity"]} == {"SimpleCNN", "ToyNet"}
-    for nb, said in (("B1_attacks", "ResNetSmall: 3 PGD steps (the study's 5), 3 APGD steps (the study's 5)"),
-                     ("C1_compression", "ResNetSmall: compression methods global and channel (the study's global, "),
-                     ("C2_robustness", "ResNetSmall: 3 PGD steps (the study's 5), methods attacked white-box again: "
-                                       "channel (the study's channel and toy_halving)")):
+    for nb, said in (("B1_attacks", "ResNetSmall-w32: 3 PGD steps (the study's 5), 3 APGD steps (the study's 5)"),
+                     ("C1_compression",
+                      "ResNetSmall-w32: compression methods global and channel (the study's global, "),
+                     ("C2_robustness",
+                      "ResNetSmall-w32: 3 PGD steps (the study's 5), methods attacked white-box again: "
+                      "channel (the study's channel and toy_halving)")):
         cells = json.loads((base / "run" / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
         shown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in cells for o in c.get("outputs", []))
         assert "Not every model gets the same settings" in shown and said in shown, nb

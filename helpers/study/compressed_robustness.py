@@ -294,7 +294,8 @@ def robustness_figure(attacked: pd.DataFrame, attack: str, eps: float):
             ax.errorbar(g.removed + 0.006 * i, g.success_rate, yerr=err, fmt="-o", ms=3.5, capsize=2, lw=1,
                         label=method)
         ax.set_title(name, fontsize=figures.TITLE)
-        ax.set_xlabel("fraction of parameters removed", fontsize=figures.LABEL)
+        # short: three panels share the print width, and the caption says "of parameters"
+        ax.set_xlabel("fraction removed", fontsize=figures.LABEL)
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=figures.SMALL)
