@@ -139,3 +139,23 @@ def test_a2_trains_the_studys_models_then_those_compared_there_only():
 
     params = {"models": ["SimpleCNN", "EffNetL0-full"], "training_only_models": ["TwoConvCNN", "SimpleCNN"]}
     assert a2_models(params) == ["SimpleCNN", "EffNetL0-full", "TwoConvCNN"]
+
+
+def test_magnitude_pruning_keeps_the_new_classifier_whose_small_weights_one_threshold_would_zero():
+    """A head trained from scratch has weights far smaller than the pretrained backbone's (in the study
+    its largest |w| lay below the median of all weights): global pruning at 50 % zeroed it whole and the
+    output became constant. The spec leaves it out of unstructured pruning."""
+    from helpers.compression.magnitude import prune_magnitude, prunable
+
+    model = _model("EffNetL0-full").eval()
+    with torch.no_grad():
+        model._fc.weight.mul_(0.01)  # a small new head beside the ImageNet backbone
+    names = [n for n, _ in prunable(model)]
+    assert "_fc" not in names and "_conv_stem" in names and "_conv_head" in names
+    prune_magnitude(model, 0.5, "global")
+    assert not (model._fc.weight == 0).any()
+    zeros = sum(int((m.weight == 0).sum()) for _, m in prunable(model))
+    assert abs(zeros / sum(m.weight.numel() for _, m in prunable(model)) - 0.5) < 0.01
+    x = torch.rand(4, 3, 128, 128)
+    out = model(x)
+    assert (out - out.mean(0)).abs().max() > 0  # not one constant output for every image
