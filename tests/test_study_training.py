@@ -76,6 +76,9 @@ def test_recipe_text_says_the_settings_in_words_with_their_values():
         assert name not in text
     assert "at most 1 epoch per model;" not in training.recipe_text(params())  # no per-model budgets, no brackets
     assert "at most 1 epoch per model and" in training.recipe_text(params())
+    # a model with settings of its own is named; a study without any says the recipe is the same for all
+    assert "lists on a line of its own for SimpleCNN." in text
+    assert training.recipe_text(params()).startswith("Every model trains with the same recipe: AdamW")
 
 
 def test_the_opening_question_asks_what_the_models_can_answer():

@@ -49,6 +49,12 @@ def model_recipe(name: str, params: dict[str, Any]) -> TrainConfig:
     return TrainConfig.from_params(params, **changes)
 
 
+def own_recipes(params: dict[str, Any]) -> list[str]:
+    """The A2 models whose recipe differs from the study's in any setting (`model_recipe`)."""
+    study = TrainConfig.from_params(params)
+    return [m for m in a2_models(params) if model_recipe(m, params) != study]
+
+
 def batch1_latency(models: dict[str, nn.Module], data, params: dict[str, Any],
                    device: torch.device) -> dict[str, tuple[float, float]]:
     """Mean and standard deviation (ms) of one forward pass at batch 1 of every A2 model, timed

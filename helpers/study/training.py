@@ -18,10 +18,10 @@ from ..evaluation.metrics import classification_metrics, confusion_summary, misc
 from ..evaluation.predict import predict
 from ..models.registry import count_parameters, count_trained_parameters, get_spec
 from ..report import figures
-from ..report.wording import counted
+from ..report.wording import counted, joined
 from ..training.cached import Trained, train_or_load
 from ..training.config import TrainConfig
-from .model_setup import a2_models, batch1_latency, model_recipe, questions_text  # noqa: F401 (the notebook's names)
+from .model_setup import a2_models, batch1_latency, model_recipe, own_recipes, questions_text  # noqa: F401 (the notebook's names)
 
 SPLIT_TITLES = {"train": "training", "selection": "selection", "valid": "validation", "test": "test"}
 # summary key of each split's accuracy
@@ -83,7 +83,10 @@ def recipe_text(params: dict[str, Any]) -> str:
     warmup = (f"a linear warm-up over the first {counted(cfg.warmup_epochs, 'epoch')}, then" if cfg.warmup_epochs
               else "no warm-up,")
     precision = precision_words(params)
-    return (f"AdamW (Adam with decoupled weight decay; Loshchilov & Hutter 2019) at a peak learning rate of {cfg.lr:g} with {decay}; "
+    own = own_recipes(params)
+    return ((f"Every model trains with the study's recipe, except for the settings [Table](#tab:A2_recipe) lists on a "
+             f"line of its own for {joined(own)}. The recipe: " if own else "Every model trains with the same recipe: ") +
+            f"AdamW (Adam with decoupled weight decay; Loshchilov & Hutter 2019) at a peak learning rate of {cfg.lr:g} with {decay}; "
             f"{warmup} a cosine decay of the learning rate per step; cross-entropy with label smoothing "
             f"{cfg.label_smoothing:g}; batches of {cfg.batch_size}; {precision}. Training runs {budget} and "
             f"stops early after {cfg.patience} epochs without a lower loss on the selection split; the weights of "
