@@ -1,12 +1,14 @@
 import os
 import shutil
 
+from helpers.core.threads import THREAD_VARIABLES  # imports nothing heavy: numpy is not loaded yet
+
 # Under pytest-xdist the workers share the cores: each (and every notebook kernel it starts) gets its
 # share of threads, set before numpy or torch is imported. Two workers with two OpenMP threads each on
 # two cores ran the study fixtures more than 10 times slower (spinning threads oversubscribed).
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     _share = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
-    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for _name in THREAD_VARIABLES:
         os.environ.setdefault(_name, _share)
 from pathlib import Path
 

@@ -31,6 +31,7 @@ import yaml
 from ..config.schema import ParameterError, validate
 from ..core.files import ROOT, atomic_path, save_json
 from ..core.layout import RunLayout
+from ..core.threads import THREAD_VARIABLES
 from ..evaluation.intervals import mean_and_std
 from ..report.summary import is_proportion_key, summary
 
@@ -117,7 +118,6 @@ def point_overrides(point: dict[str, Any], run_dir: Path) -> list[str]:
     return [f"{k}={json.dumps(v)}" for k, v in {**point, **where, **NO_RECURSION}.items()]
 
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # Dask also sets glibc's trim threshold to 64 kB so workers hand memory back quickly; a training
 # kernel that inherits it spends a third of its time in page faults (1.5x slower epochs here).
 DASK_ALLOCATOR_VARIABLES = ("MALLOC_TRIM_THRESHOLD_",)
