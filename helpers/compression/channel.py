@@ -30,45 +30,51 @@ from ..core.device import eval_mode
 from ..models.checkpoints import CHANNEL_PRUNED
 from ..models.registry import spec_of
 from .base import FineTuneBudget, PruneAndFineTune
+from .criteria import CRITERION_TEXT, RankOnce, criterion
 from .measure import macs_and_params
 
 ROUND_TO = 8
 
 
 def prune_channels(model: nn.Module, ratio: float, image_shape: tuple[int, int, int],
-                   round_to: int = ROUND_TO) -> nn.Module:
-    """Remove the fraction `ratio` (0 ≤ ratio < 1) of output channels of every prunable layer, by
-    group L2 magnitude and keeping residual groups consistent; the layers the model spec keeps
-    whole keep their outputs. image_shape: (C, H, W) of one input. Pruned in place and returned."""
+                   round_to: int = ROUND_TO, ranking: RankOnce | None = None) -> nn.Module:
+    """Remove the fraction `ratio` (0 ≤ ratio < 1) of output channels of every prunable layer, the
+    lowest of `ranking` (default: group L2 magnitude, `criteria.CRITERIA`), keeping residual groups
+    consistent; the layers the model spec keeps whole keep their outputs. image_shape: (C, H, W) of
+    one input. Pruned in place and returned."""
     import torch_pruning as tp
 
     if not 0 <= ratio < 1:
         raise ValueError(f"channel pruning ratio must be in [0, 1), not {ratio}")
+    ranking = (ranking or criterion("l2")).bind(model)
     device = next(model.parameters()).device
     with eval_mode(model):
         pruner = tp.pruner.MetaPruner(model, torch.rand(1, *image_shape, device=device),
-                                      importance=tp.importance.GroupMagnitudeImportance(p=2), pruning_ratio=ratio,
+                                      importance=ranking, pruning_ratio=ratio,
                                       ignored_layers=spec_of(model).keep_whole(model), round_to=round_to)
         pruner.step()
     return model
 
 
 def prune_to_macs(model: nn.Module, reduction: float, image_shape: tuple[int, int, int],
-                  round_to: int = ROUND_TO, steps: int = 12) -> tuple[nn.Module, float]:
+                  round_to: int = ROUND_TO, steps: int = 12,
+                  ranking: RankOnce | None = None) -> tuple[nn.Module, float]:
     """A pruned copy of `model` whose MACs are about 1/`reduction` of its own (reduction > 1).
 
     Bisects the channel ratio (MACs fall roughly as (1 − ratio)²) and returns the copy whose MAC
     reduction is closest to the target, with its ratio; `model` is left unchanged. Rounding
-    widths to multiples of `round_to` makes the reachable reductions discrete.
+    widths to multiples of `round_to` makes the reachable reductions discrete. One `ranking`
+    (default: group L2) serves every step, so the criterion scores each group once.
     """
     if reduction <= 1:
         raise ValueError(f"MAC reduction must be > 1, not {reduction}")
     macs0 = macs_and_params(model, image_shape)[0]
     lo, hi = 0.0, 0.95
     best: tuple[float, nn.Module, float] | None = None
+    ranking = ranking or criterion("l2")
     for _ in range(steps):
         ratio = (lo + hi) / 2
-        candidate = prune_channels(copy.deepcopy(model), ratio, image_shape, round_to)
+        candidate = prune_channels(copy.deepcopy(model), ratio, image_shape, round_to, ranking)
         got = macs0 / macs_and_params(candidate, image_shape)[0]
         if best is None or abs(got - reduction) < best[0]:
             best = (abs(got - reduction), candidate, ratio)
@@ -97,11 +103,11 @@ class ChannelPruning(PruneAndFineTune):
     family_narrative = (
         "**Structured pruning** removes whole channels, so every layer becomes a smaller dense layer: the way to "
         "real speed on any hardware.")
-    narrative = (
+    narrative_template = (
         "**channel**: channel pruning with Torch-Pruning (Fang et al. 2023). Its dependency graph groups every "
         "layer a channel touches (the convolution that produces it, its BatchNorm, the layers that consume it, and "
-        "everything joined by a residual addition), so removing a channel keeps the network consistent. Channels "
-        "are ranked by the L2 norm of their group's weights, every layer loses the same fraction, widths are "
+        "everything joined by a residual addition), so removing a channel keeps the network consistent. {ranking}, "
+        "every layer loses the same fraction, widths are "
         "rounded to multiples of a fixed step (the CPU's kernels ran widths such as 76 or 152 markedly slower than "
         "multiples of 8), and the fraction is searched so that the multiply-accumulates (MACs) fall by about each "
         "targeted factor. Removing whole channels costs more accuracy than zeroing single weights, and labels alone "
@@ -109,6 +115,10 @@ class ChannelPruning(PruneAndFineTune):
         "Vinyals & Dean 2015): the loss mixes the cross-entropy with the labels and the divergence from the dense "
         "model's softened predictions on the same augmented images. Each model is loaded back from its checkpoint "
         "(weights_only) to check that it reproduces its outputs exactly.")
+
+    @property
+    def narrative(self) -> str:  # the ranking sentence follows the criterion chosen
+        return self.narrative_template.format(ranking=CRITERION_TEXT[self.settings.criterion])
 
     @dataclass(frozen=True)
     class Settings:
@@ -118,6 +128,12 @@ class ChannelPruning(PruneAndFineTune):
         # channels-last backward pass crashes torch 2.15's CPU kernels at odd batch sizes (35, the last
         # training batch of Sports-10; PGD's subsets)
         chain: bool = False
+        # how channels are ranked (helpers/compression/criteria.py): l2 (group weight norm), bn_scale
+        # (|γ| of the group's BatchNorm, network slimming's criterion) or random (seeded by the study's seed)
+        criterion: str = "l2"
+
+        def __post_init__(self):
+            criterion(self.criterion)  # an unknown name fails here, naming compression_settings
 
     def label(self, target: float) -> str:
         return f"{target:g}x"
@@ -140,8 +156,9 @@ class ChannelPruning(PruneAndFineTune):
 
     def prune(self, model: nn.Module, target: float, ctx) -> tuple[nn.Module, dict[str, Any]]:
         image_shape = (ctx.data.channels, ctx.data.image_size, ctx.data.image_size)
-        pruned, ratio = prune_to_macs(model, target, image_shape, round_to=self.settings.round_to)
-        return pruned, {"channel_ratio": ratio, "widths": widths(pruned)}
+        ranking = criterion(self.settings.criterion, ctx.train_cfg.seed)
+        pruned, ratio = prune_to_macs(model, target, image_shape, round_to=self.settings.round_to, ranking=ranking)
+        return pruned, {"channel_ratio": ratio, "widths": widths(pruned), "criterion": self.settings.criterion}
 
     def signature(self, pruned: nn.Module) -> Any:
         return tuple(widths(pruned).values())  # two targets may round to the same widths

@@ -1,0 +1,97 @@
+"""How channel pruning ranks channels: the criterion, and a ranking computed once per target.
+
+Torch-Pruning's `MetaPruner` asks its importance for a score per channel of every coupled group
+(the convolution that produces a channel, its BatchNorm, the layers that consume it) and removes
+the lowest-scored channels. `channel.prune_to_macs` bisects the pruning ratio on deep copies of
+one model, so without care the criterion is evaluated again at each of its steps: wasted work for
+a weight norm, and for a random criterion a different ranking at each step. `RankOnce` scores each
+group once (keyed by its layer's name and channel indices, which the copies share) and answers
+every later step from that record.
+
+Criteria (`CRITERIA`; each a Torch-Pruning importance, so every group's members are scored alike):
+- `l2`: the L2 norm of all the group's weights (the group version of Li et al., "Pruning Filters for
+  Efficient ConvNets", ICLR 2017). The default.
+- `bn_scale`: |γ| of the group's BatchNorm layers, network slimming's criterion (Liu et al.,
+  "Learning Efficient Convolutional Networks through Network Slimming", ICCV 2017), here on a normally
+  trained model.
+- `random`: uniform scores from a generator seeded by the study's seed: the control every criterion
+  must beat.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+
+def _l2() -> Any:
+    import torch_pruning as tp
+    return tp.importance.GroupMagnitudeImportance(p=2)
+
+
+def _bn_scale() -> Any:
+    import torch_pruning as tp
+    return tp.importance.BNScaleImportance()
+
+
+class SeededRandom:
+    """Uniform scores in [0, 1) from a generator of its own (so the ranking depends on `seed` only)."""
+
+    def __init__(self, seed: int = 0):
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, group, **_: Any) -> torch.Tensor:
+        return torch.rand(len(group[0].idxs), generator=self.generator)
+
+
+CRITERIA: dict[str, Callable[[int], Any]] = {
+    "l2": lambda seed: _l2(),
+    "bn_scale": lambda seed: _bn_scale(),
+    "random": SeededRandom,
+}
+
+# the report's sentence for each criterion (`channel.ChannelPruning.narrative`)
+CRITERION_TEXT = {
+    "l2": "Channels are ranked by the L2 norm of their group's weights",
+    "bn_scale": ("Channels are ranked by the magnitude |γ| of their BatchNorm scales (network slimming's criterion, "
+                 "Liu et al. 2017, here on a normally trained model)"),
+    "random": "Channels are ranked at random (a seeded control: any criterion worth its cost must beat it)",
+}
+
+
+def criterion(name: str, seed: int = 0) -> "RankOnce":
+    """The named criterion (`CRITERIA`), wrapped so each group is scored once."""
+    if name not in CRITERIA:
+        raise ValueError(f"compression_settings: channel criterion {name!r} is unknown; "
+                         f"known: {', '.join(sorted(CRITERIA))}")
+    return RankOnce(CRITERIA[name](seed), name)
+
+
+class RankOnce:
+    """A Torch-Pruning importance that scores each group once and replays the scores.
+
+    `bind(model)` before each pruner step names the modules of the copy being pruned; a group is
+    then known by (its first layer's name, its channel indices), the same in every deep copy of the
+    model. Scores are cloned on the way out, so the pruner cannot alter the record."""
+
+    def __init__(self, importance: Any, name: str):
+        self.importance, self.name = importance, name
+        self.scores: dict[tuple[str, tuple[int, ...]], torch.Tensor] = {}
+        self.computed = 0  # how many groups were scored by the criterion itself (the rest replayed)
+        self._names: dict[nn.Module, str] = {}
+
+    def bind(self, model: nn.Module) -> "RankOnce":
+        self._names = {m: n for n, m in model.named_modules()}
+        return self
+
+    def __call__(self, group, **kwargs: Any) -> torch.Tensor:
+        first = group[0]
+        key = (self._names[first.dep.target.module], tuple(int(i) for i in first.idxs))
+        if key not in self.scores:
+            score = self.importance(group, **kwargs)
+            if score is None:  # Torch-Pruning's importances skip groups they cannot score
+                return None
+            self.scores[key] = score.detach().clone()
+            self.computed += 1
+        return self.scores[key].clone()
