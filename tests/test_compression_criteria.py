@@ -9,6 +9,7 @@ from torch import nn
 
 from helpers.compression import channel as structured
 from helpers.compression.criteria import criterion
+from helpers.compression.measure import macs_and_params
 from helpers.models import build_model
 from helpers.models.registry import spec_of
 
@@ -78,3 +79,22 @@ def test_an_unknown_criterion_is_named_and_the_text_follows_the_chosen_one():
         structured.ChannelPruning.configure({}, {"criterion": "lrp2"})
     assert "BatchNorm scales" in structured.ChannelPruning.configure({}, {"criterion": "bn_scale"}).narrative
     assert "L2 norm" in structured.ChannelPruning().narrative
+
+
+def test_global_allocation_prunes_layers_unequally_and_keeps_every_layer():
+    model = _model("ResNetSmall")
+    dense = structured.widths(model)
+    uniform = structured.widths(structured.prune_channels(copy.deepcopy(model), 0.5, SHAPE))
+    ranked = structured.prune_channels(copy.deepcopy(model), 0.5, SHAPE, allocation="global")
+    kept = structured.widths(ranked)
+    inner = [n for n in dense if n in list(dense)[:-1]]
+    assert len({round(kept[n] / dense[n], 2) for n in inner}) > 1  # fractions differ between layers
+    assert len({round(uniform[n] / dense[n], 2) for n in inner}) <= 2  # (uniform: one fraction, rounding aside)
+    assert all(kept[n] >= dense[n] * (1 - structured.GLOBAL_MAX_LAYER_RATIO) - structured.ROUND_TO for n in inner)
+    with torch.no_grad():
+        assert ranked(torch.rand(2, *SHAPE)).shape == (2, 3)
+    searched, _ = structured.prune_to_macs(model, 3.0, SHAPE, allocation="global")
+    assert macs_and_params(model, SHAPE)[0] / macs_and_params(searched, SHAPE)[0] == pytest.approx(3.0, rel=0.2)
+    with pytest.raises(ValueError, match="allocation 'layerwise' is unknown; known: uniform, global"):
+        structured.ChannelPruning.configure({}, {"allocation": "layerwise"})
+    assert "one ranking over all layers" in structured.ChannelPruning.configure({}, {"allocation": "global"}).narrative

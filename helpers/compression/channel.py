@@ -34,23 +34,37 @@ from .criteria import CRITERION_TEXT, RankOnce, criterion
 from .measure import macs_and_params
 
 ROUND_TO = 8
+ALLOCATIONS = ("uniform", "global")
+# under global allocation no layer loses more than this fraction of its channels: a layer emptied
+# would cut the network in two
+GLOBAL_MAX_LAYER_RATIO = 0.9
+
+
+def check_allocation(allocation: str) -> None:
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"compression_settings: channel allocation {allocation!r} is unknown; "
+                         f"known: {', '.join(ALLOCATIONS)}")
 
 
 def prune_channels(model: nn.Module, ratio: float, image_shape: tuple[int, int, int],
-                   round_to: int = ROUND_TO, ranking: RankOnce | None = None) -> nn.Module:
-    """Remove the fraction `ratio` (0 ≤ ratio < 1) of output channels of every prunable layer, the
-    lowest of `ranking` (default: group L2 magnitude, `criteria.CRITERIA`), keeping residual groups
-    consistent; the layers the model spec keeps whole keep their outputs. image_shape: (C, H, W) of
-    one input. Pruned in place and returned."""
+                   round_to: int = ROUND_TO, ranking: RankOnce | None = None,
+                   allocation: str = "uniform") -> nn.Module:
+    """Remove the fraction `ratio` (0 ≤ ratio < 1) of output channels, the lowest of `ranking`
+    (default: group L2 magnitude, `criteria.CRITERIA`), keeping residual groups consistent: of every
+    prunable layer alike (`allocation` "uniform"), or of all of them ranked together ("global", no
+    layer losing more than GLOBAL_MAX_LAYER_RATIO). The layers the model spec keeps whole keep their
+    outputs. image_shape: (C, H, W) of one input. Pruned in place and returned."""
     import torch_pruning as tp
 
     if not 0 <= ratio < 1:
         raise ValueError(f"channel pruning ratio must be in [0, 1), not {ratio}")
+    check_allocation(allocation)
     ranking = (ranking or criterion("l2")).bind(model)
     device = next(model.parameters()).device
     with eval_mode(model):
         pruner = tp.pruner.MetaPruner(model, torch.rand(1, *image_shape, device=device),
-                                      importance=ranking, pruning_ratio=ratio,
+                                      importance=ranking, pruning_ratio=ratio, global_pruning=allocation == "global",
+                                      max_pruning_ratio=GLOBAL_MAX_LAYER_RATIO if allocation == "global" else 1.0,
                                       ignored_layers=spec_of(model).keep_whole(model), round_to=round_to)
         pruner.step()
     return model
@@ -58,7 +72,7 @@ def prune_channels(model: nn.Module, ratio: float, image_shape: tuple[int, int, 
 
 def prune_to_macs(model: nn.Module, reduction: float, image_shape: tuple[int, int, int],
                   round_to: int = ROUND_TO, steps: int = 12,
-                  ranking: RankOnce | None = None) -> tuple[nn.Module, float]:
+                  ranking: RankOnce | None = None, allocation: str = "uniform") -> tuple[nn.Module, float]:
     """A pruned copy of `model` whose MACs are about 1/`reduction` of its own (reduction > 1).
 
     Bisects the channel ratio (MACs fall roughly as (1 − ratio)²) and returns the copy whose MAC
@@ -74,7 +88,7 @@ def prune_to_macs(model: nn.Module, reduction: float, image_shape: tuple[int, in
     ranking = ranking or criterion("l2")
     for _ in range(steps):
         ratio = (lo + hi) / 2
-        candidate = prune_channels(copy.deepcopy(model), ratio, image_shape, round_to, ranking)
+        candidate = prune_channels(copy.deepcopy(model), ratio, image_shape, round_to, ranking, allocation)
         got = macs0 / macs_and_params(candidate, image_shape)[0]
         if best is None or abs(got - reduction) < best[0]:
             best = (abs(got - reduction), candidate, ratio)
@@ -107,7 +121,7 @@ class ChannelPruning(PruneAndFineTune):
         "**channel**: channel pruning with Torch-Pruning (Fang et al. 2023). Its dependency graph groups every "
         "layer a channel touches (the convolution that produces it, its BatchNorm, the layers that consume it, and "
         "everything joined by a residual addition), so removing a channel keeps the network consistent. {ranking}, "
-        "every layer loses the same fraction, widths are "
+        "{allocation}, widths are "
         "rounded to multiples of a fixed step (the CPU's kernels ran widths such as 76 or 152 markedly slower than "
         "multiples of 8), and the fraction is searched so that the multiply-accumulates (MACs) fall by about each "
         "targeted factor. Removing whole channels costs more accuracy than zeroing single weights, and labels alone "
@@ -118,7 +132,10 @@ class ChannelPruning(PruneAndFineTune):
 
     @property
     def narrative(self) -> str:  # the ranking sentence follows the criterion chosen
-        return self.narrative_template.format(ranking=CRITERION_TEXT[self.settings.criterion])
+        allocation = ("every layer loses the same fraction" if self.settings.allocation == "uniform" else
+                      "one ranking over all layers decides which channels go (no layer loses more than "
+                      f"{GLOBAL_MAX_LAYER_RATIO:.0%} of its own)")
+        return self.narrative_template.format(ranking=CRITERION_TEXT[self.settings.criterion], allocation=allocation)
 
     @dataclass(frozen=True)
     class Settings:
@@ -131,9 +148,12 @@ class ChannelPruning(PruneAndFineTune):
         # how channels are ranked (helpers/compression/criteria.py): l2 (group weight norm), bn_scale
         # (|γ| of the group's BatchNorm, network slimming's criterion) or random (seeded by the study's seed)
         criterion: str = "l2"
+        # uniform: every layer loses the same fraction; global: one ranking over all layers decides
+        allocation: str = "uniform"
 
         def __post_init__(self):
             criterion(self.criterion)  # an unknown name fails here, naming compression_settings
+            check_allocation(self.allocation)
 
     def label(self, target: float) -> str:
         return f"{target:g}x"
@@ -157,8 +177,10 @@ class ChannelPruning(PruneAndFineTune):
     def prune(self, model: nn.Module, target: float, ctx) -> tuple[nn.Module, dict[str, Any]]:
         image_shape = (ctx.data.channels, ctx.data.image_size, ctx.data.image_size)
         ranking = criterion(self.settings.criterion, ctx.train_cfg.seed)
-        pruned, ratio = prune_to_macs(model, target, image_shape, round_to=self.settings.round_to, ranking=ranking)
-        return pruned, {"channel_ratio": ratio, "widths": widths(pruned), "criterion": self.settings.criterion}
+        pruned, ratio = prune_to_macs(model, target, image_shape, round_to=self.settings.round_to, ranking=ranking,
+                                      allocation=self.settings.allocation)
+        return pruned, {"channel_ratio": ratio, "widths": widths(pruned), "criterion": self.settings.criterion,
+                        "allocation": self.settings.allocation}
 
     def signature(self, pruned: nn.Module) -> Any:
         return tuple(widths(pruned).values())  # two targets may round to the same widths
