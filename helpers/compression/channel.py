@@ -30,7 +30,7 @@ from ..core.device import eval_mode
 from ..models.checkpoints import CHANNEL_PRUNED
 from ..models.registry import spec_of
 from .base import FineTuneBudget, PruneAndFineTune
-from .criteria import CRITERION_TEXT, RankOnce, criterion
+from .criteria import CRITERION_TEXT, RankOnce, check_setting, criterion
 from .measure import macs_and_params
 
 ROUND_TO = 8
@@ -38,12 +38,6 @@ ALLOCATIONS = ("uniform", "global")
 # under global allocation no layer loses more than this fraction of its channels: a layer emptied
 # would cut the network in two
 GLOBAL_MAX_LAYER_RATIO = 0.9
-
-
-def check_allocation(allocation: str) -> None:
-    if allocation not in ALLOCATIONS:
-        raise ValueError(f"compression_settings: channel allocation {allocation!r} is unknown; "
-                         f"known: {', '.join(ALLOCATIONS)}")
 
 
 def prune_channels(model: nn.Module, ratio: float, image_shape: tuple[int, int, int],
@@ -58,7 +52,7 @@ def prune_channels(model: nn.Module, ratio: float, image_shape: tuple[int, int, 
 
     if not 0 <= ratio < 1:
         raise ValueError(f"channel pruning ratio must be in [0, 1), not {ratio}")
-    check_allocation(allocation)
+    check_setting("allocation", allocation, ALLOCATIONS)
     ranking = (ranking or criterion("l2")).bind(model)
     device = next(model.parameters()).device
     with eval_mode(model):
@@ -153,7 +147,7 @@ class ChannelPruning(PruneAndFineTune):
 
         def __post_init__(self):
             criterion(self.criterion)  # an unknown name fails here, naming compression_settings
-            check_allocation(self.allocation)
+            check_setting("allocation", self.allocation, ALLOCATIONS)
 
     def label(self, target: float) -> str:
         return f"{target:g}x"

@@ -60,12 +60,16 @@ CRITERION_TEXT = {
 }
 
 
+def check_setting(setting: str, value: str, known) -> None:
+    """A channel-pruning setting's value must be one of `known`: the error names the parameter."""
+    if value not in known:
+        raise ValueError(f"compression_settings: channel {setting} {value!r} is unknown; known: {', '.join(known)}")
+
+
 def criterion(name: str, seed: int = 0) -> "RankOnce":
     """The named criterion (`CRITERIA`), wrapped so each group is scored once."""
-    if name not in CRITERIA:
-        raise ValueError(f"compression_settings: channel criterion {name!r} is unknown; "
-                         f"known: {', '.join(sorted(CRITERIA))}")
-    return RankOnce(CRITERIA[name](seed), name)
+    check_setting("criterion", name, sorted(CRITERIA))
+    return RankOnce(CRITERIA[name](seed))
 
 
 class RankOnce:
@@ -75,10 +79,9 @@ class RankOnce:
     then known by (its first layer's name, its channel indices), the same in every deep copy of the
     model. Scores are cloned on the way out, so the pruner cannot alter the record."""
 
-    def __init__(self, importance: Any, name: str):
-        self.importance, self.name = importance, name
+    def __init__(self, importance: Any):
+        self.importance = importance
         self.scores: dict[tuple[str, tuple[int, ...]], torch.Tensor] = {}
-        self.computed = 0  # how many groups were scored by the criterion itself (the rest replayed)
         self._names: dict[nn.Module, str] = {}
 
     def bind(self, model: nn.Module) -> "RankOnce":
@@ -93,5 +96,4 @@ class RankOnce:
             if score is None:  # Torch-Pruning's importances skip groups they cannot score
                 return None
             self.scores[key] = score.detach().clone()
-            self.computed += 1
         return self.scores[key].clone()
