@@ -27,10 +27,11 @@ import torch
 from torch import nn
 
 from ..core.device import eval_mode
+from ..explain.relevance import reference_batch
 from ..models.checkpoints import CHANNEL_PRUNED
 from ..models.registry import spec_of
 from .base import FineTuneBudget, PruneAndFineTune
-from .criteria import CRITERION_TEXT, RankOnce, check_setting, criterion
+from .criteria import CRITERIA, CRITERION_TEXT, RankOnce, check_setting, criterion
 from .measure import macs_and_params
 
 ROUND_TO = 8
@@ -112,7 +113,7 @@ class ChannelPruning(PruneAndFineTune):
         "**Structured pruning** removes whole channels, so every layer becomes a smaller dense layer: the way to "
         "real speed on any hardware.")
     narrative_template = (
-        "**channel**: channel pruning with Torch-Pruning (Fang et al. 2023). Its dependency graph groups every "
+        "**{name}**: channel pruning with Torch-Pruning (Fang et al. 2023). Its dependency graph groups every "
         "layer a channel touches (the convolution that produces it, its BatchNorm, the layers that consume it, and "
         "everything joined by a residual addition), so removing a channel keeps the network consistent. {ranking}, "
         "{allocation}, widths are "
@@ -129,7 +130,8 @@ class ChannelPruning(PruneAndFineTune):
         allocation = ("every layer loses the same fraction" if self.settings.allocation == "uniform" else
                       "one ranking over all layers decides which channels go (no layer loses more than "
                       f"{GLOBAL_MAX_LAYER_RATIO:.0%} of its own)")
-        return self.narrative_template.format(ranking=CRITERION_TEXT[self.settings.criterion], allocation=allocation)
+        return self.narrative_template.format(name=self.name, ranking=CRITERION_TEXT[self.settings.criterion],
+                                              allocation=allocation)
 
     @dataclass(frozen=True)
     class Settings:
@@ -144,10 +146,16 @@ class ChannelPruning(PruneAndFineTune):
         criterion: str = "l2"
         # uniform: every layer loses the same fraction; global: one ranking over all layers decides
         allocation: str = "uniform"
+        # the relevance criterion's reference batch: this many training images of each class (Yeom et al.
+        # show the criterion works from a few per class; seeded by the study's seed)
+        reference_per_class: int = 10
 
-        def __post_init__(self):
-            criterion(self.criterion)  # an unknown name fails here, naming compression_settings
+        def __post_init__(self):  # an unknown name fails here, naming compression_settings
+            check_setting("criterion", self.criterion, sorted(CRITERIA))
             check_setting("allocation", self.allocation, ALLOCATIONS)
+            if self.reference_per_class < 1:
+                raise ValueError("compression_settings: channel reference_per_class must be ≥ 1, "
+                                 f"not {self.reference_per_class}")
 
     def label(self, target: float) -> str:
         return f"{target:g}x"
@@ -170,9 +178,16 @@ class ChannelPruning(PruneAndFineTune):
 
     def prune(self, model: nn.Module, target: float, ctx) -> tuple[nn.Module, dict[str, Any]]:
         image_shape = (ctx.data.channels, ctx.data.image_size, ctx.data.image_size)
-        ranking = criterion(self.settings.criterion, ctx.train_cfg.seed)
+        seed = ctx.train_cfg.seed
+        ranking = criterion(self.settings.criterion, seed,
+                            lambda: reference_batch(ctx.data.train, self.settings.reference_per_class, seed))
+        before = widths(model)
         pruned, ratio = prune_to_macs(model, target, image_shape, round_to=self.settings.round_to, ranking=ranking,
                                       allocation=self.settings.allocation)
+        if widths(pruned) == before:  # e.g. bn_scale on a network without BatchNorm: no group was scored
+            raise ValueError(f"compression method {self.name}: the {self.settings.criterion} criterion scored no "
+                             f"channel of {type(model).__name__}, so nothing can be pruned to {target:g}x"
+                             + (" (bn_scale needs BatchNorm layers)" if self.settings.criterion == "bn_scale" else ""))
         return pruned, {"channel_ratio": ratio, "widths": widths(pruned), "criterion": self.settings.criterion,
                         "allocation": self.settings.allocation}
 

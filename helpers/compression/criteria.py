@@ -14,6 +14,9 @@ Criteria (`CRITERIA`; each a Torch-Pruning importance, so every group's members 
 - `bn_scale`: |γ| of the group's BatchNorm layers, network slimming's criterion (Liu et al.,
   "Learning Efficient Convolutional Networks through Network Slimming", ICCV 2017), here on a normally
   trained model.
+- `relevance`: the relevance each channel receives by layer-wise relevance propagation on a small
+  reference batch of training images (Yeom et al., "Pruning by Explaining", Pattern Recognition
+  2021; `explain.relevance`), normalised per layer.
 - `random`: uniform scores from a generator seeded by the study's seed: the control every criterion
   must beat.
 """
@@ -45,10 +48,48 @@ class SeededRandom:
         return torch.rand(len(group[0].idxs), generator=self.generator)
 
 
-CRITERIA: dict[str, Callable[[int], Any]] = {
-    "l2": lambda seed: _l2(),
-    "bn_scale": lambda seed: _bn_scale(),
-    "random": SeededRandom,
+class Relevance:
+    """Yeom et al.'s filter relevance: per layer, the |relevance| each output channel receives on the
+    reference batch (`explain.relevance.filter_relevance`), divided by the layer's total, so that
+    layers compare in one global ranking. A group's score is the mean over its convolutions and
+    linear layers whose outputs it removes (a residual group couples several). Computed once, on
+    the first model bound (`bind`): the bisection's copies are that model, unpruned."""
+
+    def __init__(self, reference: Callable[[], tuple[torch.Tensor, torch.Tensor]]):
+        self.reference = reference
+        self.model: nn.Module | None = None
+        self.per_layer: dict[str, torch.Tensor] | None = None
+        self._names: dict[nn.Module, str] = {}
+
+    def bind(self, model: nn.Module) -> None:
+        self.model, self._names = model, {m: n for n, m in model.named_modules()}
+
+    def _relevance(self) -> dict[str, torch.Tensor]:
+        if self.per_layer is None:
+            from ..explain.relevance import filter_relevance
+            images, labels = self.reference()
+            raw = filter_relevance(self.model, images, labels, next(self.model.parameters()).device)
+            self.per_layer = {n: r / r.sum().clamp_min(1e-12) for n, r in raw.items()}
+        return self.per_layer
+
+    def __call__(self, group, **_: Any) -> torch.Tensor:
+        import torch_pruning as tp
+        out_fns = (tp.pruner.function.prune_conv_out_channels, tp.pruner.function.prune_linear_out_channels)
+        relevance = self._relevance()
+        total, members = torch.zeros(len(group[0].idxs)), 0
+        for i, (dep, idxs) in enumerate(group):
+            name = self._names.get(dep.layer)
+            if dep.pruning_fn in out_fns and name in relevance:  # root_idxs: the channel's place in the group
+                total.scatter_add_(0, torch.tensor(group[i].root_idxs), relevance[name][torch.tensor(idxs)])
+                members += 1
+        return total / max(members, 1)
+
+
+CRITERIA: dict[str, Callable[..., Any]] = {
+    "l2": lambda seed, reference: _l2(),
+    "bn_scale": lambda seed, reference: _bn_scale(),
+    "relevance": lambda seed, reference: Relevance(reference),
+    "random": lambda seed, reference: SeededRandom(seed),
 }
 
 # the report's sentence for each criterion (`channel.ChannelPruning.narrative`)
@@ -56,6 +97,11 @@ CRITERION_TEXT = {
     "l2": "Channels are ranked by the L2 norm of their group's weights",
     "bn_scale": ("Channels are ranked by the magnitude |γ| of their BatchNorm scales (network slimming's criterion, "
                  "Liu et al. 2017, here on a normally trained model)"),
+    "relevance": ("Channels are ranked by the relevance they receive in layer-wise relevance propagation (Yeom et "
+                  "al. 2021): the logit of each reference image's true class is propagated down with zennit's z+ "
+                  "rule on convolutions and ε rule on dense layers (BatchNorm merged, residual sums split in "
+                  "proportion), |R| is summed per channel over a small batch of training images and divided by its "
+                  "layer's total"),
     "random": "Channels are ranked at random (a seeded control: any criterion worth its cost must beat it)",
 }
 
@@ -66,10 +112,14 @@ def check_setting(setting: str, value: str, known) -> None:
         raise ValueError(f"compression_settings: channel {setting} {value!r} is unknown; known: {', '.join(known)}")
 
 
-def criterion(name: str, seed: int = 0) -> "RankOnce":
-    """The named criterion (`CRITERIA`), wrapped so each group is scored once."""
+def criterion(name: str, seed: int = 0,
+              reference: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None) -> "RankOnce":
+    """The named criterion (`CRITERIA`), wrapped so each group is scored once. `reference()` gives
+    the (uint8 images, labels) a data-driven criterion (relevance) reads; it is called only then."""
     check_setting("criterion", name, sorted(CRITERIA))
-    return RankOnce(CRITERIA[name](seed))
+    if name == "relevance" and reference is None:
+        raise ValueError("the relevance criterion needs reference images")
+    return RankOnce(CRITERIA[name](seed, reference))
 
 
 class RankOnce:
@@ -86,6 +136,8 @@ class RankOnce:
 
     def bind(self, model: nn.Module) -> "RankOnce":
         self._names = {m: n for n, m in model.named_modules()}
+        if hasattr(self.importance, "bind"):
+            self.importance.bind(model)
         return self
 
     def __call__(self, group, **kwargs: Any) -> torch.Tensor:

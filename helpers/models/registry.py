@@ -21,6 +21,13 @@ def conv_and_linear(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
+def merge_batch_norm() -> list:
+    """zennit canonizers for a network without residual sums: each BatchNorm merged into the
+    convolution or linear layer before it (what layer-wise relevance propagation needs)."""
+    from zennit.canonizers import SequentialMergeBatchNorm
+    return [SequentialMergeBatchNorm()]
+
+
 def classifier_layer(model: nn.Module) -> list[nn.Module]:
     """The last Linear layer: its outputs are the classes, so channel pruning must keep them."""
     return [m for m in model.modules() if isinstance(m, nn.Linear)][-1:]
@@ -44,6 +51,8 @@ class ModelSpec:
     keep_whole(model): layers whose outputs channel pruning must keep (the classifier).
     kind: the architecture family the report's questions compare ("cnn": a plain convolutional
     network, "residual", "mlp", or another word for a family none of them compares).
+    canonizers(): fresh zennit canonizers that prepare the model for layer-wise relevance
+    propagation (`explain.relevance`): BatchNorm merged, residual sums given their own rule.
     """
     name: str
     build: Callable[..., nn.Module]
@@ -58,6 +67,7 @@ class ModelSpec:
     kind: str = "cnn"
     variant: str = ""  # what sets this spec apart from others building the same class (a training regime)
     recipe: dict[str, Any] = field(default_factory=dict)  # training settings the model needs (TrainConfig fields), over the study's
+    canonizers: Callable[[], list] = merge_batch_norm
 
     @property
     def description(self) -> str:
