@@ -17,8 +17,10 @@ STAGES = ["A1_data", "A2_training", "A3_interpretability", "B1_attacks", "C1_com
 SMOKE = {"subset_per_class": 20, "selection_per_class": 5, "epochs": 1, "warmup_epochs": 0, "batch_size": 32,
          "attack_subset_per_class": 4, "attack_eps": [0.03, 0.1], "pgd_steps": 3, "apgd_steps": 3, "n_examples": 2,
          "n_misclassified": 2, "sanity_min_fooled": 0.0, "alpha": 0.0, "calibration_seconds": 0.1,
-         "compression_targets": {"global": [0.8], "han": [0.9], "oneshot": [0.5]},
-         "compression_budgets": {"global": {"epochs": 1}, "han": {"epochs": 1}, "oneshot": {"epochs": 1}},
+         "compression_targets": {"global": [0.8], "han": [0.9], "oneshot": [0.5], "lottery": [0.3], "channel": [2.0],
+                                 "relevance": [2.0], "random_channels": [2.0]},
+         "compression_budgets": {"global": {"epochs": 1}, "han": {"epochs": 1}, "oneshot": {"epochs": 1},
+                                 "channel": {"epochs": 1}, "relevance": {"epochs": 1}, "random_channels": {"epochs": 1}},
          "latency_runs": 3, "latency_warmup": 1, "latency_batch_runs": 3, "latency_batch": 4, "latency_rounds": 3}
 
 

@@ -15,7 +15,7 @@ import copy
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import torch
 from torch import nn
@@ -156,6 +156,11 @@ class CompressionMethod(ABC):
         """The fine-tuning one point gets, in words for the report."""
         return self.budget.describe()
 
+    def budget_words(self) -> str:
+        """The budget in a few words, where C1 lists unequal budgets ('10 epochs with distillation')."""
+        e = self.budget.epochs
+        return f"{e} epoch{'' if e == 1 else 's'}{' with distillation' if self.budget.distill_alpha > 0 else ''}"
+
     def training_epochs(self) -> int:
         """Epochs of training one point costs (the plan counts them): the budget's, unless the
         method trains more than once per point."""
@@ -171,6 +176,34 @@ class CompressionMethod(ABC):
     @abstractmethod
     def apply(self, base: BaseModel, target: float, ctx: CompressionContext) -> Compressed:
         """Compress `base` to `target` within the method's budget; write its checkpoint(s)."""
+
+    def sweep(self, base: BaseModel, targets: list[float], ctx: CompressionContext) -> Iterator[Compressed]:
+        """Every point this method makes of `base`, in order: by default `apply` at each target. A
+        method whose points share work (sparsity training per λ, lottery-ticket rounds) overrides it
+        and yields each point as it is made, each cached under its own reuse key."""
+        for target in targets:
+            yield self.apply(base, target, ctx)
+
+    def point_count(self, targets: list[float]) -> int:
+        """How many points `sweep` yields for these targets (progress lines count them)."""
+        return len(targets)
+
+    def shared_training(self, model_epochs: int, targets: list[float]) -> list[tuple[str, int]]:
+        """Training beyond the points' own (`training_epochs` each), for the plan: (what, epochs)
+        pairs, `model_epochs` being what the study trains the dense model for (e.g. slimming's
+        sparsity training per λ, lottery-ticket rounds)."""
+        return []
+
+    def findings(self, records: list["CompressionRecord"], dense: dict[str, Any]) -> tuple[str, list]:
+        """What this method shows beyond its points, for C1: (markdown, [(figure, what, caption)]),
+        e.g. slimming's training curves and scale histograms per λ. `records`: its points made;
+        `dense`: C1's dense models and their figures. Nothing by default."""
+        return "", []
+
+    def series(self, record: "CompressionRecord") -> str:
+        """The line a point belongs to in C1's figures: the method, unless its points form several
+        (slimming's, one per λ)."""
+        return self.name
 
     def load(self, path: Path) -> nn.Module:
         """The model a checkpoint of this method holds (loaded with weights_only)."""

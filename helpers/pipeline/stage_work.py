@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..config.model_overrides import for_model
+from ..compression import targets
 
 PRIOR_CLEAN_ACC = 0.75
 PRIOR_EPS0, PRIOR_EPS0_ROBUST = 0.01, 0.03
@@ -186,7 +187,7 @@ def b3(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
 
 def _points(p: dict[str, Any]):
     """(method object, target) of every compression point C1 makes, per the parameters."""
-    from ..compression import build_method, targets
+    from ..compression import build_method
     return [(build_method(name, p), t) for name in p["compression_methods"] for t in targets(name, p)]
 
 
@@ -194,6 +195,10 @@ def c1(p: dict[str, Any], s: Sizes, rates: dict[str, dict[str, float]]) -> list[
     items = []
     for m in p["models"]:
         distilled, own = set(), for_model(p, m)
+        for method in {method.name: method for method, _ in _points(own)}.values():
+            for what, epochs in method.shared_training(p["epochs_by_model"].get(m, p["epochs"]),
+                                                       targets(method.name, own)):
+                items += _training(m, f"{m} {method.name}: {what}", epochs, s)
         for method, t in _points(own):
             b, f, label = method.budget, _cost_factor(method, t), f"{m} {method.name} {method.label(t)}"
             items += (_training(m, label, method.training_epochs(), s, f)

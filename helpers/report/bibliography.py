@@ -6,12 +6,22 @@ from typing import Iterable
 
 # (citation as the text writes it, full reference in markdown), in alphabetical order.
 REFERENCES: list[tuple[str, str]] = [
+    ("Anders et al. 2021", "C. J. Anders, D. Neumann, W. Samek, K.-R. Müller, S. Lapuschkin. *Software for "
+                           "Dataset-wide XAI: From Local Explanations to Global Insights with Zennit, CoRelAy, and "
+                           "ViRelAy.* arXiv:2106.13200, 2021 (zennit)."),
+    ("Bach et al. 2015", "S. Bach, A. Binder, G. Montavon, F. Klauschen, K.-R. Müller, W. Samek. *On Pixel-Wise "
+                         "Explanations for Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation.* PLOS "
+                         "ONE 10 (7), 2015 (LRP)."),
     ("Croce & Hein 2020", "F. Croce, M. Hein. *Reliable Evaluation of Adversarial Robustness with an Ensemble of "
                           "Diverse Parameter-free Attacks.* ICML 2020 (APGD-CE, APGD-DLR, AutoAttack)."),
     ("Efron & Tibshirani 1993", "B. Efron, R. J. Tibshirani. *An Introduction to the Bootstrap.* Chapman & Hall, 1993 "
                                 "(the paired bootstrap)."),
     ("Fang et al. 2023", "G. Fang, X. Ma, M. Song, M. Bi Mi, X. Wang. *DepGraph: Towards Any Structural Pruning.* "
                          "CVPR 2023 (the Torch-Pruning library)."),
+    ("Frankle & Carbin 2019", "J. Frankle, M. Carbin. *The Lottery Ticket Hypothesis: Finding Sparse, Trainable "
+                              "Neural Networks.* ICLR 2019 (lottery tickets)."),
+    ("Frankle et al. 2020", "J. Frankle, G. K. Dziugaite, D. M. Roy, M. Carbin. *Linear Mode Connectivity and the "
+                            "Lottery Ticket Hypothesis.* ICML 2020 (rewinding)."),
     ("Goodfellow et al. 2015", "I. J. Goodfellow, J. Shlens, C. Szegedy. *Explaining and Harnessing Adversarial "
                                "Examples.* ICLR 2015 (FGSM)."),
     ("Han et al. 2015", "S. Han, J. Pool, J. Tran, W. J. Dally. *Learning both Weights and Connections for Efficient "
@@ -22,6 +32,8 @@ REFERENCES: list[tuple[str, str]] = [
                            "arXiv:1503.02531, 2015 (knowledge distillation)."),
     ("Li et al. 2017", "H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient "
                        "ConvNets.* ICLR 2017 (filter pruning)."),
+    ("Liu et al. 2017", "Z. Liu, J. Li, Z. Shen, G. Huang, S. Yan, C. Zhang. *Learning Efficient Convolutional "
+                        "Networks through Network Slimming.* ICCV 2017 (network slimming)."),
     ("Loshchilov & Hutter 2019", "I. Loshchilov, F. Hutter. *Decoupled Weight Decay Regularization.* ICLR 2019 "
                                  "(AdamW)."),
     ("Madry et al. 2018", "A. Madry, A. Makelov, L. Schmidt, D. Tsipras, A. Vladu. *Towards Deep Learning Models "
@@ -40,6 +52,9 @@ REFERENCES: list[tuple[str, str]] = [
                     "of the American Statistical Association 22 (158), 209–212, 1927 (the Wilson score interval)."),
     ("Wong et al. 2020", "E. Wong, L. Rice, J. Z. Kolter. *Fast is Better than Free: Revisiting Adversarial "
                          "Training.* ICLR 2020 (FGSM with a random start, FGSM-RS)."),
+    ("Yeom et al. 2021", "S.-K. Yeom, P. Seegerer, S. Lapuschkin, A. Binder, S. Wiedemann, K.-R. Müller, W. Samek. "
+                         "*Pruning by Explaining: A Novel Criterion for Deep Neural Network Pruning.* Pattern "
+                         "Recognition 115, 2021 (relevance pruning)."),
 ]
 
 

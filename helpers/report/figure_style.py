@@ -71,3 +71,13 @@ def interval_band(ax, x, rates: Sequence[float], n: int | None, color: str, labe
     bounds = [wilson(min(n, max(0, round(r * n))), n) for r in rates]
     ax.fill_between(x, [b[0] for b in bounds], [b[1] for b in bounds], color=color, alpha=0.15, lw=0,
                     label="_nolegend_", gid=INTERVAL + label)
+
+
+def distinct_series(series: dict[str, tuple]) -> dict[str, tuple]:
+    """The series (label -> (x, y, ...)) with those of identical x and y merged into one whose label
+    joins theirs ('a = b'), so that no line hides another (`legibility` rejects hidden series)."""
+    merged: dict[tuple, tuple[str, tuple]] = {}
+    for label, values in series.items():
+        key = (tuple(map(float, values[0])), tuple(map(float, values[1])))
+        merged[key] = (f"{merged[key][0]} = {label}", merged[key][1]) if key in merged else (label, values)
+    return dict(merged.values())

@@ -96,18 +96,18 @@ def run_sweep(stage, data, dense: dict[str, tuple[BaseModel, dict]], params: dic
                  for m in dense}
     sweep = Sweep(methods)
     for name in names:
-        points = [(m, t) for m in dense if name in own[m]["compression_methods"] for t in targets(name, own[m])]
-        ticker = progress.task(f"compression {name}", len(points), min_interval=0)
+        models = [m for m in dense if name in own[m]["compression_methods"]]
+        ticker = progress.task(f"compression {name}", sum(per_model[m][name].point_count(targets(name, own[m]))
+                                                          for m in models), min_interval=0)
         t0 = time.perf_counter()
-        for model_name, target in points:
+        for model_name in models:
             method = per_model[model_name][name]
-            result = method.apply(dense[model_name][0], target, ctx)
-            sweep.records.append(result.record)
-            if result.model is not None:
-                _check_round_trip(method, result.record, result.model, stage, data)
-                sweep.models[model_name, name, result.record.point] = result.model
-            ticker.step(f"{model_name} {method.label(target)}"
-                        + (", reused" if result.record.reused else "") + (", skipped" if result.record.skipped else ""))
+            for result in method.sweep(dense[model_name][0], targets(name, own[model_name]), ctx):
+                sweep.records.append(r := result.record)
+                if result.model is not None:
+                    _check_round_trip(method, r, result.model, stage, data)
+                    sweep.models[model_name, name, r.point] = result.model
+                ticker.step(f"{model_name} {r.point}{', reused' * r.reused}{', skipped' * bool(r.skipped)}")
         sweep.seconds[name] = time.perf_counter() - t0
     if params.get("dense_control_budget") in methods:
         run_controls(sweep, stage, data, dense, params, ctx)
@@ -144,11 +144,10 @@ def methods_narrative(sweep: Sweep, params: dict[str, Any] | None = None) -> str
         parts.append(f"{method.narrative} Targets ({method.target_name}): "
                      + ", ".join(method.label(t) for t in sorted({r.target for r in sweep.records if r.method == method.name}))
                      + f". Fine-tuning budget: {method.budget_text()}.")
-    budgets = {m.name: (m.budget.epochs, m.budget.distill_alpha > 0) for m in sweep.methods.values()}
+    budgets = {m.name: m.budget_words() for m in sweep.methods.values()}
     if len(set(budgets.values())) > 1:
         parts.append("The methods do **not** get equal fine-tuning budgets: "
-                     + "; ".join(f"{n}: {e} epoch{'' if e == 1 else 's'}{' with distillation' if d else ''}"
-                                 for n, (e, d) in budgets.items())
+                     + "; ".join(f"{n}: {words}" for n, words in budgets.items())
                      + ". Compare their accuracies with that in mind.")
     unequal = differences_sentence(params, COMPRESSION_KEYS) if params else ""
     return "\n\n".join(parts + ([unequal] if unequal else []))
@@ -172,7 +171,7 @@ def method_tables(sweep: Sweep, dense: dict[str, tuple[BaseModel, dict]]) -> lis
             table = pd.DataFrame({"point": [r.point for r in rows], "sparsity": [f"{r.sparsity:.2f}" for r in rows],
                                   "params": [f"{r.params:,}" for r in rows], "non-zero": [f"{r.nonzero:,}" for r in rows],
                                   "MACs ÷": [f"{d['macs'] / r.macs:.2f}" for r in rows],
-                                  "acc": [f"{r.acc_pre_ft:.2f}" for r in rows],
+                                  "acc": ["–" if r.acc_pre_ft is None else f"{r.acc_pre_ft:.2f}" for r in rows],
                                   "acc FT": [format_rate(r.acc, d["n"]) for r in rows],
                                   "sel acc": [f"{r.select_acc:.2f}" for r in rows],
                                   "MB": [f"{r.size_mb:.2f}" for r in rows],

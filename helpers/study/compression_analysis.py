@@ -52,7 +52,9 @@ def kept_accuracy_lines(sweep, dense, alpha: float) -> list[str]:
                                   f"{evidence(tests[r.point])})" for r in lost + gained)
                 text += ("." if not rest else "; the other point is not resolved." if rest == 1 else
                          f"; the other {rest} are not resolved.")
-            lines.append(text + f" Without fine-tuning: {rows[-1].acc_pre_ft:.2f} at {rows[-1].point}.")
+            measured = [r for r in rows if r.acc_pre_ft is not None]  # (a control trained from scratch has none)
+            lines.append(text + (f" Without fine-tuning: {measured[-1].acc_pre_ft:.2f} at {measured[-1].point}."
+                                 if measured else ""))
     return lines
 
 
@@ -128,12 +130,15 @@ def _long_table(sweep, dense, kind: str) -> pd.DataFrame:
         if method.target_name != kind:
             continue
         for model_name, (_, d) in dense.items():
-            for stage, acc_of in (("after fine-tuning", "acc"), ("before fine-tuning", "acc_pre_ft")):
-                rows.append({"model": model_name, "method": name, "stage": stage, "x": method.dense_value,
-                             "accuracy": d["acc"], "size_mb": d["size_mb"], "size_compressed_mb": d["size_mb"]})
-                rows += [{"model": model_name, "method": name, "stage": stage, "x": method.achieved(r, d["macs"]),
-                          "accuracy": getattr(r, acc_of), "size_mb": r.size_mb, "size_compressed_mb": r.size_compressed_mb}
-                         for r in sweep.made(name) if r.model == model_name]
+            made = [r for r in sweep.made(name) if r.model == model_name]
+            for series in dict.fromkeys([method.series(r) for r in made] or [name]):  # a line per series
+                for stage, acc_of in (("after fine-tuning", "acc"), ("before fine-tuning", "acc_pre_ft")):
+                    rows.append({"model": model_name, "method": series, "stage": stage, "x": method.dense_value,
+                                 "accuracy": d["acc"], "size_mb": d["size_mb"], "size_compressed_mb": d["size_mb"]})
+                    rows += [{"model": model_name, "method": series, "stage": stage, "x": method.achieved(r, d["macs"]),
+                              "accuracy": getattr(r, acc_of), "size_mb": r.size_mb,
+                              "size_compressed_mb": r.size_compressed_mb}
+                             for r in made if method.series(r) == series]
     return pd.DataFrame(rows)
 
 
@@ -277,3 +282,14 @@ def sensitivity_text(table: pd.DataFrame) -> str:
                      f"appendix): {head}. Global pruning thins {thinned.index[-1]} most (up to {thinned.iloc[-1]:.0%}) "
                      f"and {thinned.index[0]} least (at most {thinned.iloc[0]:.0%}){tail}.")
     return "\n\n".join(lines)
+
+
+def method_findings(sweep, dense) -> tuple[str, list]:
+    """What each method shows beyond its points (`CompressionMethod.findings`): the methods' markdown
+    joined, and their figures; a sentence saying so when no method has any."""
+    texts, figures = [], []
+    for name, method in sweep.methods.items():
+        text, own = method.findings(sweep.made(name), dense) if sweep.made(name) else ("", [])
+        texts += [text] if text else []
+        figures += own
+    return "\n\n".join(texts) or "No method of this study reports more than its points.", figures

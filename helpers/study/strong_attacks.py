@@ -121,7 +121,8 @@ def for_grid(grid, params: dict[str, Any]) -> StrongEvaluation:
         own = for_model(params, name)  # a model's own pgd_steps / apgd_steps (model_overrides), named in its label
         if own["apgd_steps"] <= 0:
             continue
-        label = name if own is params else f"{name} (PGD-{own['pgd_steps']}, APGD {own['apgd_steps']} steps)"
+        same = all(own[k] == params[k] for k in ("pgd_steps", "apgd_steps"))  # overrides of other keys change nothing here
+        label = name if same else f"{name} (PGD-{own['pgd_steps']}, APGD {own['apgd_steps']} steps)"
         for eps in strong_eps(params):
             with full_precision(s.device):
                 result.outcomes.append(outcome(model, name, label, s.images, s.labels, eps,

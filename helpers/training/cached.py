@@ -43,13 +43,14 @@ def fit_or_reuse(path: Path, key: str, start: Callable[[], tuple[nn.Module, str,
                  log_dir: Path | None = None, perturb: Perturb | None = None,
                  select_by: Callable[[nn.Module], Any] | None = None, select_alpha: float | None = None,
                  finish: Callable[[nn.Module], nn.Module] | None = None, loss_fn: LossFn | None = None,
-                 **metadata: Any) -> Trained:
+                 keep_step: int | None = None, **metadata: Any) -> Trained:
     """The checkpoint at `path` when it was saved under `key`; otherwise `start()` gives
     (model, arch, arch_args), `fit` trains it (resuming from `RunLayout.train_state(path)`, which is
     removed once the checkpoint is written; `perturb`, `select_by` and `loss_fn` go to `fit`),
     `finish` (e.g. folding pruning masks in) prepares it for saving, and it is saved with the key,
     the fit result, the config and `metadata`. train_set/selection_set: `data.ImageSet` (the model
-    trains on the first; the second chooses the kept epoch).
+    trains on the first; the second chooses the kept epoch). With `keep_step` the checkpoint also
+    holds `kept_state`, the weights after that many optimizer steps (`fit`).
     """
     if path.exists():
         try:
@@ -66,7 +67,9 @@ def fit_or_reuse(path: Path, key: str, start: Callable[[], tuple[nn.Module, str,
     result = fit(inputs.module, inputs.train, train_set.labels, inputs.selection, selection_set.labels, cfg,
                  device=device, state_path=state_path, resume_key=key, log_dir=log_dir, name=name,
                  perturb=perturb, select_by=select_by, select_alpha=select_alpha,
-                 loss_fn=loss_fn)
+                 loss_fn=loss_fn, keep_step=keep_step)
+    if keep_step is not None:  # the early weights go into the checkpoint beside the kept ones
+        metadata.update(kept_state=result.pop("kept_state"), kept_step=keep_step)
     # the inputs' time is training time: a frozen backbone's features are most of that training's arithmetic
     result.update(inputs_s=inputs.seconds, cached_features=inputs.cached_features,
                   total_train_s=result["total_train_s"] + inputs.seconds)

@@ -55,8 +55,10 @@ def _lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
 class _Run:
     """The mutable state of one `fit`: model, optimizer, schedule, generator and loop record."""
 
-    def __init__(self, model: nn.Module, n_train: int, cfg: TrainConfig, device: torch.device, run_key: str):
+    def __init__(self, model: nn.Module, n_train: int, cfg: TrainConfig, device: torch.device, run_key: str,
+                 keep_step: int | None = None):
         torch.manual_seed(cfg.seed)  # dropout draws from the global generator
+        self.keep_step = keep_step
         self.gen = torch.Generator().manual_seed(cfg.seed)  # shuffling and augmentation
         self.model, self.cfg, self.device, self.run_key = model, cfg, device, run_key
         self.precision = resolve_precision(cfg.amp, device)
@@ -100,6 +102,7 @@ class _Run:
         """One pass over the training set; returns mean loss and accuracy over its batches."""
         cfg, model = self.cfg, self.model
         model.train()
+        self.keep_early_weights()
         loss_sum, correct, seen = 0.0, 0, 0
         for x, y in batches(images, labels, cfg.batch_size, shuffle=True, generator=self.gen):
             if cfg.augment:
@@ -119,10 +122,17 @@ class _Run:
             self.scaler.step(self.opt)
             self.scaler.update()
             self.sched.step()
+            self.keep_early_weights()
             loss_sum += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
         return loss_sum / seen, correct / seen
+
+    def keep_early_weights(self) -> None:
+        """Once `keep_step` optimizer steps are done (0: before the first), keep a copy of the weights
+        (lottery-ticket rewinding, Frankle et al. 2020); it is saved with the resumable state."""
+        if self.keep_step is not None and "kept_state" not in self.loop and self.sched.last_epoch >= self.keep_step:
+            self.loop["kept_state"] = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
 
     def choose_epoch(self, alpha: float | None) -> None:
         """With every epoch's weights kept (per-image selection scores), keep the epoch the paired rule
@@ -177,7 +187,7 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
         device: torch.device, state_path: Path | None = None, resume_key: str = "",
         log_dir: Path | None = None, name: str = "training", perturb: Perturb | None = None,
         select_by: Callable[[nn.Module], Any] | None = None, select_alpha: float | None = None,
-        loss_fn: LossFn | None = None) -> dict[str, Any]:
+        loss_fn: LossFn | None = None, keep_step: int | None = None) -> dict[str, Any]:
     """Train `model` in place and load its best weights (lowest loss on the selection split, which
     the model never trains on; the split the report evaluates is not seen here).
 
@@ -189,7 +199,8 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
     epoch is chosen on resolved differences only (`selection.earliest_unresolved`): the earliest
     epoch that McNemar's test does not resolve below the best one.
     `loss_fn(logits, x, y)` replaces the label-smoothed cross-entropy (e.g. distillation from a
-    teacher that sees the same inputs x); it runs under the same autocast.
+    teacher that sees the same inputs x); it runs under the same autocast. With `keep_step`, the
+    weights after that many optimizer steps (0: the initial ones) come back as `kept_state`.
 
     images: uint8 [N, C, H, W]; labels: int64 [N]. Returns {history: [per-epoch dicts],
     best_epoch, stopped_early, epoch_s (mean seconds per training epoch), total_train_s, precision
@@ -198,7 +209,8 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
     (give one that also covers the data and code), training resumes from it. `name` labels the
     progress lines.
     """
-    run = _Run(model, len(train_labels), cfg, device, sha256_text(resume_key + repr(sorted(asdict(cfg).items()))))
+    run = _Run(model, len(train_labels), cfg, device, sha256_text(resume_key + repr(sorted(asdict(cfg).items()))),
+               keep_step)
     run.restore(state_path)
     writer = None
     if log_dir is not None:
@@ -228,7 +240,13 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
     # (pruning a chained point) would keep their old shapes and corrupt the next backward pass
     model.zero_grad(set_to_none=True)
     model.eval()
+    return _result(run, keep_step)
+
+
+def _result(run: _Run, keep_step: int | None) -> dict[str, Any]:
+    """What `fit` returns (see there)."""
     times = [r["epoch_s"] for r in run.loop["history"]]
     return {"history": run.loop["history"], "best_epoch": run.loop["best_epoch"],
             "stopped_early": bool(run.loop.get("stopped_early", False)),
-            "epoch_s": sum(times) / len(times) if times else 0.0, "total_train_s": sum(times), "precision": run.precision}
+            "epoch_s": sum(times) / len(times) if times else 0.0, "total_train_s": sum(times), "precision": run.precision,
+            **({"kept_state": run.loop.get("kept_state")} if keep_step is not None else {})}

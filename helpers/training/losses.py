@@ -1,4 +1,5 @@
-"""Training losses beyond the label-smoothed cross-entropy: distillation from a teacher."""
+"""Training losses beyond the label-smoothed cross-entropy: distillation from a teacher, and an L1
+penalty on BatchNorm scales (network slimming's sparsity training)."""
 from __future__ import annotations
 
 import hashlib
@@ -59,5 +60,22 @@ def distillation_loss(teacher: nn.Module, *, temperature: float = 4.0, alpha: fl
             soft = F.log_softmax(teacher(x).float() / temperature, 1)
         kl = F.kl_div(F.log_softmax(logits.float() / temperature, 1), soft, log_target=True, reduction="batchmean")
         return alpha * temperature ** 2 * kl + (1 - alpha) * F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+
+    return loss
+
+
+def with_bn_l1(model: nn.Module, lam: float, label_smoothing: float = 0.0) -> LossFn:
+    """Network slimming's sparsity-training loss (Liu et al., "Learning Efficient Convolutional
+    Networks through Network Slimming", ICCV 2017, eq. 1): the label-smoothed cross-entropy plus
+    lam · Σ|γ| over the scales γ of every BatchNorm layer of `model` (the model being trained: the
+    loss holds its scales, which is how a loss sees the model). Its gradient adds lam · sign(γ), the
+    paper's subgradient step; under a gradient scaler the penalty is scaled with the loss."""
+    scales = [m.weight for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None]
+    if not scales:
+        raise ValueError(f"an L1 penalty on BatchNorm scales needs BatchNorm layers; {type(model).__name__} has none")
+
+    def loss(logits: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        penalty = sum(g.abs().sum() for g in scales)
+        return F.cross_entropy(logits, y, label_smoothing=label_smoothing) + lam * penalty
 
     return loss
