@@ -100,3 +100,13 @@ def test_global_allocation_prunes_layers_unequally_and_keeps_every_layer():
     with pytest.raises(ValueError, match="allocation 'layerwise' is unknown; known: uniform, global"):
         structured.ChannelPruning.configure({}, {"allocation": "layerwise"})
     assert "one ranking over all layers" in structured.ChannelPruning.configure({}, {"allocation": "global"}).narrative
+
+
+def test_global_allocation_caps_every_layer_even_where_the_ranking_would_empty_it():
+    model = _model()
+    dense = structured.widths(model)
+    for ratio in (0.8, 0.9):  # Torch-Pruning's own global step emptied one layer here and skipped another
+        kept = structured.widths(structured.prune_channels(copy.deepcopy(model), ratio, SHAPE, round_to=1,
+                                                           allocation="global"))
+        for name in list(dense)[:-1]:
+            assert dense[name] * (1 - structured.GLOBAL_MAX_LAYER_RATIO) - 1 <= kept[name] < dense[name], (ratio, name)
