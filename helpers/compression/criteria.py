@@ -78,9 +78,11 @@ class Relevance:
         relevance = self._relevance()
         total, members = torch.zeros(len(group[0].idxs)), 0
         for i, (dep, idxs) in enumerate(group):
-            name = self._names.get(dep.layer)
+            name, root = self._names.get(dep.layer), group[i].root_idxs
+            if any(r is None for r in root):  # Torch-Pruning's own importances skip such members too
+                continue
             if dep.pruning_fn in out_fns and name in relevance:  # root_idxs: the channel's place in the group
-                total.scatter_add_(0, torch.tensor(group[i].root_idxs), relevance[name][torch.tensor(idxs)])
+                total.scatter_add_(0, torch.tensor(root), relevance[name][torch.tensor(idxs)])
                 members += 1
         return total / max(members, 1)
 
