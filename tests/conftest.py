@@ -51,6 +51,17 @@ def make_image_folder(root: Path, splits=("train", "valid"), per_class=4, size=4
     return root
 
 
+def tiny_study_data(root: Path, n: int, classes: list[str], channels: int = 3, size: int = 32):
+    """`data.StudyData` of n random uint8 images (seeded), labels cycling through `classes`, one split
+    serving as train, validation and selection: what a compression method's unit test trains on."""
+    import torch
+
+    from helpers.data import ImageSet, StudyData
+    x = torch.randint(0, 255, (n, channels, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    split = ImageSet("train", x, torch.arange(n) % len(classes), [f"f{i}" for i in range(n)], classes)
+    return StudyData(root, split, split, None, [0.5] * channels, [0.25] * channels, selection=split)
+
+
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
     return make_image_folder(tmp_path / "data")

@@ -8,10 +8,10 @@ from helpers.compression import BaseModel, CompressionContext, FineTuneBudget, b
 from helpers.compression.han import HanIterative, layer_qualities, masks_at, scale_dropout
 from helpers.compression.measure import sparsity
 from helpers.core.layout import RunLayout
-from helpers.data import ImageSet, StudyData
 from helpers.models import build_model
 from helpers.models.checkpoints import load_model
 from helpers.training.config import TrainConfig
+from tests.conftest import tiny_study_data
 
 
 def _lenet(seed=0):
@@ -50,13 +50,9 @@ def test_dropout_scales_with_the_square_root_of_kept_connections():
 
 
 def test_han_prunes_in_rounds_chains_targets_and_reuses_its_rounds(tmp_path):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 255, (40, 1, 28, 28), dtype=torch.uint8, generator=g)
-    y = torch.arange(40) % 10
-    split = ImageSet("train", x, y, [f"f{i}" for i in range(40)], [str(c) for c in range(10)])
-    data = StudyData(tmp_path, split, split, None, [0.5], [0.25], selection=split)
+    data = tiny_study_data(tmp_path, 40, [str(c) for c in range(10)], channels=1, size=28)
     ckpt = {"arch": "LeNet5", "arch_args": {"num_classes": 10, "mean": [0.5], "std": [0.25]}, "run_key": "base",
-            "classes": split.classes}
+            "classes": data.train.classes}
     base = BaseModel("LeNet5", _lenet(), ckpt, tmp_path / "base.pt")
     ctx = CompressionContext(data, TrainConfig(batch_size=20, warmup_epochs=0, amp="off", augment=False),
                              RunLayout(tmp_path, tmp_path / "figures"), torch.device("cpu"))

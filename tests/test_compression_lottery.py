@@ -10,10 +10,10 @@ from helpers.compression import BaseModel, CompressionContext, build_method
 from helpers.compression.lottery import layer_rates, next_masks, random_masks, sparsity_of
 from helpers.compression.magnitude import prunable
 from helpers.core.layout import RunLayout
-from helpers.data import ImageSet, StudyData
 from helpers.models import build_model
 from helpers.training.config import TrainConfig
 from helpers.training.loop import fit
+from tests.conftest import tiny_study_data
 
 
 def _mlp(seed=0):
@@ -46,14 +46,10 @@ def test_the_paper_s_rates_by_layer_type_and_each_round_prunes_the_survivors():
 
 
 def _context(tmp_path, epochs):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 255, (40, 1, 28, 28), dtype=torch.uint8, generator=g)
-    y = torch.arange(40) % 10
-    split = ImageSet("train", x, y, [f"f{i}" for i in range(40)], [str(c) for c in range(10)])
-    data = StudyData(tmp_path, split, split, None, [0.5], [0.25], selection=split)
+    data = tiny_study_data(tmp_path, 40, [str(c) for c in range(10)], channels=1, size=28)
     cfg = TrainConfig(epochs=epochs, batch_size=20, warmup_epochs=0, amp="off", augment=False, seed=3)
     ckpt = {"arch": "LeNet-300-100", "arch_args": {"num_classes": 10, "mean": [0.5], "std": [0.25]},
-            "run_key": "base", "classes": split.classes, "train_config": asdict(cfg)}
+            "run_key": "base", "classes": data.train.classes, "train_config": asdict(cfg)}
     ctx = CompressionContext(data, cfg, RunLayout(tmp_path, tmp_path / "figures"), torch.device("cpu"))
     return BaseModel("LeNet-300-100", _mlp(seed=7), ckpt, tmp_path / "base.pt"), ctx
 

@@ -87,15 +87,11 @@ def test_finetune_or_load_saves_a_permanent_model_and_reuses_it(tmp_path):
     from helpers.compression.finetune import finetune_or_load
     from helpers.compression.global_magnitude import GlobalMagnitude
     from helpers.core.layout import RunLayout
-    from helpers.data import ImageSet, StudyData
+    from tests.conftest import tiny_study_data
     from helpers.models.checkpoints import load_model
 
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 255, (24, 3, 32, 32), dtype=torch.uint8, generator=g)
-    y = torch.arange(24) % 3
-    split = ImageSet("train", x, y, [f"f{i}" for i in range(24)], ["a", "b", "c"])
-    data = StudyData(tmp_path, split, split, None, [0.5] * 3, [0.25] * 3, selection=split)
-    ckpt = {"arch": "SimpleCNN", "arch_args": {"num_classes": 3}, "run_key": "base", "classes": split.classes}
+    data = tiny_study_data(tmp_path, 24, ["a", "b", "c"])
+    ckpt = {"arch": "SimpleCNN", "arch_args": {"num_classes": 3}, "run_key": "base", "classes": data.train.classes}
     base = BaseModel("SimpleCNN", _model(), ckpt, tmp_path / "base.pt")
     cfg = TrainConfig(batch_size=8, warmup_epochs=0, amp="off")
     ctx = CompressionContext(data, cfg, RunLayout(tmp_path, tmp_path / "figures"), torch.device("cpu"))

@@ -11,11 +11,11 @@ from torch import nn
 from helpers.compression import BaseModel, CompressionContext, build_method
 from helpers.compression.slimming import bn_scales, prune_by_bn_threshold, removed_share
 from helpers.core.layout import RunLayout
-from helpers.data import ImageSet, StudyData
 from helpers.models import build_model
 from helpers.models.checkpoints import load_model
 from helpers.training.config import TrainConfig
 from helpers.training.losses import with_bn_l1
+from tests.conftest import tiny_study_data
 
 SHAPE = (3, 32, 32)
 
@@ -66,17 +66,13 @@ def test_one_global_threshold_removes_the_smallest_scales_over_all_layers():
 
 
 def _context(tmp_path):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 255, (24, 3, 32, 32), dtype=torch.uint8, generator=g)
-    y = torch.arange(24) % 3
-    split = ImageSet("train", x, y, [f"f{i}" for i in range(24)], ["a", "b", "c"])
-    data = StudyData(tmp_path, split, split, None, [0.5] * 3, [0.25] * 3, selection=split)
+    data, g = tiny_study_data(tmp_path, 24, ["a", "b", "c"]), torch.Generator().manual_seed(1)
     cfg = TrainConfig(epochs=2, batch_size=12, warmup_epochs=0, amp="off", augment=False)
     model = _model()
     with torch.no_grad():  # as after training: scales differ (a fresh model's are all 1, no threshold splits them)
         for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
             bn.weight.uniform_(0.5, 1.5, generator=g)
-    ckpt = {"arch": "SimpleCNN", "arch_args": {"num_classes": 3}, "run_key": "base", "classes": split.classes,
+    ckpt = {"arch": "SimpleCNN", "arch_args": {"num_classes": 3}, "run_key": "base", "classes": data.train.classes,
             "train_config": asdict(cfg), "created_at": "2026-12-01T10:00:00",
             "training": {"history": [{"epoch": 1, "train_loss": 1.1, "train_acc": 0.3, "select_loss": 1.0, "select_acc": 0.3}], "best_epoch": 1, "total_train_s": 1.0}}
     ctx = CompressionContext(data, cfg, RunLayout(tmp_path, tmp_path / "figures"), torch.device("cpu"))
