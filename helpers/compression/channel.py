@@ -65,24 +65,35 @@ def prune_channels(model: nn.Module, ratio: float, image_shape: tuple[int, int, 
     return model
 
 
+def scored_groups(model: nn.Module, importance, example: torch.Tensor, ignored: list[nn.Module]):
+    """Torch-Pruning's dependency graph of `model` and, for every prunable group the importance
+    scores, (root layer, its pruning function, scores per channel). example: one input batch."""
+    import torch_pruning as tp
+
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
+    return graph, [(g[0].dep.target.module, g[0].dep.handler, imp) for g in graph.get_all_groups(ignored_layers=ignored)
+                   if (imp := importance(g)) is not None]
+
+
+def global_threshold(scores: list[torch.Tensor], fraction: float) -> torch.Tensor | None:
+    """The score at or below which `fraction` of all the channels lie (None when that is none)."""
+    everything = torch.cat(scores).sort().values
+    count = round(fraction * len(everything))
+    return everything[count - 1] if count else None
+
+
 def global_ratios(model: nn.Module, ranking: RankOnce, ratio: float, example: torch.Tensor,
                   ignored: list[nn.Module]) -> dict[nn.Module, float]:
     """Each prunable layer's share of channels under one ranking over all layers: the channels at or
     below the score that removes `ratio` of them all, at most GLOBAL_MAX_LAYER_RATIO of a layer.
     (Torch-Pruning's own global pruning caps no layer within one step: asked for 80 % of SimpleCNN's
     channels it left one channel in the first convolution and skipped the third one whole.)"""
-    import torch_pruning as tp
-
-    graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
-    scored = [(g[0].dep.target.module, imp) for g in graph.get_all_groups(ignored_layers=ignored)
-              if (imp := ranking(g)) is not None]
-    everything = torch.cat([imp for _, imp in scored]).sort().values
-    count = round(ratio * len(everything))
-    if count == 0:
-        return {module: 0.0 for module, _ in scored}
-    threshold = everything[count - 1]
+    _, scored = scored_groups(model, ranking, example, ignored)
+    threshold = global_threshold([imp for *_, imp in scored], ratio)
+    if threshold is None:
+        return {module: 0.0 for module, *_ in scored}
     return {module: min(int((imp <= threshold).sum()), int(GLOBAL_MAX_LAYER_RATIO * len(imp))) / len(imp)
-            for module, imp in scored}
+            for module, _, imp in scored}
 
 
 def prune_to_macs(model: nn.Module, reduction: float, image_shape: tuple[int, int, int],

@@ -32,7 +32,7 @@ from ..models.registry import build_model, get_spec, spec_of
 from ..training.cached import Trained, fit_or_reuse
 from ..training.config import TrainConfig
 from .base import BaseModel, Compressed, CompressionContext, CompressionMethod
-from .channel import ChannelPruning, widths
+from .channel import ChannelPruning, global_threshold, scored_groups, widths
 
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "select_loss", "select_acc")
@@ -56,15 +56,13 @@ def prune_by_bn_threshold(model: nn.Module, fraction: float, image_shape: tuple[
 
     if not 0 < fraction < 1:
         raise ValueError(f"slimming target must be a fraction of channels in (0, 1), not {fraction}")
-    device = next(model.parameters()).device
+    example = torch.rand(1, *image_shape, device=next(model.parameters()).device)
     with eval_mode(model):
-        graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.rand(1, *image_shape, device=device))
-        importance = tp.importance.BNScaleImportance(normalizer=None)
-        scored = [(g[0].dep.target.module, g[0].dep.handler, imp) for g in
-                  graph.get_all_groups(ignored_layers=spec_of(model).keep_whole(model))
-                  if (imp := importance(g)) is not None]
-        everything = torch.cat([imp for *_, imp in scored]).sort().values
-        threshold = everything[max(round(fraction * len(everything)) - 1, 0)]
+        graph, scored = scored_groups(model, tp.importance.BNScaleImportance(normalizer=None), example,
+                                      spec_of(model).keep_whole(model))
+        threshold = global_threshold([imp for *_, imp in scored], fraction)
+        if threshold is None:  # the fraction is less than one channel
+            return model
         for module, handler, imp in scored:  # one group at a time, as Torch-Pruning's own pruner does
             n = len(imp)
             keep = max(n - int((imp <= threshold).sum()), math.ceil(n * (1 - max_layer_ratio)), 1)
