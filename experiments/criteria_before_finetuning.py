@@ -14,14 +14,13 @@ import time
 
 import torch
 
-from helpers.compression.channel import prune_to_macs
+from helpers.compression.channel import prune_to_macs, reference
 from helpers.compression.criteria import criterion
 from helpers.config.resolution import resolve
 from helpers.core.layout import RunLayout
 from helpers.data import load_dataset
 from helpers.evaluation.paired import mcnemar
 from helpers.evaluation.predict import correct
-from helpers.explain.relevance import reference_batch
 from helpers.models.checkpoints import load_model
 
 CRITERIA = ("l2", "bn_scale", "relevance", "random")
@@ -32,7 +31,7 @@ def main(param_file: str, models: list[str], reductions=(1.5, 2.0, 3.0), per_cla
     params = resolve(param_file)
     data, layout = load_dataset(params), RunLayout.from_params(params)
     shape = (data.channels, data.image_size, data.image_size)
-    reference = lambda: reference_batch(data.train, per_class, params["seed"])  # noqa: E731
+    batch = lambda: reference(data.train, per_class, params["seed"])  # noqa: E731
     for name in models:
         model, _ = load_model(layout.trained(name), name)
         model.eval()
@@ -42,7 +41,7 @@ def main(param_file: str, models: list[str], reductions=(1.5, 2.0, 3.0), per_cla
             base = None
             for crit in CRITERIA:
                 t = time.time()
-                ranking = criterion(crit, params["seed"], reference)
+                ranking = criterion(crit, params["seed"], batch)
                 pruned, _ = prune_to_macs(copy.deepcopy(model), target, shape, ranking=ranking, allocation=allocation)
                 sel = correct(pruned, data.selection.images, data.selection.labels, "cpu")
                 val = correct(pruned, data.valid.images, data.valid.labels, "cpu")

@@ -10,9 +10,10 @@ from torch import nn
 
 from helpers.compression import channel as structured
 from helpers.compression.criteria import criterion
-from helpers.explain.relevance import filter_relevance, reference_batch
+from helpers.explain.relevance import filter_relevance
 from helpers.models import build_model
 from helpers.models.registry import merge_batch_norm
+from tests.conftest import tiny_study_data
 
 
 def _positive(name, channels=3):
@@ -96,18 +97,7 @@ def test_the_mac_search_computes_relevance_once():
         criterion("relevance")
 
 
-def test_the_reference_batch_takes_as_many_of_each_class_seeded():
-    class Split:
-        labels = torch.tensor([0] * 30 + [1] * 5 + [2] * 20)
-        images = torch.arange(55).view(55, 1, 1, 1).to(torch.uint8)
-    images, labels = reference_batch(Split, 10, seed=3)
-    assert torch.bincount(labels).tolist() == [10, 5, 10]
-    assert torch.equal(images, reference_batch(Split, 10, seed=3)[0])
-    assert not torch.equal(images, reference_batch(Split, 10, seed=4)[0])
-    assert torch.equal(Split.labels[images.flatten().long()], labels)
-
-
-def test_the_criteria_are_methods_of_their_own_with_channel_s_search_and_budget():
+def test_the_criteria_are_methods_of_their_own_with_channel_s_search_and_budget(tmp_path):
     from types import SimpleNamespace
 
     from helpers.compression import build_method
@@ -117,9 +107,7 @@ def test_the_criteria_are_methods_of_their_own_with_channel_s_search_and_budget(
     assert relevance.budget == build_method("channel", {}).budget  # equal fine-tuning budgets
     assert relevance.narrative.startswith("**relevance**") and "layer-wise relevance" in relevance.narrative
     torch.manual_seed(0)
-    data = SimpleNamespace(channels=1, image_size=28,
-                           train=SimpleNamespace(images=torch.randint(0, 256, (20, 1, 28, 28), dtype=torch.uint8),
-                                                 labels=torch.arange(20) % 10))
+    data = tiny_study_data(tmp_path, 20, [str(c) for c in range(10)], channels=1, size=28)
     ctx = SimpleNamespace(data=data, train_cfg=TrainConfig())
     lenet = build_model("LeNet5", num_classes=10, mean=[0.5], std=[0.25]).eval()
     pruned, details = relevance.prune(copy.deepcopy(lenet), 2.0, ctx)

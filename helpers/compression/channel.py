@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..core.device import eval_mode
-from ..explain.relevance import reference_batch
+from ..data.splits import stratified_subset
 from ..models.checkpoints import CHANNEL_PRUNED
 from ..models.registry import spec_of
 from .base import FineTuneBudget, PruneAndFineTune
@@ -125,6 +125,13 @@ def prune_to_macs(model: nn.Module, reduction: float, image_shape: tuple[int, in
     return best[1], best[2]
 
 
+def reference(split, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference batch a data-driven criterion reads: `per_class` images of each class of
+    `split`, drawn with `seed` (`data.splits.stratified_subset`); (uint8 images, labels)."""
+    chosen = stratified_subset(split, per_class, seed)
+    return chosen.images, chosen.labels
+
+
 def widths(model: nn.Module) -> dict[str, int]:
     """Output channels (Conv2d) or features (Linear) of every layer, in model order."""
     return {n: (m.out_channels if isinstance(m, nn.Conv2d) else m.out_features)
@@ -211,7 +218,7 @@ class ChannelPruning(PruneAndFineTune):
         image_shape = (ctx.data.channels, ctx.data.image_size, ctx.data.image_size)
         seed = ctx.train_cfg.seed
         ranking = criterion(self.settings.criterion, seed,
-                            lambda: reference_batch(ctx.data.train, self.settings.reference_per_class, seed))
+                            lambda: reference(ctx.data.train, self.settings.reference_per_class, seed))
         before = widths(model)
         pruned, ratio = prune_to_macs(model, target, image_shape, round_to=self.settings.round_to, ranking=ranking,
                                       allocation=self.settings.allocation)

@@ -71,15 +71,3 @@ def filter_relevance(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
             for handle in handles:
                 handle.remove()
     return relevance
-
-
-def reference_batch(split, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`per_class` images of every class of `split` (a dataset split with uint8 `images` and
-    `labels`), drawn with `seed`; fewer where a class has fewer. Returns (images, labels)."""
-    generator = torch.Generator().manual_seed(seed)
-    picked = []
-    for c in torch.unique(split.labels).tolist():
-        members = torch.nonzero(split.labels == c).flatten()
-        picked.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
-    index = torch.cat(picked).sort().values
-    return split.images[index], split.labels[index]
