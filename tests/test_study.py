@@ -26,7 +26,7 @@ NOTEBOOKS = [p.stem for p in notebook_cells.notebook_paths()]
 # the default study's half-width ResNet: at 16 px a third of the 64-wide one's time
 MODELS = ("SimpleCNN", "ResNetSmall-w32", "ToyNet")
 TOY = {"plugins": ["tests.plugins.toy"], "models": list(MODELS), "attacks": ["fgsm", "pgd", "toy_noise"],
-       "compression_methods": ["global", "layerwise", "channel", "toy_halving"],
+       "compression_methods": ["global", "layerwise", "channel", "toy_halving", "int8"],
        "whitebox_methods": ["channel", "toy_halving"]}
 NEW_METHODS = ["relevance", "slimming", "lottery"]
 PLACEHOLDERS = ("placeholder", "todo", "tbd", "lorem ipsum", "xxx", "to be filled", "coming soon")

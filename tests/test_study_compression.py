@@ -129,13 +129,16 @@ def test_every_model_is_timed_together_and_speedups_are_over_its_dense_model(set
     latency, noise = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=4, warmup=1, rounds=2,
                                                    batch=2, batch_runs=4)
     assert len(latency) == 1 + len(sweep.models)  # the identical copy timed for the noise is not a row
-    # one ratio per round, batch size and dense model, from the copy timed beside it
-    assert noise["n_ratios"] == 2 * 2 * len(dense) and noise["noise"] >= 0
+    # one ratio per round, batch size, path and dense model, from the copy timed beside it
+    assert noise["n_ratios"] == 2 * 2 * 2 * len(dense) and noise["noise"] >= 0
     assert noise["ratio_min"] <= 1 + noise["noise"] and "identical copy" in compression_latency.noise_sentence(noise)
     d = latency[latency.method == "dense"].iloc[0]
     assert d.speedup == pytest.approx(1.0) and d.speedup_b2 == pytest.approx(1.0)
     row = latency[latency.method == "channel"].iloc[0]
     assert row.speedup == pytest.approx(d.latency_b1_ms / row.latency_b1_ms)
+    # both paths, each over the dense model in the same path
+    assert d.eager_speedup == pytest.approx(1.0) and row.eager_speedup == pytest.approx(d.eager_b1_ms / row.eager_b1_ms)
+    assert latency[["latency_b1_ms", "eager_b1_ms", "latency_b2_ms", "eager_b2_ms"]].gt(0).all().all()
     lines = compression_latency.speed_lines(sweep, dense, latency, alpha=0.0, target_speedup=1e9, noise=0.0)
     assert any("channel pruning" in line and "short of the 1e+09× target speedup" in line for line in lines)
     # no speedup beyond the noise: every (model, method) summarised in one line

@@ -58,12 +58,16 @@ class BaseModel:
 class CompressionContext:
     """What every method needs around it: data, the study's training recipe (fine-tuning keeps its
     augmentation, batch size, precision and seed), where to write, the device, and one shared
-    memory of each dense model's outputs for distillation (`training.losses.RememberingTeacher`)."""
+    memory of each dense model's outputs for distillation (`training.losses.RememberingTeacher`), and
+    the models the other methods made before (`made`)."""
     data: Any
     train_cfg: TrainConfig
     layout: RunLayout
     device: torch.device
     teachers: dict[str, nn.Module] = field(default_factory=dict)
+    # every model made so far in this C1, by (model, method, point), with its record: a method that
+    # `reads_points` (int8 quantizes the channel-pruned models) runs after the others and reads it
+    made: dict[tuple[str, str, str], tuple[nn.Module, "CompressionRecord"]] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,6 +130,7 @@ class CompressionMethod(ABC):
     default_targets: ClassVar[tuple[float, ...]]
     default_budget: ClassVar[FineTuneBudget]
     whitebox: ClassVar[bool] = True
+    reads_points: ClassVar[bool] = False  # compresses other methods' points (`CompressionContext.made`): runs last
 
     @dataclass(frozen=True)
     class Settings:
@@ -184,8 +189,9 @@ class CompressionMethod(ABC):
         for target in targets:
             yield self.apply(base, target, ctx)
 
-    def point_count(self, targets: list[float]) -> int:
-        """How many points `sweep` yields for these targets (progress lines count them)."""
+    def point_count(self, targets: list[float], made: tuple = ()) -> int:
+        """How many points `sweep` yields for these targets (progress lines count them); `made`: the
+        (model, method, point) keys made so far for this model, for a method that `reads_points`."""
         return len(targets)
 
     def shared_training(self, model_epochs: int, targets: list[float]) -> list[tuple[str, int]]:

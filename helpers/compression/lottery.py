@@ -119,7 +119,7 @@ class LotteryTicket(CompressionMethod):
         """Rounds until the hidden linear layers (most of the weights) reach `sparsity`: the plan's count."""
         return math.ceil(math.log(1 - sparsity) / math.log(1 - self.settings.linear_rate))
 
-    def point_count(self, targets: list[float]) -> int:
+    def point_count(self, targets: list[float], made: tuple = ()) -> int:
         return self.rounds_for(max(targets)) + (2 * len(targets) if self.settings.controls else 0)
 
     def training_epochs(self) -> int:

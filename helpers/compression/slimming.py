@@ -134,7 +134,7 @@ class NetworkSlimming(CompressionMethod):
         return (f"{self.budget.describe()} after slimming, once each λ > 0 has been trained with the dense model's "
                 "own recipe (A2's) and the penalty")
 
-    def point_count(self, targets: list[float]) -> int:
+    def point_count(self, targets: list[float], made: tuple = ()) -> int:
         return len(self.settings.lambdas) * len(targets)
 
     def training_epochs(self) -> int:  # per target: one fine-tuning per λ

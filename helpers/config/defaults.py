@@ -104,6 +104,8 @@ target_size_reduction: float = 3.0  # C1 target: how many times smaller the comp
 target_nonzero_ratio: float = 0.0  # C1 target: how many times fewer non-zero parameters than the dense model an unstructured model keeps with no resolved loss (Han et al. 2015: 12 on LeNet); 0 sets none
 target_max_drop: float = 0.005  # C1 target with target_nonzero_ratio: the point estimate of the accuracy lost may not exceed this fraction
 target_speedup: float = 2.5  # C1 target: batch-1 speedup a structured model must reach while keeping its accuracy
+deployment_target_speedup: float = 3.0  # C1 deployment target: batch-1 speedup over the dense model in the deployment path (ONNX Runtime), with no resolved loss
+deployment_target_size: float = 10.0  # C1 deployment target: how many times smaller than the dense checkpoint that model's file must be
 
 # --- robustness of compressed models (C2) ---------------------------------------------------------
 whitebox_methods: list[str] = ["global", "channel"]  # compression methods whose models are attacked white-box again

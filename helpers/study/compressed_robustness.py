@@ -153,7 +153,7 @@ def replay_fixed_sets(by_model, sets, device) -> tuple[pd.DataFrame, float]:
                                                                  "linf", "confidence_wrong")},
                              "conditional_transfer_rate": tr["conditional_transfer_rate"],
                              "n_source_success": tr["n_source_success"], "transfer_rate": tr["transfer_rate"],
-                             "n_both_correct": tr["n_eligible"]})
+                             "n_both_correct": tr["n_eligible"], "robust": st["robust"]})
             ticker.step(f"{name} {v.name}")
     return pd.DataFrame(rows), time.perf_counter() - t0
 

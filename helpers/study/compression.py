@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..compression import (BaseModel, CompressionContext, CompressionMethod, CompressionRecord, build_method,
-                           targets)
+                           method_class, targets)
 from ..compression.control import CONTROL, DenseControl
 from ..compression.measure import file_size_mb, macs_and_params
 from ..config.model_overrides import differences_sentence, for_model
@@ -20,6 +20,7 @@ from ..core import progress
 from ..evaluation.intervals import format_rate
 from ..evaluation.paired import as_summary, compare, encode, evidence
 from ..evaluation.predict import correct
+from ..report.wording import counted
 from ..training.config import TrainConfig
 
 
@@ -88,7 +89,8 @@ def run_sweep(stage, data, dense: dict[str, tuple[BaseModel, dict]], params: dic
     """Apply every method of `compression_methods` to every dense model at each of its targets; a
     model with its own methods, targets, budgets or settings (`model_overrides`) gets those."""
     own = {m: for_model(params, m) for m in dense}
-    names = list(dict.fromkeys([*params["compression_methods"], *(n for m in dense for n in own[m]["compression_methods"])]))
+    names = sorted(dict.fromkeys([*params["compression_methods"], *(n for m in dense for n in own[m]["compression_methods"])]),
+                   key=lambda n: method_class(n).reads_points)  # methods compressing other methods' points run last
     methods = {name: build_method(name, params) for name in names}
     ctx = CompressionContext(data, TrainConfig.from_params(params), stage.layout, stage.device)
     # one method object per model and method: a method remembers what it made (a chain, equal widths)
@@ -97,8 +99,8 @@ def run_sweep(stage, data, dense: dict[str, tuple[BaseModel, dict]], params: dic
     sweep = Sweep(methods)
     for name in names:
         models = [m for m in dense if name in own[m]["compression_methods"]]
-        ticker = progress.task(f"compression {name}", sum(per_model[m][name].point_count(targets(name, own[m]))
-                                                          for m in models), min_interval=0)
+        ticker = progress.task(f"compression {name}", sum(per_model[m][name].point_count(
+            targets(name, own[m]), tuple(k for k in ctx.made if k[0] == m)) for m in models), min_interval=0)
         t0 = time.perf_counter()
         for model_name in models:
             method = per_model[model_name][name]
@@ -107,6 +109,7 @@ def run_sweep(stage, data, dense: dict[str, tuple[BaseModel, dict]], params: dic
                 if result.model is not None:
                     _check_round_trip(method, r, result.model, stage, data)
                     sweep.models[model_name, name, r.point] = result.model
+                    ctx.made[model_name, name, r.point] = (result.model, r)
                 ticker.step(f"{model_name} {r.point}{', reused' * r.reused}{', skipped' * bool(r.skipped)}")
         sweep.seconds[name] = time.perf_counter() - t0
     if params.get("dense_control_budget") in methods:
@@ -232,15 +235,11 @@ def control_table(sweep: Sweep, dense) -> pd.DataFrame:
         if control is None:
             continue
         rows.append({"model": m, "variant": "dense (A2)", "extra fine-tuning": "none", col: format_rate(d["acc"], d["n"])})
-        rows.append({"model": m, "variant": "dense control", "extra fine-tuning": _epochs(control.finetune_epochs),
+        rows.append({"model": m, "variant": "dense control", "extra fine-tuning": counted(control.finetune_epochs, "epoch"),
                      col: format_rate(control.acc, d["n"])})
-        rows += [{"model": m, "variant": f"{sweep.control_of} {r.point}", "extra fine-tuning": _epochs(r.finetune_epochs),
+        rows += [{"model": m, "variant": f"{sweep.control_of} {r.point}", "extra fine-tuning": counted(r.finetune_epochs, "epoch"),
                   col: format_rate(r.acc, d["n"])} for r in sweep.made(sweep.control_of) if r.model == m]
     return pd.DataFrame(rows)
-
-
-def _epochs(k: int) -> str:
-    return f"{k} epoch{'' if k == 1 else 's'}"
 
 
 def _compare(a: str, b: str, alpha: float) -> str:

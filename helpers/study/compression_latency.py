@@ -1,9 +1,11 @@
 """C1, speed: every dense and compressed model timed together, and what each method buys."""
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 import pandas as pd
+import torch
 
 from ..core import progress
 from ..evaluation.intervals import format_rate
@@ -20,35 +22,57 @@ NOISE_QUANTILE = 0.95
 
 def time_all(dense, sweep, image_shape: tuple[int, int, int], device, *, runs: int, warmup: int, rounds: int,
              batch: int, batch_runs: int) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Latency of every model at batch 1 (`runs` timed passes) and `batch` (`batch_runs` passes),
-    measured round-robin in one measurement per batch size (`evaluation.latency.round_robin_ms`), so
-    every speedup is a ratio of two numbers measured side by side, and the latency noise measured
-    in the same runs (`noise_of`).
+    """Latency of every model at batch 1 (`runs` timed passes) and `batch` (`batch_runs` passes) in
+    two paths, each measured round-robin in one measurement per batch size
+    (`evaluation.latency.round_robin_ms`), so every speedup is a ratio of two numbers measured side
+    by side in the same path: the **deployment path** (every model exported as an ONNX graph with
+    BatchNorm folded and run by ONNX Runtime on the CPU, `deploy.onnx_graph`; the int8 models exist
+    only there) and **eager** PyTorch on `device`. The latency noise is measured in both (`noise_of`).
 
     Returns (table, noise). The table has one row per (model, method, point), method 'dense' for the
     dense models; columns latency_b1_ms, latency_b1_std_ms, latency_b<batch>_ms,
-    latency_b<batch>_std_ms, speedup, speedup_b<batch> (over the model's dense version)."""
-    to_time = {(name, DENSE, "–"): base.model for name, (base, _) in dense.items()}
-    to_time.update({(name, COPY, "–"): base.model for name, (base, _) in dense.items()})
-    to_time.update(sweep.models)
-    ticker = progress.task("latency", 2, min_interval=0)
-    timed, ratios = {}, []
+    latency_b<batch>_std_ms, speedup, speedup_b<batch> (deployment path, over the model's dense
+    version in it) and the same prefixed eager_ (eager_b1_ms, eager_speedup ...; NaN for a model
+    that is only a graph)."""
+    from ..deploy.onnx_graph import OnnxModel, deployed
+
+    models = {(name, DENSE, "–"): base.model for name, (base, _) in dense.items()}
+    models.update({(name, COPY, "–"): base.model for name, (base, _) in dense.items()})
+    models.update(sweep.models)
+    eager = {k: m for k, m in models.items() if not isinstance(m, OnnxModel)}
     pairs = [((name, DENSE, "–"), (name, COPY, "–")) for name in dense]
-    for b, n in ((1, runs), (batch, batch_runs)):
-        per_round = round_robin_ms(to_time, (b, *image_shape), device, runs=n, warmup=warmup, rounds=min(rounds, n))
-        timed[b] = {k: pooled_ms(v) for k, v in per_round.items()}
-        ratios += same_model_ratios(per_round, pairs)
-        ticker.step(f"batch {b}, {len(to_time)} models")
+    with tempfile.TemporaryDirectory() as tmp:
+        graphs = {k: deployed(m, tmp, f"model{i}", image_shape) for i, (k, m) in enumerate(models.items())}
+        timed, ratios = _timed_path(graphs, pairs, image_shape, torch.device("cpu"), runs, warmup, rounds, batch,
+                                    batch_runs, "deployment path")
+    timed_eager, eager_ratios = _timed_path(eager, pairs, image_shape, device, runs, warmup, rounds, batch, batch_runs,
+                                            "eager")
     rows = []
-    for (model, method, point) in to_time:
+    for (model, method, point) in models:
         if method == COPY:
             continue
         row = {"model": model, "method": method, "point": point}
-        for b in (1, batch):
-            row[f"latency_b{b}_ms"], row[f"latency_b{b}_std_ms"] = timed[b][model, method, point]
-            row[f"speedup{'' if b == 1 else f'_b{b}'}"] = timed[b][model, DENSE, "–"][0] / timed[b][model, method, point][0]
+        for prefix, times in (("", timed), ("eager_", timed_eager)):
+            for b in (1, batch):
+                key, dense_key = (model, method, point), (model, DENSE, "–")
+                mean, std = times[b].get(key, (float("nan"), float("nan")))
+                row[f"{prefix or 'latency_'}b{b}_ms"], row[f"{prefix or 'latency_'}b{b}_std_ms"] = mean, std
+                row[f"{prefix}speedup{'' if b == 1 else f'_b{b}'}"] = times[b][dense_key][0] / mean
         rows.append(row)
-    return pd.DataFrame(rows), noise_of(ratios)
+    return pd.DataFrame(rows), noise_of(ratios + eager_ratios)
+
+
+def _timed_path(models: dict, pairs: list, image_shape, device, runs: int, warmup: int, rounds: int, batch: int,
+                batch_runs: int, path: str) -> tuple[dict[int, dict], list[float]]:
+    """{batch size: {key: (mean ms, std ms)}} of `models` in one path, and the identical-copy ratios."""
+    ticker = progress.task(f"latency, {path}", 2, min_interval=0)
+    timed, ratios = {}, []
+    for b, n in ((1, runs), (batch, batch_runs)):
+        per_round = round_robin_ms(models, (b, *image_shape), device, runs=n, warmup=warmup, rounds=min(rounds, n))
+        timed[b] = {k: pooled_ms(v) for k, v in per_round.items()}
+        ratios += same_model_ratios(per_round, pairs)
+        ticker.step(f"batch {b}, {len(models)} models")
+    return timed, ratios
 
 
 def noise_of(ratios: list[float]) -> dict[str, Any]:
@@ -77,11 +101,13 @@ def noise_sentence(noise: dict[str, Any]) -> str:
 
 
 def dense_latency_table(latency: pd.DataFrame, batch: int) -> pd.DataFrame:
+    """The dense models' latency (mean ± std, ms) in the deployment path and eagerly."""
     d = latency[latency.method == DENSE]
-    return pd.DataFrame({"model": d.model,
-                         "b1 ms": [f"{m:.2f} ± {s:.2f}" for m, s in zip(d.latency_b1_ms, d.latency_b1_std_ms)],
-                         f"b{batch} ms": [f"{m:.2f} ± {s:.2f}" for m, s in
-                                          zip(d[f"latency_b{batch}_ms"], d[f"latency_b{batch}_std_ms"])]})
+
+    def cells(prefix: str, b: int) -> list[str]:
+        return [f"{m:.2f} ± {s:.2f}" for m, s in zip(d[f"{prefix}b{b}_ms"], d[f"{prefix}b{b}_std_ms"])]
+    return pd.DataFrame({"model": d.model, "b1 ms": cells("latency_", 1), f"b{batch} ms": cells("latency_", batch),
+                         "eager b1 ms": cells("eager_", 1), f"eager b{batch} ms": cells("eager_", batch)})
 
 
 def with_latency(sweep, dense, latency: pd.DataFrame) -> pd.DataFrame:
@@ -147,7 +173,9 @@ def measurement_sentence(latency: pd.DataFrame, device, threads: int, *, runs: i
     """How the latencies were measured, and the dense models' batch-1 figures that C1 and C2 quote."""
     d = latency[latency.method == DENSE]
     dense = "; ".join(f"{m} {ms:.2f} ± {sd:.2f} ms" for m, ms, sd in zip(d.model, d.latency_b1_ms, d.latency_b1_std_ms))
-    return (f"Every latency of C1 and C2 comes from this one measurement on {device} with {threads} threads: after "
+    import onnxruntime
+    return (f"Every latency of C1 and C2 comes from this one measurement in the deployment path (ONNX Runtime "
+            f"{onnxruntime.__version__} on the CPU), eager PyTorch on {device} timed beside it, with {threads} threads: after "
             f"{warmup} untimed pass{'' if warmup == 1 else 'es'} per model, {runs} timed passes at batch 1 and {batch_runs} at batch {batch} per "
             f"model, spread over {min(rounds, runs)} round-robin rounds. The dense models' batch-1 latencies quoted "
             f"everywhere in C1 and C2 are these: {dense} ([Table](#tab:C1_dense_latency)).")
