@@ -10,7 +10,7 @@ import torch
 from conftest import tiny_study_data
 from helpers.compression import BaseModel, CompressionContext, build_method
 from helpers.core.layout import RunLayout
-from helpers.deploy.onnx_graph import ExportError, OnnxModel, deployed, export, op_counts
+from helpers.deploy.onnx_graph import ExportError, OnnxModel, PoolingMatrices, deployed, export, op_counts
 from helpers.evaluation.predict import predict
 from helpers.models import build_model
 from helpers.training.config import TrainConfig
@@ -49,6 +49,18 @@ def test_an_exported_graph_folds_batchnorm_and_computes_the_model(tmp_path, arch
     assert torch.equal(predict(graph, (x * 255).to(torch.uint8), torch.device("cpu")),
                        predict(graph, (x * 255).to(torch.uint8).float() / 255, torch.device("cpu")))
     assert deployed(graph, tmp_path, "again", shape) is graph
+
+
+def test_an_adaptive_pooling_that_does_not_divide_its_input_exports_as_matrices(tmp_path):
+    model = _trained_like("SimpleCNN")  # at 16 px its 4×4 pooling meets a 2×2 map: no ONNX AveragePool does that
+    path = export(model, tmp_path / "small.onnx", (3, 16, 16))
+    assert "MatMul" in op_counts(path)
+    x = torch.rand(3, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(OnnxModel(path)(x), model(x), atol=1e-5)
+    pool = PoolingMatrices((5, 7), (3, 2))
+    y = torch.rand(2, 4, 5, 7)
+    assert torch.allclose(pool(y), torch.nn.functional.adaptive_avg_pool2d(y, (3, 2)), atol=1e-6)
 
 
 def test_a_missing_graph_is_named(tmp_path):

@@ -66,7 +66,8 @@ def test_the_comparison_sets_every_point_beside_the_dense_model(setup):
     assert label == "comparison_toynet" and list(shown.columns)[:3] == ["method", "point", "front"]
     (fig, what, _), = compression_comparison.comparison_figures(table)
     assert what == "comparison_toynet"
-    assert "[Table](#tab:C1_comparison_toynet)" in compression_comparison.front_sentence(table)
+    assert "[Table](#tab:C1_comparison_toynet), [Figure](#fig:C1_comparison_toynet)" in \
+        compression_comparison.front_sentence(table)
     lines = compression_comparison.path_lines(table)
     assert lines[0].startswith("- ToyNet: the dense model takes ") and "channel " in lines[0] and "int8" not in lines[0]
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from helpers.core.layout import RunLayout
 from helpers.evaluation.intervals import format_rate
@@ -256,3 +257,48 @@ def test_robustness_survives_only_where_the_paired_test_says_so():
     assert lost.startswith("robustness is lost against the unpruned robust model (difference -0.34")
     assert "nor is a difference from the standard model resolved" in lost
     assert "standard" not in verdict({"robust": outcome_bits(50, 19)}, unpruned, None, 0.05)
+
+
+EPS_SMALL = 0.004
+
+
+def test_a_model_without_gradients_is_attacked_through_its_fp32_source(monkeypatch, tmp_path):
+    """int8 cannot be attacked white-box: the rule crafts the attack on the model it was quantized
+    from and replays it. On a graph computing exactly what its source does, the replay's robust
+    outcome is the white-box one, image by image."""
+    from dataclasses import replace as copy_with
+
+    from helpers.deploy.onnx_graph import OnnxModel, export
+    from helpers.models import build_model
+    from helpers.study import deployment_replay
+    from tests.conftest import model_and_own_labels
+    model, images, labels = model_and_own_labels(12)
+    graph = OnnxModel(export(model, tmp_path / "m.onnx", tuple(images.shape[1:])))
+    loads = {"dense": model, "int8": graph}
+    monkeypatch.setattr(Variant, "load", lambda self, device: loads[self.method])
+    dense = _variant("dense", "–", 120, 10.0, 10.0)
+    twin = copy_with(dense, method="int8", point="dense")
+    assert deployment_replay.source_of(twin, [dense, twin]) is dense and deployment_replay.source_of(dense, [dense]) is None
+    params = {"robustness_attack": "pgd", "pgd_steps": 5, "pgd_step_divisor": 4.0, "seed": 0, "model_overrides": {}}
+    row = deployment_replay.replay_attack(twin, dense, images, labels, params, EPS_SMALL, torch.device("cpu")).iloc[0]
+    from helpers.attacks import build_attack
+    from helpers.robustness.attack_runs import run_attack
+    from helpers.robustness.statistics import statistics
+    direct = statistics(run_attack(model, images, labels, build_attack("pgd", params), EPS_SMALL, seed=0), images, labels)
+    assert row.crafted_on == "dense" and row["name"] == "int8 dense" and row.robust == direct["robust"]
+    assert set(row.robust) == {"0", "1"}  # some inputs fooled, some not: the comparison has something to compare
+    assert row.n == 12 and 0 < row.success_rate
+    # in the rule, the replay-only model is a candidate like the white-box ones, fastest first
+    by_model = {"M": [dense, _variant("channel", "4x", 120, 4.0, 2.0), copy_with(twin, latency_b1_ms=3.0)]}
+    seen = []
+    monkeypatch.setattr(deployment, "attack_variants", lambda chosen, *a, **k: seen.extend(v.name for v in chosen) or
+                        _whitebox({v.name: [0.5] for v in chosen}, {v.name: outcome_bits(40, 20) for v in chosen}).query("eps == 0.01"))
+    monkeypatch.setattr(deployment, "replay_attack", lambda v, source, *a: seen.append(f"{v.name} via {source.name}") or
+                        _whitebox({v.name: [0.5]}, {v.name: outcome_bits(40, 20)}).query("eps == 0.01"))
+    selection = type("Split", (), {"images": None, "labels": None, "classes": []})()
+    rows = deployment.rule_attacks(by_model, selection, {**params, "alpha": 0.05, "whitebox_methods": ["channel"]},
+                                   0.01, 0.15, None)
+    assert seen == ["dense", "int8 dense via dense", "channel 4x"]
+    at_eps, verdict = robustness_discussion.verdicts(rows, "pgd", 0.05, 0.01)
+    picks, _, text = deployment.recommend(by_model, at_eps, verdict, 0.05, 0.15)
+    assert picks == {"M": "int8 dense"} and "It takes no gradients, so its robustness is that of a replay" in text

@@ -77,6 +77,12 @@ class Int8Static(CompressionMethod):
         from .int8_report import findings
         return findings(records, dense)
 
+    @staticmethod
+    def source_of(point: str) -> tuple[str, str]:
+        """(method, point) of the model an int8 point was quantized from ('dense', '–' for the dense model)."""
+        method, _, source_point = point.partition("-")
+        return (method, "–") if method == DENSE_SOURCE else (method, source_point)
+
     def load(self, path: Path) -> nn.Module:
         from ..deploy.onnx_graph import OnnxModel
         return OnnxModel(path)

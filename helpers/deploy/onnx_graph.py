@@ -35,7 +35,7 @@ def export(model: nn.Module, path: str | Path, image_shape: tuple[int, int, int]
     import warnings
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cpu = copy.deepcopy(model).float().cpu().eval()
+    cpu = _exportable_pools(copy.deepcopy(model).float().cpu().eval(), image_shape)
     x = torch.rand(2, *image_shape)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TracerWarnings of the input layer's size checks (constant here)
@@ -46,6 +46,50 @@ def export(model: nn.Module, path: str | Path, image_shape: tuple[int, int, int]
     if left:
         raise ExportError(f"{path}: {left} BatchNormalization node(s) were not folded into a convolution")
     return path
+
+
+class PoolingMatrices(nn.Module):
+    """An adaptive average pooling from a fixed input size (h, w) to (oh, ow) as two constant matrix
+    products, P x Qᵀ, with PyTorch's windows (start ⌊i·h/oh⌋, end ⌈(i+1)·h/oh⌉): the same numbers,
+    and exportable where the TorchScript-based exporter rejects an output size that does not divide
+    the input (SimpleCNN's 4×4 pooling of a 2×2 map at 16 px)."""
+
+    def __init__(self, size_in: tuple[int, int], size_out: tuple[int, int]):
+        super().__init__()
+        self.register_buffer("rows", self._windows(size_in[0], size_out[0]))
+        self.register_buffer("cols", self._windows(size_in[1], size_out[1]))
+
+    @staticmethod
+    def _windows(n: int, m: int) -> torch.Tensor:
+        w = torch.zeros(m, n)
+        for i in range(m):
+            start, end = (i * n) // m, -((-(i + 1) * n) // m)
+            w[i, start:end] = 1.0 / (end - start)
+        return w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rows @ x @ self.cols.T
+
+
+def _exportable_pools(model: nn.Module, image_shape: tuple[int, int, int]) -> nn.Module:
+    """`model` with every AdaptiveAvgPool2d whose output size does not divide its input (seen on one
+    forward pass) replaced by `PoolingMatrices`."""
+    seen: dict[str, tuple[int, int]] = {}
+    pools = {n: m for n, m in model.named_modules() if isinstance(m, nn.AdaptiveAvgPool2d)}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, n=n: seen.__setitem__(n, tuple(inp[0].shape[-2:])))
+             for n, m in pools.items()]
+    with torch.no_grad():
+        model(torch.rand(1, *image_shape))
+    for h in hooks:
+        h.remove()
+    for name, size_in in seen.items():
+        size_out = tuple(pools[name].output_size) if isinstance(pools[name].output_size, (tuple, list)) else \
+            (pools[name].output_size,) * 2
+        size_out = tuple(o or i for o, i in zip(size_out, size_in))  # None keeps that dimension
+        if any(i % o for i, o in zip(size_in, size_out)):
+            parent, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, leaf, PoolingMatrices(size_in, size_out))
+    return model
 
 
 def op_counts(path: str | Path) -> dict[str, int]:

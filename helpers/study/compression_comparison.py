@@ -108,8 +108,9 @@ def front_sentence(table: pd.DataFrame) -> str:
     """Which points form each model's Pareto front."""
     parts = [f"{name}: {joined([_name(r) for r in sub[sub.front].itertuples()])}"
              for name, sub in table.groupby("model", sort=False)]
-    return ("Every method's points are set side by side per model, all timed in the deployment path "
-            f"({', '.join(f'[Table](#tab:C1_comparison_{_slug(n)})' for n in dict.fromkeys(table.model))}). A point is on "
+    refs = ", ".join(f"[Table](#tab:C1_comparison_{_slug(n)}), [Figure](#fig:C1_comparison_{_slug(n)})"
+                     for n in dict.fromkeys(table.model))
+    return (f"Every method's points are set side by side per model, all timed in the deployment path ({refs}). A point is on "
             "the **Pareto front** when no other point of its model is at least as accurate on the selection split, "
             "as fast at batch 1 and as small, and better in one of the three; the front is read on the selection "
             "split, so the validation accuracies shown evaluate it. The front: " + "; ".join(parts) + ".")

@@ -20,11 +20,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..compression import method_class
 from ..evaluation.intervals import format_rate
 from ..evaluation.paired import as_summary, compare
 from ..report.table_fit import split_by
 from .compressed_robustness import DENSE, attack_variants, examined, keeps_accuracy, selection_test
 from .compression_latency import resolved_speedup
+from .deployment_replay import replay_candidates, replay_attack, source_of
 from .robustness_discussion import NOT_RESOLVED, robustness_test
 
 NOT_NEEDED = "not needed"  # not attacked: qualifying faster models were found first, so it could not change the choice
@@ -45,7 +47,9 @@ def rule_attacks(by_model, selection, params: dict[str, Any], eps: float, noise:
     """The robustness attack (`robustness_attack`, untargeted, at `eps`) over the selection split
     (`data.ImageSet`), run as far as the rule needs it: on each dense model (the reference), then on
     its examined compressed models fastest first, until two of them qualify and the next one is
-    resolved slower than the second (it can then tie with neither the winner nor the runner-up)."""
+    resolved slower than the second (it can then tie with neither the winner nor the runner-up). A
+    model without gradients (int8) is attacked through the fp32 model it was made from
+    (`deployment_replay`)."""
     inputs = {name: (selection.images, selection.labels, selection.classes) for name in by_model}
 
     def attack(v) -> pd.DataFrame:
@@ -56,10 +60,13 @@ def rule_attacks(by_model, selection, params: dict[str, Any], eps: float, noise:
     for name, vs in by_model.items():
         frames.append(attack(vs[0]))
         base, qualified = frames[-1].robust.iloc[0], []
-        for v in sorted((v for v in examined({name: vs}, params) if v.method != DENSE), key=lambda v: v.latency_b1_ms):
+        candidates = [v for v in examined({name: vs}, params) if v.method != DENSE] + replay_candidates({name: vs}, params)
+        for v in sorted(candidates, key=lambda v: v.latency_b1_ms):
             if len(qualified) >= 2 and resolved_speedup(v.latency_b1_ms / qualified[1].latency_b1_ms, noise):
                 break
-            frames.append(attack(v))
+            source = source_of(v, vs)  # a model without gradients: crafted on its fp32 source, replayed on it
+            frames.append(attack(v) if source is None else
+                          replay_attack(v, source, selection.images, selection.labels, params, eps, device))
             if robustness_test(frames[-1].robust.iloc[0], base, params["alpha"])["verdict"] != "less robust":
                 qualified.append(v)
     return pd.concat(frames, ignore_index=True)
@@ -116,6 +123,10 @@ def _decision(name, dense, pick, runner, ok, rates, noise: float) -> str:
             + ("beyond" if resolved_speedup(speed, noise) else "within") + f" the ±{100 * noise:.0f} % noise), file "
             f"{pick.size_mb:.2f} MB (dense {dense.size_mb:.2f} MB). On the validation split it scores "
             f"{format_rate(pick.acc, pick.n)} (dense {format_rate(dense.acc, dense.n)}).")
+    if not method_class(pick.method).whitebox:
+        text += (" It takes no gradients, so its robustness is that of a replay: the attack was crafted white-box on "
+                 "the fp32 model it was quantized from and fed to it, an upper bound on its robust accuracy looser "
+                 "than a white-box attack's.")
     if runner is dense:
         return text + " No other compressed model qualifies: the runner-up is the dense model."
     return text + (f" Runner-up: {runner.name} ({runner.latency_b1_ms:.2f} ms, {runner.size_mb:.2f} MB, selection "
@@ -157,8 +168,10 @@ def rule_sentence(alpha: float, n: int, attack: str, eps: float, noise: float) -
             "split, so a point without a resolved loss there can lose resolvably here, and the other way round. "
             "A compressed model qualifies when "
             f"McNemar's exact test on the selection images resolves no loss of accuracy against the dense model (p < "
-            f"{alpha:g} would), when its method is attacked white-box, and when untargeted {attack.upper()} at "
-            f"ε = {eps:g} does not leave it resolved less robust (robust accuracy, image by image, same test). Among the "
+            f"{alpha:g} would), when its method is attacked white-box (a model without gradients, int8, through a "
+            "replay: the attack crafted white-box on the fp32 model it was quantized from), and when untargeted "
+            f"{attack.upper()} at ε = {eps:g} does not leave it resolved less robust (robust accuracy, image by image, "
+            "same test). Among the "
             f"qualifying models, the fastest and those within the ±{100 * noise:.0f} % latency noise of it (C1's measured "
             "figure) count as equally fast; of these the smallest file is deployed, the lower latency breaking a tie "
             "in size. The runner-up is the same choice among the rest; if none qualifies, the dense model stays.")
