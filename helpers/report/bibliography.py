@@ -30,6 +30,9 @@ REFERENCES: list[tuple[str, str]] = [
                        "(residual networks)."),
     ("Hinton et al. 2015", "G. Hinton, O. Vinyals, J. Dean. *Distilling the Knowledge in a Neural Network.* "
                            "arXiv:1503.02531, 2015 (knowledge distillation)."),
+    ("Jacob et al. 2018", "B. Jacob, S. Kligys, B. Chen, M. Zhu, M. Tang, A. Howard, H. Adam, D. Kalenichenko. "
+                          "*Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only "
+                          "Inference.* CVPR 2018 (int8 quantization)."),
     ("Li et al. 2017", "H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient "
                        "ConvNets.* ICLR 2017 (filter pruning)."),
     ("Liu et al. 2017", "Z. Liu, J. Li, Z. Shen, G. Huang, S. Yan, C. Zhang. *Learning Efficient Convolutional "
