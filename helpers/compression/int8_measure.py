@@ -34,7 +34,6 @@ def measure_int8(method, base: BaseModel, source: nn.Module, int8: nn.Module, fp
         size_mb=file_size_mb(int8.path), size_compressed_mb=file_size_mb(int8.path), path=path, compressed_path=path,
         details={"source_method": source_record.method if source_record else "dense",
                  "source_point": source_record.point if source_record else "–",
-                 "source_acc": source_record.acc if source_record else None,
                  "source_correct": source_correct[0], "source_select_correct": source_correct[1],
                  "fp32_onnx_mb": file_size_mb(fp32.path), "agreement": sum(agree) / (len(valid) + len(selection)),
                  "sparsity_all": s["sparsity_all"]})

@@ -283,7 +283,8 @@ def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFram
     from .compression_latency import DENSE, with_latency
 
     batch = params["latency_batch"]
-    lat_cols = ["latency_b1_ms", "latency_b1_std_ms", f"latency_b{batch}_ms", f"latency_b{batch}_std_ms"]
+    lat_cols = ["latency_b1_ms", "latency_b1_std_ms", f"latency_b{batch}_ms", f"latency_b{batch}_std_ms",
+                "eager_b1_ms", f"eager_b{batch}_ms"]  # the deployment path's, then eager PyTorch's
     summary: dict[str, Any] = {}
     for name, (_, d) in dense.items():
         row = latency[(latency.model == name) & (latency.method == DENSE)].iloc[0]
@@ -291,9 +292,9 @@ def metrics(sweep: Sweep, dense, latency: pd.DataFrame, sensitivity: pd.DataFram
         summary[name] = {DENSE: {**scalars, **{c: float(row[c]) for c in lat_cols}}}
     records = with_latency(sweep, dense, latency).to_dict("records")
     scalar = ("target", "params", "nonzero", "sparsity", "macs", "mac_reduction", "acc_pre_ft", "acc", "select_acc", "size_mb",
-              "size_compressed_mb", "finetune_s", "reused", "speedup", f"speedup_b{batch}", *lat_cols)
+              "size_compressed_mb", "finetune_s", "reused", "speedup", f"speedup_b{batch}", "eager_speedup", *lat_cols)
     for r in records:
-        point = {k: r[k] for k in scalar}
+        point = {k: None if r[k] != r[k] else r[k] for k in scalar}  # NaN: no eager latency (an int8 graph)
         point["vs_dense"] = as_summary(compare(r["correct"], dense[r["model"]][1]["correct"], alpha=params["alpha"]))
         point.update({k: v for k, v in r["details"].items() if isinstance(v, (int, float))})
         summary[r["model"]].setdefault(r["method"], {})[r["point"]] = point

@@ -42,7 +42,9 @@ def time_all(dense, sweep, image_shape: tuple[int, int, int], device, *, runs: i
     eager = {k: m for k, m in models.items() if not isinstance(m, OnnxModel)}
     pairs = [((name, DENSE, "–"), (name, COPY, "–")) for name in dense]
     with tempfile.TemporaryDirectory() as tmp:
-        graphs = {k: deployed(m, tmp, f"model{i}", image_shape) for i, (k, m) in enumerate(models.items())}
+        exported: dict[int, Any] = {}  # the dense model and its timed copy share one export
+        graphs = {k: exported.get(id(m)) or exported.setdefault(id(m), deployed(m, tmp, f"model{i}", image_shape))
+                  for i, (k, m) in enumerate(models.items())}
         timed, ratios = _timed_path(graphs, pairs, image_shape, torch.device("cpu"), runs, warmup, rounds, batch,
                                     batch_runs, "deployment path")
     timed_eager, eager_ratios = _timed_path(eager, pairs, image_shape, device, runs, warmup, rounds, batch, batch_runs,
