@@ -124,3 +124,25 @@ def test_int8_says_when_a_source_made_nothing_and_rejects_other_widths(tmp_path)
     typo = build_method("int8", {"compression_settings": {"int8": {"sources": ["dense", "chanel"]}}})
     with pytest.raises(ValueError, match=r"compression_settings.int8.sources names \['chanel'\]"):
         next(typo.sweep(base, [8.0], ctx))
+
+
+def _int8_record(right: int, source_right: int, n: int):
+    from types import SimpleNamespace
+
+    from conftest import outcome_bits
+    return SimpleNamespace(model="M", point="dense", correct=outcome_bits(n, right), select_correct="", size_mb=1.0,
+                           details={"source_correct": outcome_bits(n, source_right), "source_select_correct": "",
+                                    "source_method": "dense", "source_point": "–", "agreement": 0.99,
+                                    "fp32_onnx_mb": 4.0, "config": "S8S8", "calibration_images": 10})
+
+
+def test_int8_is_within_one_point_only_when_the_paired_interval_is():
+    from helpers.compression.int8_report import findings, versus_source
+    # 10 images fewer of 2,000 (−0.5 point): resolved by McNemar, and its interval inside ±1 point
+    many = versus_source(_int8_record(1790, 1800, 2000))
+    assert many["within"] and many["better"] == "b"
+    # 1 image fewer of 200: not resolved, but 200 images cannot show it within 1 point
+    few = versus_source(_int8_record(179, 180, 200))
+    assert not few["within"] and few["better"] is None
+    text, figures = findings([_int8_record(1790, 1800, 2000)], {})
+    assert "1 of 1 int8 model shown within 1 point" in text and "within 1 point, resolved" in text and not figures

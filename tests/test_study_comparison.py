@@ -95,3 +95,6 @@ def test_the_deployment_target_is_chosen_on_the_selection_split():
     missed = compression_comparison.deployment_target_lines(table, speedup=5.0, smaller=10.0, noise=0.1, alpha=0.05)
     # b is faster and smaller still, but resolved below dense on the selection split: never the choice
     assert "**missed**: of the 1 point without a resolved loss" in missed[0] and "the fastest is a 1 (4.00×" in missed[0]
+    nothing = compression_comparison.deployment_target_lines(table[table.method != "a"], speedup=5.0, smaller=10.0,
+                                                             noise=0.1, alpha=0.05)
+    assert "**missed**: every point loses accuracy resolvably on the selection split" in nothing[0]

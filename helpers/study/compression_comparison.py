@@ -130,10 +130,10 @@ def deployment_target_lines(table: pd.DataFrame, *, speedup: float, smaller: flo
     for name, sub in table.groupby("model", sort=False):
         d = sub[sub.method == DENSE].iloc[0]
         rest = sub[sub.method != DENSE]
-        keeps = rest[[compare(r.select_correct, d.select_correct, alpha=alpha)["better"] != "b"
-                      for r in rest.itertuples()]]
-        fast = keeps[[s >= speedup and resolved_speedup(s, noise) for s in keeps.speedup]]
-        both = fast[d.size_mb / fast.size_mb >= smaller]
+        keeps = _where(rest, [compare(r.select_correct, d.select_correct, alpha=alpha)["better"] != "b"
+                              for r in rest.itertuples()])
+        fast = _where(keeps, [s >= speedup and resolved_speedup(s, noise) for s in keeps.speedup])
+        both = _where(fast, [d.size_mb / mb >= smaller for mb in fast.size_mb])
         head = f"- {name} (dense {d.latency_b1_ms:.2f} ms, {d.size_mb:.2f} MB): "
         if len(both):
             best = both.sort_values(["select_acc", "speedup"], ascending=False).iloc[0]
@@ -147,6 +147,12 @@ def deployment_target_lines(table: pd.DataFrame, *, speedup: float, smaller: flo
             why.append(f"the smallest {_name(small)} ({small.speedup:.2f}×, {d.size_mb / small.size_mb:.1f}× smaller)")
         lines.append(head + f"**missed**: {', '.join(why)}.")
     return lines
+
+
+def _where(table: pd.DataFrame, flags: list[bool]) -> pd.DataFrame:
+    """The rows of `table` whose flag is true (an empty list selects no row, where `table[[]]` would
+    select no column)."""
+    return table.loc[pd.Series(flags, index=table.index, dtype=bool)]
 
 
 def _facts(r, d, alpha: float) -> str:
