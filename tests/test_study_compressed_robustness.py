@@ -300,5 +300,9 @@ def test_a_model_without_gradients_is_attacked_through_its_fp32_source(monkeypat
                                    0.01, 0.15, None)
     assert seen == ["dense", "int8 dense via dense", "channel 4x"]
     at_eps, verdict = robustness_discussion.verdicts(rows, "pgd", 0.05, 0.01)
-    picks, _, text = deployment.recommend(by_model, at_eps, verdict, 0.05, 0.15)
+    picks, runners, text = deployment.recommend(by_model, at_eps, verdict, 0.05, 0.15)
     assert picks == {"M": "int8 dense"} and "It takes no gradients, so its robustness is that of a replay" in text
+    # an int8 model the rule did not need to attack is 'not needed', as a white-box method's would be
+    del verdict["M"]["int8 dense"]
+    table = deployment.deployment_table(by_model, at_eps, verdict, 0.05, picks, runners, ["channel"])
+    assert list(table.qualifies) == ["–", "yes", f"no: {deployment.NOT_NEEDED}"]

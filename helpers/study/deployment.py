@@ -26,7 +26,7 @@ from ..evaluation.paired import as_summary, compare
 from ..report.table_fit import split_by
 from .compressed_robustness import DENSE, attack_variants, examined, keeps_accuracy, selection_test
 from .compression_latency import resolved_speedup
-from .deployment_replay import replay_candidates, replay_attack, source_of
+from .deployment_replay import replay_candidates, replay_attack, replayable, source_of
 from .robustness_discussion import NOT_RESOLVED, robustness_test
 
 NOT_NEEDED = "not needed"  # not attacked: qualifying faster models were found first, so it could not change the choice
@@ -77,7 +77,7 @@ def _why_not(v, dense, verdict: dict[str, str], alpha: float, whitebox_methods) 
     if not keeps_accuracy(v, dense, alpha):
         return "accuracy lost"
     if v.name not in verdict:
-        return NOT_NEEDED if v.method in whitebox_methods else "not attacked"
+        return NOT_NEEDED if v.method in whitebox_methods or replayable(v) else "not attacked"
     if verdict[v.name] == "less robust":
         return "less robust"
     return ""

@@ -18,14 +18,19 @@ from ..robustness.statistics import statistics
 from .compressed_robustness import DENSE, _describe, keeps_accuracy
 
 
+def replayable(v) -> bool:
+    """Is `v` a model without gradients that the rule attacks through its source (int8)?"""
+    if v.method == DENSE:
+        return False
+    method = method_class(v.method)
+    return not method.whitebox and hasattr(method, "source_of")
+
+
 def source_of(v, variants: list) -> Any:
     """The variant a replay-only variant `v` was made from (None when `v` takes gradients)."""
-    if v.method == DENSE:
+    if not replayable(v):
         return None
-    method = method_class(v.method)
-    if method.whitebox or not hasattr(method, "source_of"):
-        return None
-    source, point = method.source_of(v.point)
+    source, point = method_class(v.method).source_of(v.point)
     return next((s for s in variants if s.method == source and (source == DENSE or s.point == point)), None)
 
 
