@@ -46,6 +46,9 @@ def test_int8_quantizes_what_channel_made_and_exists_only_in_the_deployment_path
     assert int8.eager_b1_ms.isna().all() and (int8.latency_b1_ms > 0).all()
     dense_row = latency[latency.method == "dense"].iloc[0]
     assert int8.speedup.tolist() == pytest.approx((dense_row.latency_b1_ms / int8.latency_b1_ms).tolist())
+    assert "Quantized to 8 bits: the dense model, every channel point. Fine-tuning budget: no fine-tuning" in \
+        compression.methods_narrative(sweep, PARAMS)
+    assert "- int8 (post-training static, ONNX Runtime): 2 models quantized in this run" in compression.work_summary(sweep)
     text, figures = sweep.methods["int8"].findings(sweep.made("int8"), dense)
     assert text.startswith("**int8, ToyNet** (int8 activations, int8 weights per output channel, minmax calibration; "
                            "calibrated on 6 training images): ")

@@ -157,6 +157,12 @@ class CompressionMethod(ABC):
         """None when `target` is admissible, else what is wrong with it."""
         return None
 
+    made_verb: ClassVar[str] = "fine-tuned"  # what making one point does, in C1's account of the work
+
+    def targets_text(self, targets: list[float]) -> str:
+        """C1's words for the targets a study gave this method ('Targets (sparsity): s0.5, s0.8')."""
+        return f"Targets ({self.target_name}): " + ", ".join(self.label(t) for t in targets)
+
     def budget_text(self) -> str:
         """The fine-tuning one point gets, in words for the report."""
         return self.budget.describe()

@@ -55,6 +55,12 @@ class Int8Static(CompressionMethod):
         reduce_range: bool = False
         calibration: str = "minmax"
 
+    made_verb = "quantized"
+
+    def targets_text(self, targets: list[float]) -> str:
+        sources = ["the dense model" if s == DENSE_SOURCE else f"every {s} point" for s in self.settings.sources]
+        return "Quantized to 8 bits: " + ", ".join(sources)
+
     def check_target(self, target: float) -> str | None:
         return None if target == 8 else "int8 quantizes to 8 bits only"
 

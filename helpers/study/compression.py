@@ -144,8 +144,8 @@ def methods_narrative(sweep: Sweep, params: dict[str, Any] | None = None) -> str
         if method.family not in families and method.family_narrative:
             families.append(method.family)
             parts.append(method.family_narrative)
-        parts.append(f"{method.narrative} Targets ({method.target_name}): "
-                     + ", ".join(method.label(t) for t in sorted({r.target for r in sweep.records if r.method == method.name}))
+        parts.append(f"{method.narrative} "
+                     + method.targets_text(sorted({r.target for r in sweep.records if r.method == method.name}))
                      + f". Fine-tuning budget: {method.budget_text()}.")
     budgets = {m.name: m.budget_words() for m in sweep.methods.values()}
     if len(set(budgets.values())) > 1:
@@ -208,7 +208,7 @@ def work_summary(sweep: Sweep) -> str:
         reused = [r for r in made if r.reused]
         fresh = len(made) - len(reused)
         if not reused:
-            text = f"- {method.title}: {fresh} models fine-tuned in this run, in {sweep.seconds[name]:.0f} s"
+            text = f"- {method.title}: {fresh} models {method.made_verb} in this run, in {sweep.seconds[name]:.0f} s"
         else:
             which = (("its only model" if len(made) == 1 else f"all {len(made)} models") if not fresh else
                      f"{len(reused)} of {len(made)} models")
