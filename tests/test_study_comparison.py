@@ -3,17 +3,12 @@ same sweep, every model timed in the deployment path and eagerly, the Pareto fro
 target and the int8 findings."""
 import pandas as pd
 import pytest
-import torch
 
 import tests.plugins.toy  # noqa: F401  (registers ToyNet)
-from helpers.data import carve_selection
 from helpers.deploy.onnx_graph import OnnxModel
-from helpers.models import build_model
-from helpers.models.checkpoints import save_checkpoint
 from helpers.study import compression, compression_comparison, compression_latency
 from tests.conftest import outcome_bits
-from tests.plugins.toy import load_toy_grey
-from tests.test_study_compression import _Stage
+from tests.test_study_compression import toy_sweep
 
 PARAMS = {"compression_methods": ["int8", "channel"],  # int8 named first: it still runs after channel
           "compression_targets": {"channel": [2.0]},
@@ -24,15 +19,7 @@ PARAMS = {"compression_methods": ["int8", "channel"],  # int8 named first: it st
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("c1")
-    data = carve_selection(load_toy_grey("", 16, subset_per_class=4), 1, 0)
-    torch.manual_seed(0)
-    stage = _Stage(root)
-    model = build_model("ToyNet", num_classes=3, mean=data.mean, std=data.std)
-    save_checkpoint(stage.layout.trained("ToyNet"), model, "ToyNet",
-                    {"num_classes": 3, "mean": data.mean, "std": data.std}, run_key="toy", classes=data.classes)
-    dense = compression.dense_models(stage, data, ["ToyNet"])
-    sweep = compression.run_sweep(stage, data, dense, PARAMS)
+    stage, data, dense, sweep = toy_sweep(tmp_path_factory.mktemp("c1"), PARAMS)
     latency, noise = compression_latency.time_all(dense, sweep, (1, 16, 16), stage.device, runs=2, warmup=1, rounds=1,
                                                    batch=2, batch_runs=2)
     return stage, data, dense, sweep, latency, noise

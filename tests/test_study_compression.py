@@ -35,9 +35,9 @@ PARAMS = {"compression_methods": ["global", "channel", "toy_halving"],
           "alpha": 0.05}
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("c1")
+def toy_sweep(root, params: dict):
+    """(stage, data, dense, sweep): a seeded ToyNet saved as A2's model in `root`, its dense figures
+    and C1's sweep over it with `params`."""
     data = carve_selection(load_toy_grey("", 16, subset_per_class=4), 1, 0)
     torch.manual_seed(0)
     stage = _Stage(root)
@@ -45,8 +45,12 @@ def setup(tmp_path_factory):
     save_checkpoint(stage.layout.trained("ToyNet"), model, "ToyNet",
                     {"num_classes": 3, "mean": data.mean, "std": data.std}, run_key="toy", classes=data.classes)
     dense = compression.dense_models(stage, data, ["ToyNet"])
-    sweep = compression.run_sweep(stage, data, dense, PARAMS)
-    return stage, data, dense, sweep
+    return stage, data, dense, compression.run_sweep(stage, data, dense, params)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    return toy_sweep(tmp_path_factory.mktemp("c1"), PARAMS)
 
 
 def test_sweep_applies_every_method_and_skips_a_target_that_reaches_no_new_model(setup):
