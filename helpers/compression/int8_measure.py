@@ -19,13 +19,14 @@ def measure_int8(method, base: BaseModel, source: nn.Module, int8: nn.Module, fp
     data = ctx.data
     s = sparsity(source)
     macs, params = macs_and_params(source, (data.channels, data.image_size, data.image_size))
-    valid = correct(int8, data.valid.images, data.valid.labels, ctx.device)
-    selection = correct(int8, data.selection.images, data.selection.labels, ctx.device)
-    agree = [int((predict(int8, x, ctx.device).argmax(1) == predict(fp32, x, ctx.device).argmax(1)).sum())
-             for x in (data.valid.images, data.selection.images)]
+    splits = (data.valid, data.selection)
+    int8_pred = [predict(int8, x.images, ctx.device).argmax(1) for x in splits]  # once per split: accuracy and agreement
+    valid, selection = (p == x.labels for p, x in zip(int8_pred, splits))
+    agree = sum(int((p == predict(fp32, x.images, ctx.device).argmax(1)).sum()) for p, x in zip(int8_pred, splits))
     path = ctx.layout.relative(int8.path)
-    source_correct = (encode(correct(source, data.valid.images, data.valid.labels, ctx.device)),
-                      encode(correct(source, data.selection.images, data.selection.labels, ctx.device)))
+    # the source's per-image outcomes: its record holds them; the dense model has none, so they are computed
+    source_correct = ((source_record.correct, source_record.select_correct) if source_record else
+                      tuple(encode(correct(source, x.images, x.labels, ctx.device)) for x in splits))
     return CompressionRecord(
         model=base.name, method=method.name, family=method.family, target=8.0, point=point, params=params,
         nonzero=s["nonzero"], sparsity=s["sparsity"], macs=macs, acc_pre_ft=None,
@@ -35,5 +36,5 @@ def measure_int8(method, base: BaseModel, source: nn.Module, int8: nn.Module, fp
         details={"source_method": source_record.method if source_record else "dense",
                  "source_point": source_record.point if source_record else "–",
                  "source_correct": source_correct[0], "source_select_correct": source_correct[1],
-                 "fp32_onnx_mb": file_size_mb(fp32.path), "agreement": sum(agree) / (len(valid) + len(selection)),
+                 "fp32_onnx_mb": file_size_mb(fp32.path), "agreement": agree / (len(valid) + len(selection)),
                  "sparsity_all": s["sparsity_all"]})

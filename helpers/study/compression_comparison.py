@@ -11,6 +11,7 @@ from ..evaluation.intervals import format_rate, wilson_of_rate
 from ..evaluation.paired import compare, evidence
 from ..report import figures
 from ..report.wording import joined, span
+from .compression_analysis import _slug
 from .compression_latency import DENSE, resolved_speedup, with_latency
 
 FRONT = "Pareto front (selection split)"
@@ -97,11 +98,6 @@ def comparison_figures(table: pd.DataFrame) -> list[tuple[Any, str, str]]:
                     "points and the dense model; error bars: 95 % Wilson intervals; the Pareto front (over selection "
                     "accuracy, latency and file size) drawn as its own line."))
     return out
-
-
-def _slug(text: str) -> str:
-    from .compression_analysis import _slug as slug
-    return slug(text)
 
 
 def front_sentence(table: pd.DataFrame) -> str:

@@ -14,15 +14,17 @@ import pandas as pd
 
 from ..evaluation.paired import compare, evidence
 from ..report.wording import joined
+from ..compression import method_class
 from .compressed_robustness import DENSE
+from .deployment_replay import replayable
 
 MAGNITUDE = "global"
 
 
 def reference(row, rows: pd.DataFrame):
     """The row `row` is compared with among `rows` (the same model, attack, goal and ε), or None."""
-    if row.method == "int8":
-        source, _, point = row.point.partition("-")
+    if replayable(row):  # a model without gradients (int8) meets the model it was made from
+        source, point = method_class(row.method).source_of(row.point)
         match = rows[rows.method == DENSE] if source == DENSE else rows[(rows.method == source) & (rows.point == point)]
     else:
         magnitude = rows[rows.method == MAGNITUDE]
@@ -54,7 +56,7 @@ def lines(table: pd.DataFrame, attack: str, eps: float) -> list[str]:
     their reference, naming the resolved ones with the evidence."""
     out = []
     for (model, method), g in table.groupby(["model", "method"], sort=False):
-        against = "its fp32 source" if method == "int8" else "the magnitude-pruned model nearest in parameters removed"
+        against = "its fp32 source" if replayable(g.iloc[0]) else "the magnitude-pruned model nearest in parameters removed"
         more, less = g[g.better == "a"], g[g.better == "b"]
         text = (f"- {model}, {method} against {against} ({attack.upper()}, ε = {eps:g}, robust accuracy over the "
                 f"{g.n.iloc[0]} inputs of the fixed set): {len(more)} of {len(g)} more robust, {len(less)} less robust, "
