@@ -159,6 +159,11 @@ class CompressionMethod(ABC):
 
     made_verb: ClassVar[str] = "fine-tuned"  # what making one point does, in C1's account of the work
 
+    def narrative_after(self, described: list["CompressionMethod"]) -> str:
+        """The narrative where C1 has already described the methods in `described`: by default the
+        whole narrative; a variant of a described method says only how it differs."""
+        return self.narrative
+
     def targets_text(self, targets: list[float]) -> str:
         """C1's words for the targets a study gave this method ('Targets (sparsity): s0.5, s0.8')."""
         return f"Targets ({self.target_name}): " + ", ".join(self.label(t) for t in targets)

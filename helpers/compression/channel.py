@@ -165,11 +165,23 @@ class ChannelPruning(PruneAndFineTune):
 
     @property
     def narrative(self) -> str:  # the ranking sentence follows the criterion chosen
-        allocation = ("every layer loses the same fraction" if self.settings.allocation == "uniform" else
-                      "one ranking over all layers decides which channels go (no layer loses more than "
-                      f"{GLOBAL_MAX_LAYER_RATIO:.0%} of its own)")
         return self.narrative_template.format(name=self.name, ranking=CRITERION_TEXT[self.settings.criterion],
-                                              allocation=allocation)
+                                              allocation=self._allocation_text())
+
+    def narrative_after(self, described: list["CompressionMethod"]) -> str:
+        """Once one channel-pruning method is described, another says only its ranking and allocation
+        (the relevance and random controls would otherwise repeat the whole paragraph)."""
+        first = next((m for m in described if isinstance(m, ChannelPruning)), None)
+        if first is None:
+            return self.narrative
+        ranking = CRITERION_TEXT[self.settings.criterion]
+        return (f"**{self.name}**: channel pruning as **{first.name}**, with its fine-tuning, except that "
+                f"{ranking[0].lower()}{ranking[1:]}; {self._allocation_text()}.")
+
+    def _allocation_text(self) -> str:
+        return ("every layer loses the same fraction" if self.settings.allocation == "uniform" else
+                "one ranking over all layers decides which channels go (no layer loses more than "
+                f"{GLOBAL_MAX_LAYER_RATIO:.0%} of its own)")
 
     @dataclass(frozen=True)
     class Settings:

@@ -139,14 +139,15 @@ COMPRESSION_KEYS = ("compression_methods", "compression_targets", "compression_b
 def methods_narrative(sweep: Sweep, params: dict[str, Any] | None = None) -> str:
     """What each method does (its family's text once), the budget it gets, and (with `params`) the
     models whose own methods, targets or budgets differ (`model_overrides`)."""
-    parts, families = [], []
+    parts, families, described = [], [], []
     for method in sweep.methods.values():
         if method.family not in families and method.family_narrative:
             families.append(method.family)
             parts.append(method.family_narrative)
-        parts.append(f"{method.narrative} "
+        parts.append(f"{method.narrative_after(described)} "
                      + method.targets_text(sorted({r.target for r in sweep.records if r.method == method.name}))
                      + f". Fine-tuning budget: {method.budget_text()}.")
+        described.append(method)
     budgets = {m.name: m.budget_words() for m in sweep.methods.values()}
     if len(set(budgets.values())) > 1:
         parts.append("The methods do **not** get equal fine-tuning budgets: "
