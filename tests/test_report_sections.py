@@ -33,3 +33,18 @@ def test_the_merged_notebook_drops_empty_sections_and_cells_without_output(tmp_p
     nbformat.write(nb, path)
     merged = pdf.merged_notebook([path], "a title")
     assert [c.source.splitlines()[0] for c in merged.cells] == ["# Problem C", "## Results", "table"]
+
+
+def test_the_report_places_a_cell_as_the_studys_notebook_tags_it_now(tmp_path):
+    """Moving a cell to the appendix is a tag, which the stage key leaves out: the report reads the
+    tags of notebooks/<stem>.ipynb by cell id, not those the executed copy kept."""
+    source = nbformat.read(pdf.ROOT / "notebooks" / "C1_compression.ipynb", as_version=4)
+    appendix = next(c for c in source.cells if "appendix" in c.metadata.get("tags", []) and c.cell_type == "code")
+    executed = nbformat.v4.new_notebook()
+    stale = shown(appendix.source)
+    stale["id"], stale.metadata["tags"] = appendix["id"], []  # executed before the cell moved
+    executed.cells = [md("# Problem C"), md("## Results"), stale]
+    path = tmp_path / "C1_compression.ipynb"
+    nbformat.write(executed, path)
+    merged = pdf.merged_notebook([path], "a title")
+    assert merged.cells[-1].metadata["tags"] == ["appendix"]

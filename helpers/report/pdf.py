@@ -66,13 +66,26 @@ def drop_empty_sections(cells: list) -> list:
     return [c for c, k in zip(cells, keep) if k]
 
 
+def layout_tags(executed: Path) -> dict[str, list[str]]:
+    """The tags of the study's own notebook of the executed one, by cell id. Where a cell prints
+    (main text or appendix) is layout: the stage key covers the cells' sources only, so a retagged
+    cell does not rerun its stage, and the report takes the tags from the notebook as it is now."""
+    source = ROOT / "notebooks" / executed.name
+    if not source.exists():
+        return {}
+    return {c["id"]: list(c.metadata.get("tags", [])) for c in nbformat.read(source, as_version=4).cells if "id" in c}
+
+
 def merged_notebook(executed: list[Path], title: str) -> nbformat.NotebookNode:
-    """One notebook of all executed ones, without parameter cells, stderr noise and empty sections."""
+    """One notebook of all executed ones, without parameter cells, stderr noise and empty sections;
+    each cell tagged as the study's notebook tags it now (`layout_tags`)."""
     merged = nbformat.v4.new_notebook()
     for path in executed:
         nb = nbformat.read(path, as_version=4)
-        shown = []
+        tags, shown = layout_tags(path), []
         for i, cell in enumerate(nb.cells):
+            if cell.get("id") in tags:
+                cell.metadata["tags"] = tags[cell["id"]]
             cell["id"] = f"{path.stem}-{i}"  # ids must stay unique in the merged notebook
             if _DROP_TAGS & set(cell.metadata.get("tags", [])):
                 continue
