@@ -13,16 +13,17 @@ STAMP  := $(VENV)/.installed
 # kernel would otherwise compile torch's and matplotlib's sources again (make test took 1.6x as long).
 INSTALL = $(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) $(1) || $(PY) -m pip install --quiet $(1)
 APT_PACKAGES := texlive-xetex texlive-fonts-recommended texlive-plain-generic pandoc fonts-dejavu poppler-utils \
-                dataset-fashion-mnist
+                dataset-fashion-mnist chromium
 
-.PHONY: setup system-deps report run test bench lab clean distclean help
+.PHONY: setup system-deps report run test faults bench lab clean distclean help
 
 help:
 	@echo "make report  - run every committed study and build its report: default (Sports-10, report/report.pdf),"
 	@echo "               lenet5-fashion (report/lenet5-fashion.pdf); make report STUDY=lenet5-fashion builds one"
-	@echo "make test    - the whole test suite (unit tests, notebook smoke run, report build)"
+	@echo "make test    - the whole test suite (unit tests, notebook smoke run, report build, explorer in a browser)"
+	@echo "make faults  - the fault-injection suite, with the killed-run and determinism tests (about 10 minutes)"
 	@echo "make bench   - training throughput and batch-1 latency of every model"
-	@echo "make lab     - JupyterLab on notebooks/ with the project's environment"
+	@echo "make lab     - JupyterLab with the project's environment, opening the explorer (notebooks/explorer.ipynb)"
 	@echo "make clean   - remove run outputs and caches (keeps figures/ and report/)"
 	@echo "make run PARAMS=parameters/x.yaml - run the notebooks with another parameter file"
 
@@ -37,16 +38,18 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch, torchvision.ops; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
 	touch $(STAMP)
 
-# System packages for the PDF route (XeLaTeX with DejaVu fonts, pandoc) and Fashion-MNIST's IDX files,
-# installed when missing.
+# System packages for the PDF route (XeLaTeX with DejaVu fonts, pandoc), Fashion-MNIST's IDX files and the
+# browser the explorer's test drives (Debian's chromium: Playwright downloads nothing), installed when missing.
 system-deps:
 	@if command -v xelatex >/dev/null && command -v pandoc >/dev/null && command -v pdftotext >/dev/null \
-	    && fc-list | grep -q DejaVuSerif && test -d /usr/share/datasets/fashion-mnist; then exit 0; fi; \
+	    && fc-list | grep -q DejaVuSerif && test -d /usr/share/datasets/fashion-mnist \
+	    && command -v chromium >/dev/null; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing $(APT_PACKAGES) (about 3 minutes)"; \
 	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES) >/dev/null; \
 	else \
-	    echo "error: the PDF report needs xelatex, pandoc, pdftotext and the DejaVu fonts, the LeNet study Fashion-MNIST."; \
+	    echo "error: the PDF report needs xelatex, pandoc, pdftotext and the DejaVu fonts, the LeNet study Fashion-MNIST,"; \
+	    echo "the explorer's browser test chromium."; \
 	    echo "On Debian/Ubuntu, as root: apt-get install $(APT_PACKAGES)"; \
 	    echo "With conda: conda env create -f environment.yml (then install TeX Live with XeLaTeX)"; \
 	    exit 1; \
@@ -68,12 +71,18 @@ TEST_WORKERS ?= 2
 test: setup
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
+# Damaged files, full disks, bad images, stale plugins, and whole studies killed with SIGKILL and rerun
+# (tests/test_faults_*.py, tests/test_data_bad_images.py); the killed-run tests take minutes, so make test
+# leaves them out (the marker `faults`).
+faults: setup
+	$(PY) -m pytest -q -m "" tests/test_faults_corrupt.py tests/test_faults_stale.py tests/test_data_bad_images.py \
+	    tests/test_faults_killed.py
+
 bench: setup
 	$(PY) -m helpers.bench $(ARGS)
 
 lab: setup
-	$(PY) -c "import jupyterlab" 2>/dev/null || { $(call INSTALL,-e ".[lab]"); }
-	cd notebooks && ../$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+	cd notebooks && ../$(VENV)/bin/jupyter lab explorer.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf runs .cache .pytest_cache

@@ -95,3 +95,39 @@ def outcome_bits(n: int, right: int, start: int = 0) -> str:
     """A per-image outcome string over n images (`evaluation.paired.encode`): '1' on images
     start … start + right − 1, wrapping around."""
     return "".join("1" if (i - start) % n < right else "0" for i in range(n))
+
+
+def make_explorer_run(pfile: Path, checkpoints: bool = True) -> Path:
+    """What the explorer needs of a finished run, made in seconds beside `pfile` (its parameter
+    file): a tiny image folder (16 px), SimpleCNN and ResNetSmall-w32 checkpoints (untrained but
+    with BatchNorm statistics of the data, seeded) and an adversarially fine-tuned SimpleCNN.
+    With `checkpoints` False only the parameters and data (then `ExplorerRun` must refuse)."""
+    import torch
+    import yaml
+
+    from helpers.config.resolution import resolve
+    from helpers.core.layout import RunLayout
+    from helpers.data import load_dataset
+    from helpers.explorer.run import ExplorerRun
+    from helpers.models import build_model
+    from helpers.models.checkpoints import save_checkpoint
+    from helpers.study.training import arch_args
+
+    base = pfile.parent
+    values = {"run_dir": str(base / "run"), "data_dir": str(make_image_folder(base / "data", per_class=6, size=16)),
+              "cache_dir": str(base / "cache"), "image_size": 16, "models": ["SimpleCNN", "ResNetSmall-w32"],
+              "selection_per_class": 2, "attacks": ["fgsm", "pgd"], "attack_eps": [0.03], "pgd_steps": 5}
+    pfile.write_text(yaml.safe_dump(values))
+    if not checkpoints:
+        ExplorerRun(str(pfile))
+        return pfile
+    params = resolve(str(pfile))
+    data, layout = load_dataset(params), RunLayout.from_params(params)
+    for name, seed, path in (("SimpleCNN", 0, layout.trained("SimpleCNN")), ("ResNetSmall-w32", 1,
+                             layout.trained("ResNetSmall-w32")), ("SimpleCNN", 2, layout.hardened("SimpleCNN"))):
+        torch.manual_seed(seed)
+        model = build_model(name, **arch_args(name, data))
+        with torch.no_grad():  # BatchNorm statistics of real inputs
+            model.train()(data.train.images.float() / 255)
+        save_checkpoint(path, model.eval(), name, arch_args(name, data))
+    return pfile

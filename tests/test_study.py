@@ -293,6 +293,59 @@ def test_a_model_with_its_own_settings_gets_them_and_the_report_says_so(smoke):
         assert "Not every model gets the same settings" in shown and said in shown, nb
 
 
+def test_the_explorer_runs_under_papermill_on_the_finished_run(smoke, tmp_path):
+    """The explorer notebook on the smoke run, showing an int8 graph (attacked through its fp32 source):
+    papermill keeps its static figure and summary line; the comparison tab has C1's and C2's columns."""
+    import papermill as pm
+
+    from helpers.explorer.compare import comparison_table
+    from helpers.explorer.run import ExplorerRun
+
+    base, pfile, _ = smoke
+    run = ExplorerRun(str(pfile))
+    int8 = [v for v in run.variants("SimpleCNN") if v.method == "int8"]
+    assert int8 and all(v.source for v in int8)
+    out = tmp_path / "explorer.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "explorer.ipynb"), str(out), cwd=str(ROOT), progress_bar=False,
+                        parameters={"param_file": str(pfile), "variant": int8[0].label, "eps": 0.03})
+    executed = json.loads(out.read_text())
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
+    # the widgets' state is saved with the notebook, so its HTML export shows them as they were
+    state = executed["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert any(m["model_name"] == "FloatSliderModel" and m["state"]["value"] == 0.03 for m in state.values())
+    html = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--stdout", str(out)],
+                          capture_output=True, text=True, check=True).stdout
+    assert "application/vnd.jupyter.widget-state+json" in html and "FloatSliderModel" in html
+    text = "".join("".join(o.get("text", "")) for o in outputs)
+    assert f"SimpleCNN {int8[0].label}" in text and "L∞ = " in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    table = comparison_table(run, "SimpleCNN")
+    assert len(table) == len(run.variants("SimpleCNN")) - run.layout.hardened("SimpleCNN").exists()
+    assert {"accuracy", "file MB", "batch-1 ms"} <= set(table.columns)
+    assert any(c.startswith("fixed-set pgd success") for c in table.columns)
+
+
+def test_stage_records_hold_their_artifacts_and_a_damaged_one_reruns_its_stage(smoke):
+    from helpers.core.files import load_json
+    from helpers.pipeline import artifacts
+
+    base, pfile, _ = smoke
+    stages = base / "run" / "stages"
+    records = {p.stem: load_json(p) for p in sorted(stages.glob("[A-C][0-9]_*.json"))}
+    assert sorted(records) == NOTEBOOKS
+    owned = artifacts.latest_writers(records)
+    for stem, files in owned.items():
+        assert files and artifacts.damaged(files) == [], stem
+    metrics = base / "run" / "metrics" / "A1.json"
+    assert any(k.endswith("metrics/A1.json") for k in records["A1_data"]["artifacts"])
+    metrics.write_bytes(metrics.read_bytes()[:40])
+    lines = []
+    done = run.run(str(pfile), ["A1"], log=lines.append)
+    assert isinstance(done["A1_data"], float)
+    assert any("A1_data is up to date by its key, but" in l and "A1.json: content differs" in l for l in lines)
+    assert load_json(metrics) and artifacts.damaged(load_json(stages / "A1_data.json")["artifacts"]) == []
+
+
 def test_up_to_date_stages_are_skipped_and_changes_rerun(smoke):
     base, pfile, _ = smoke
     assert set(run.run(str(pfile), log=lambda *_: None).values()) == {"skipped"}

@@ -7,16 +7,19 @@ half-written file where a later stage would read it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 # The package is installed editable, so the project root is the parent of the package directory.
 ROOT = Path(__file__).resolve().parents[2]
+_NEARLY_FULL = 1 << 20  # bytes
 
 
 def project_path(path: str | os.PathLike) -> Path:
@@ -43,6 +46,17 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, dest)
+    except OSError as e:
+        # a full disk or a lost mount: the previous `dest` is untouched; say which artifact failed
+        raise OSError(e.errno, f"could not write {dest} ({e.strerror or e}); the previous file, if any, is "
+                               "left as it was") from e
+    except Exception as e:
+        # torch.save's C++ writer reports a full disk as RuntimeError('... iostream error'): the
+        # partial file is still there, so a device with (almost) no space left says what happened
+        if shutil.disk_usage(dest.parent).free < _NEARLY_FULL:
+            raise OSError(errno.ENOSPC, f"could not write {dest} (no space left on the device: {e}); the "
+                                        "previous file, if any, is left as it was") from e
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -69,11 +83,20 @@ def save_json(path: str | os.PathLike, data: Any) -> Path:
     return path
 
 
+class CorruptFileError(ValueError):
+    """An artifact exists but cannot be read as what it should be (truncated, zeroed, overwritten)."""
+
+
 def load_json(path: str | os.PathLike) -> Any:
+    """The JSON a file holds; FileNotFoundError or CorruptFileError naming the file otherwise."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run the stage that writes it first")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CorruptFileError(f"{path} is damaged: not valid JSON ({e}); rerun the stage that writes it "
+                               "(python -m helpers.run <params> --force <stage>)") from None
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -7,15 +7,16 @@ of a small CNN on two cores. With an empty `data_dir`, Sports-10 is searched whe
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
 
 from ..core.files import atomic_path, project_path, sha256_file, sha256_text
 from ..core.reuse import reuse_key
+from .decode import decode_file as decode_image
 from .splits import DataError, DataSource, ImageSet, StudyData, channel_stats, subset
 from .sports10 import DEFAULT_LOCATIONS, HOW_TO_GET_DATA
 
@@ -44,31 +45,23 @@ def list_split(root: Path, split: str, classes: list[str] | None = None) -> tupl
     unknown = sorted(set(found) - set(classes))
     if unknown:
         raise DataError(f"{split_dir} has class folders not in train/: {unknown}")
-    files, labels = [], []
+    files, labels, empty = [], [], []
     for label, name in enumerate(classes):
         class_dir = split_dir / name
-        if not class_dir.is_dir():
-            continue
-        for f in sorted(class_dir.iterdir()):
-            if f.is_file() and not f.name.startswith("."):  # skip OS junk such as .DS_Store
-                files.append(f)
-                labels.append(label)
+        found_files = sorted(f for f in class_dir.iterdir() if f.is_file() and not f.name.startswith(".")) \
+            if class_dir.is_dir() else []  # names starting with '.' are OS junk such as .DS_Store
+        if not found_files:
+            empty.append(name)
+        files.extend(found_files)
+        labels.extend([label] * len(found_files))
     if not files:
         raise DataError(f"split '{split}' ({split_dir}) contains no files")
+    if empty:
+        # a class without training images cannot be learned, and one missing from an evaluated
+        # split leaves its accuracy and the confusion matrix's row undefined: both are errors
+        raise DataError(f"split '{split}' ({split_dir}) has no images of class(es) {empty}: every class of train/ "
+                        "needs images in every split (remove the class folder everywhere, or add its images)")
     return files, labels, classes
-
-
-def decode_image(path: Path, size: int) -> torch.Tensor:
-    """Decode one file to a uint8 tensor [3, size, size]; DataError naming the file if it fails."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            rgb = img.convert("RGB")
-    except Exception as e:  # PIL raises several unrelated types for broken files
-        raise DataError(f"cannot decode image {path}: {type(e).__name__}: {e}") from None
-    if rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
-    return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).contiguous()
 
 
 def files_fingerprint(root: Path, files: list[Path]) -> str:
@@ -96,6 +89,10 @@ def _decode_all(root: Path, split: str, files: list[Path], labels: list[int], cl
         kept_files.append(rel)
     if not images:
         raise DataError(f"split '{split}' of {root}: no decodable image")
+    lost = sorted(set(classes[y] for y in labels) - set(classes[y] for y in kept_labels))
+    if lost:
+        raise DataError(f"split '{split}' of {root}: every image of class(es) {lost} was skipped as undecodable "
+                        f"({len(bad)} skipped in all: {[b[0] for b in bad][:5]} ...)")
     return ImageSet(split, torch.stack(images), torch.tensor(kept_labels, dtype=torch.int64), kept_files, classes, bad)
 
 
@@ -108,6 +105,21 @@ def _cache_file(root: Path, split: str, files: list[Path], classes: list[str], i
     key = reuse_key(code=[decode_image], files=files_fingerprint(root, files), image_size=image_size,
                     on_bad_image=on_bad_image, classes=classes)
     return cache_dir / f"{split}-{image_size}px-{key[:16]}.pt"
+
+
+def _read_cache(cache_file: Path) -> tuple | None:
+    """The cached (images, labels, files, classes, bad), or None after a warning naming the file when
+    it is damaged (truncated, zeroed): a cache is rebuilt from the images, never trusted half-read."""
+    try:
+        c = torch.load(cache_file, weights_only=True)
+        images, labels = c["images"], c["labels"]
+        if images.dtype != torch.uint8 or images.ndim != 4 or len(images) != len(labels) != len(c["files"]):
+            raise ValueError(f"images {tuple(images.shape)} {images.dtype}, {len(labels)} labels")
+        return images, labels, c["files"], c["classes"], [tuple(b) for b in c["bad"]]
+    except Exception as e:  # torch.load raises several types for a damaged zip or pickle
+        warnings.warn(f"decoded-image cache {cache_file} is damaged ({type(e).__name__}: {e}); decoding the "
+                      "images again and rewriting it", stacklevel=3)
+        return None
 
 
 def load_split(root: Path, split: str, image_size: int, *, classes: list[str] | None = None,
@@ -125,8 +137,9 @@ def load_split(root: Path, split: str, image_size: int, *, classes: list[str] | 
     files, labels = subset(files, labels, subset_per_class)
     cache_file = _cache_file(root, split, files, classes, image_size, on_bad_image, cache_dir)
     if cache_file and cache_file.exists():
-        c = torch.load(cache_file, weights_only=True)
-        return ImageSet(split, c["images"], c["labels"], c["files"], c["classes"], [tuple(b) for b in c["bad"]])
+        cached = _read_cache(cache_file)
+        if cached is not None:
+            return ImageSet(split, *cached)
     s = _decode_all(root, split, files, labels, classes, image_size, on_bad_image)
     if cache_file:
         with atomic_path(cache_file) as tmp:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.device import autocast, cpu_name, eval_mode, synchronize
-from ..core.files import atomic_path, load_json, project_path, sha256_text
+from ..core.files import CorruptFileError, atomic_path, load_json, project_path, sha256_text
 
 MEASURES = ("train", "attack", "eval", "batch1_ms")
 
@@ -109,6 +109,17 @@ def cache_path(params: dict[str, Any]):
     return folder / "calibration.json"
 
 
+def _read_cache(cache: Path, log) -> dict[str, Any]:
+    """The stored rates, or {} (measured again) when the file is missing or damaged."""
+    if not cache.exists():
+        return {}
+    try:
+        return load_json(cache)
+    except CorruptFileError as e:
+        log(f"warning: {e}; measuring the rates again")
+        return {}
+
+
 def calibrate(names: list[str], shape: tuple[int, int, int], device: torch.device, precision: str, *,
               batch_size: int, augmentation: dict[str, float], cache, seconds: float = 1.0,
               log: Callable[[str], Any] = print) -> dict[str, dict[str, Any]]:
@@ -116,7 +127,7 @@ def calibrate(names: list[str], shape: tuple[int, int, int], device: torch.devic
     of `names`; models missing from the cache are timed now and added to it."""
     from ..models.registry import build_model, get_spec
 
-    stored = load_json(cache) if cache.exists() else {}
+    stored = _read_cache(cache, log)
     mine = stored.setdefault(machine_key(device, precision), {})
     out, fresh = {}, []
     for name in names:

@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -18,9 +19,11 @@ from typing import Any, Callable
 from ..config import notebook_cells
 from ..config.resolution import resolve
 from ..core import progress
-from ..core.files import ROOT, atomic_path, load_json, save_json
+from ..core.files import ROOT, CorruptFileError, atomic_path, load_json, save_json
 from ..core.layout import RunLayout
+from ..core.plugins import plugin_sources
 from ..core.reuse import reuse_key
+from . import artifacts
 from ..data import files_fingerprint
 
 
@@ -97,9 +100,24 @@ def _execute(nb_path: Path, layout: RunLayout, nb_params: dict[str, Any], log) -
     return time.perf_counter() - t0
 
 
-def _stage_key(nb_path: Path, nb_params: dict[str, Any], data_key: str, upstream: str) -> str:
+def _stage_key(nb_path: Path, nb_params: dict[str, Any], data_key: str, upstream: str,
+               plugins: dict[str, str]) -> str:
     cells = [c["source"] for c in json.loads(nb_path.read_text())["cells"]]
-    return reuse_key(code=["helpers"], notebook=cells, params=nb_params, data=data_key, upstream=upstream)
+    key = reuse_key(code=["helpers"], notebook=cells, params=nb_params, data=data_key, upstream=upstream)
+    # plugin modules lie outside helpers/: their sources join the key only when there are any, so a
+    # study without plugins keeps the keys its stages were recorded under
+    return reuse_key(code=[], stage=key, plugins=plugins) if plugins else key
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """A stage's last record; a damaged one counts as none (the stage runs again), with a warning."""
+    if not path.exists():
+        return {}
+    try:
+        return load_json(path)
+    except CorruptFileError as e:
+        warnings.warn(f"{e}; the stage will run again", stacklevel=2)
+        return {}
 
 
 @dataclass
@@ -119,12 +137,13 @@ def stage_statuses(values: dict[str, Any], layout: RunLayout, selected: list[Pat
     """Every notebook in order, with its reuse key and whether it runs: a selected stage runs unless
     its key matches its last successful run (and `force` is off)."""
     data_key, upstream, stale, out = files_fingerprint(values), "", [], []
+    plugins = plugin_sources(values.get("plugins", []))
     for nb_path in notebook_cells.study_notebooks(values):
         stem = nb_path.stem
         nb_params = notebook_cells.for_notebook(stem, values)
-        key = _stage_key(nb_path, nb_params, data_key, upstream)
+        key = _stage_key(nb_path, nb_params, data_key, upstream, plugins)
         record_path = layout.stage_record(stem)
-        record = load_json(record_path) if record_path.exists() else {}
+        record = _read_record(record_path)
         if nb_path not in selected:
             # a stage that is not run keeps the outputs it made under its recorded key: later stages
             # are keyed on what they will read, so they rerun once it is brought up to date
@@ -138,6 +157,16 @@ def stage_statuses(values: dict[str, Any], layout: RunLayout, selected: list[Pat
         out.append(StageStatus(nb_path, nb_params, key, record, not done, True, stale))
         stale = []
     return out
+
+
+def _damaged(stem: str, recorded: dict[str, str], log) -> bool:
+    """True (after saying which files) when an artifact the stage recorded is missing or changed."""
+    problems = artifacts.damaged(recorded)
+    for problem in problems:
+        log(f"warning: {stem} is up to date by its key, but {problem}")
+    if problems:
+        log(f"{stem}: running it again to rebuild what it wrote")
+    return bool(problems)
 
 
 def _plan(param_file: str, values: dict[str, Any], statuses: list[StageStatus], log):
@@ -172,11 +201,17 @@ def run(param_file: str, names: list[str] | None = None, *, overrides: list[str]
     if plan is not None:
         save_json(layout.root / "stages" / "plan.json", plan.as_dict())
     os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars freeze in executed notebooks
+    folders = [layout.root, layout.figures]
+    for path in artifacts.remove_partial(folders):
+        log(f"removed {path}, left unfinished by an interrupted run")
+    owned = artifacts.latest_writers({s.nb_path.stem: s.record for s in statuses})
     done: dict[str, Any] = {}
     for st in [s for s in statuses if s.selected]:
         stem = st.nb_path.stem
         if st.stale_before:
             log(f"warning: {', '.join(st.stale_before)} not up to date; {stem} reads their last outputs")
+        if not st.runs and _damaged(stem, owned.get(stem, {}), log):
+            st.runs = True
         if not st.runs:
             log(f"{stem}: up to date, skipped (ran {st.record.get('finished', '?')})")
             done[stem] = "skipped"
@@ -184,8 +219,13 @@ def run(param_file: str, names: list[str] | None = None, *, overrides: list[str]
         last = f" (last run took {progress.format_seconds(st.record['seconds'])})" if "seconds" in st.record else ""
         estimate = (f", estimated {progress.format_seconds(plan.stages[stem].estimate_s)}" if plan is not None else "")
         log(f"{stem}: running{last}{estimate} ...")
+        before = artifacts.snapshot(folders)
         seconds = _execute(st.nb_path, layout, st.params, log)
+        # what it wrote now, and what no other stage recorded (kept from its own earlier or killed attempts)
+        made = artifacts.written(before, folders, {n for s, files in owned.items() if s != stem for n in files})
+        owned[stem] = made
         save_json(layout.stage_record(stem), {"key": st.key, "seconds": seconds, "param_file": str(param_file),
+                                              "artifacts": made,
                                               "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                                               **({"estimate_s": plan.stages[stem].estimate_s} if plan else {})})
         log(f"{stem}: done in {progress.format_seconds(seconds)} -> {layout.executed(stem)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -74,11 +75,17 @@ class _Run:
         self.loop: dict[str, Any] = {"epoch": 0, "history": [], "best_score": -float("inf"), "best_epoch": 0,
                                      "best_state": None, "bad_epochs": 0}
 
-    def restore(self, state_path: Path | None) -> None:
+    def restore(self, state_path: Path | None, name: str = "training") -> None:
+        """Continue an interrupted training from its last finished epoch (a line says so)."""
         if state_path is None or not state_path.exists():
             return
-        saved = torch.load(state_path, map_location="cpu", weights_only=True)
-        if saved.get("run_key") != self.run_key:
+        try:
+            saved = torch.load(state_path, map_location="cpu", weights_only=True)
+        except Exception as e:  # truncated or zeroed by a crash outside atomic_path: lose the epochs, not the run
+            warnings.warn(f"training state {state_path} is damaged ({type(e).__name__}: {e}); training from the "
+                          "start and overwriting it", stacklevel=2)
+            return
+        if not isinstance(saved, dict) or saved.get("run_key") != self.run_key:
             return  # the state of another training: start afresh (and overwrite it)
         self.model.load_state_dict(saved["model"])
         self.opt.load_state_dict(saved["optimizer"])
@@ -88,6 +95,7 @@ class _Run:
         self.gen.set_state(saved["generator"])
         torch.set_rng_state(saved["torch_rng"])
         self.loop = saved["loop"]
+        progress.emit(f"{name}: resuming after epoch {self.loop['epoch']} of {self.cfg.epochs} (from {state_path})")
 
     def save(self, state_path: Path | None) -> None:
         if state_path is None:
@@ -211,7 +219,7 @@ def fit(model: nn.Module, train_images: torch.Tensor, train_labels: torch.Tensor
     """
     run = _Run(model, len(train_labels), cfg, device, sha256_text(resume_key + repr(sorted(asdict(cfg).items()))),
                keep_step)
-    run.restore(state_path)
+    run.restore(state_path, name)
     writer = None
     if log_dir is not None:
         from torch.utils.tensorboard import SummaryWriter
