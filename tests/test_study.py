@@ -181,7 +181,10 @@ def test_report_has_sections_every_figure_and_no_placeholder(smoke):
                 for eps in eps_grid:
                     key = f"B1.{m}.{attack}.{goal}.{eps}"
                     assert 0 <= summary[f"{key}.robust_acc"] <= 1, key
-                    assert 0 <= summary[f"{key}.linf"] <= float(eps[3:]) + 1e-6, key
+                    if summary.get(f"{key}.n_eligible") == 0:  # e.g. a one-epoch model that predicts the target
+                        assert summary[f"{key}.linf"] is None, key  # class everywhere: no norm to state
+                    else:
+                        assert 0 <= summary[f"{key}.linf"] <= float(eps[3:]) + 1e-6, key
                     for stat in ("success_rate", "l2", "confidence"):
                         assert f"{key}.{stat}" in summary, f"{key}.{stat}"
                     for src, dst in ((m, n) for n in MODELS if n != m):

@@ -17,8 +17,9 @@ from typing import Iterable
 
 from ..core.files import ROOT, sha256_file
 
-# written continually or kept by the runner itself, not results of a stage
+# written continually or kept by the runner itself (its records, the run's times), not results of a stage
 _NOT_ARTIFACTS = {"stages", "logs", "tensorboard"}
+_RUNNER_FILES = {("metrics", "run.json")}
 
 
 def _files(folders: Iterable[Path]) -> Iterable[Path]:
@@ -26,7 +27,8 @@ def _files(folders: Iterable[Path]) -> Iterable[Path]:
         if not folder.is_dir():
             continue
         for path in folder.rglob("*"):
-            if path.is_file() and not (set(path.relative_to(folder).parts[:1]) & _NOT_ARTIFACTS):
+            parts = path.relative_to(folder).parts
+            if path.is_file() and not set(parts[:1]) & _NOT_ARTIFACTS and parts not in _RUNNER_FILES:
                 yield path
 
 
