@@ -21,7 +21,7 @@ def _robustness(c2: dict[str, Any] | None, model: str, method: str, point: str, 
     eps = c2.get("example_eps")
     fixed = node.get(attack, {}).get("untargeted", {}).get("success_rate")
     white = node.get("whitebox", {}).get(attack, {}).get("untargeted", {}).get(eps_key(eps) if eps else "", {})
-    return {f"fixed-set {attack} success (ε={eps:g})" if eps else "fixed-set success": fixed,
+    return {f"fixed-set {attack} success (ε={eps:g}, crafted on dense)" if eps else "fixed-set success": fixed,
             f"white-box {attack} robust acc. (ε={eps:g})" if eps else "white-box robust acc.": white.get("robust_acc")}
 
 
