@@ -192,3 +192,12 @@ def test_the_references_list_only_the_works_the_text_cites():
     assert cited(texts) == ["Hinton et al. 2015", "Madry et al. 2018", "McNemar 1947", "Wilson 1927"]
     listed = references_markdown(texts)
     assert "**Madry et al. 2018.**" in listed and "Goodfellow" not in listed
+
+
+def test_the_abstract_names_every_models_own_compression_methods():
+    params = {"models": ["A", "B"], "attacks": [], "compression_methods": ["global"],
+              "model_overrides": {"A": {"compression_methods": ["global", "lottery"]},
+                                  "B": {"compression_methods": ["global", "channel", "int8"]}}}
+    text = executive._what_was_done({"C1.A.global.s0.5.acc": 0.5}, params)
+    assert text == ("compress them (global magnitude pruning; lottery tickets (Frankle & Carbin); channel pruning; "
+                    "int8 (post-training static, ONNX Runtime)).")

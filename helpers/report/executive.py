@@ -114,7 +114,10 @@ def _what_was_done(s: Summary, params: dict[str, Any]) -> str:
         parts.append("harden one by adversarial fine-tuning")
     if ran("C1."):
         from ..compression import method_class
-        methods = [method_class(m).title for m in params.get("compression_methods", [])]
+        from ..config.model_overrides import for_model
+        # every model's own list (model_overrides may give one model methods the study-wide list lacks)
+        names = [m for model in params.get("models", []) for m in for_model(params, model).get("compression_methods", [])]
+        methods = [method_class(m).title for m in dict.fromkeys(names or params.get("compression_methods", []))]
         parts.append("compress them (" + "; ".join(methods) + ")" + (", measuring accuracy, latency, size and "
                      "robustness of every compressed model" if ran("C2.") else ""))
     if not parts:
