@@ -113,7 +113,7 @@ def _read_cache(cache_file: Path) -> tuple | None:
     try:
         c = torch.load(cache_file, weights_only=True)
         images, labels = c["images"], c["labels"]
-        if images.dtype != torch.uint8 or images.ndim != 4 or len(images) != len(labels) != len(c["files"]):
+        if images.dtype != torch.uint8 or images.ndim != 4 or not len(images) == len(labels) == len(c["files"]):
             raise ValueError(f"images {tuple(images.shape)} {images.dtype}, {len(labels)} labels")
         return images, labels, c["files"], c["classes"], [tuple(b) for b in c["bad"]]
     except Exception as e:  # torch.load raises several types for a damaged zip or pickle
