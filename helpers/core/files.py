@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 # The package is installed editable, so the project root is the parent of the package directory.
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +97,18 @@ def load_json(path: str | os.PathLike) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CorruptFileError(f"{path} is damaged: not valid JSON ({e}); rerun the stage that writes it "
                                "(python -m helpers.run <params> --force <stage>)") from None
+
+
+def load_json_if_intact(path: str | os.PathLike, on_damaged: Callable[[str], Any]) -> Any | None:
+    """The JSON a file the kit can rebuild holds (a cache, a stage record); None when it is missing,
+    or damaged, after passing `on_damaged` the message naming it."""
+    try:
+        return load_json(path)
+    except FileNotFoundError:
+        return None
+    except CorruptFileError as e:
+        on_damaged(str(e))
+        return None
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

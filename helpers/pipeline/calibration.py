@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.device import autocast, cpu_name, eval_mode, synchronize
-from ..core.files import CorruptFileError, atomic_path, load_json, project_path, sha256_text
+from ..core.files import atomic_path, load_json_if_intact, project_path, sha256_text
 
 MEASURES = ("train", "attack", "eval", "batch1_ms")
 
@@ -111,13 +111,7 @@ def cache_path(params: dict[str, Any]):
 
 def _read_cache(cache: Path, log) -> dict[str, Any]:
     """The stored rates, or {} (measured again) when the file is missing or damaged."""
-    if not cache.exists():
-        return {}
-    try:
-        return load_json(cache)
-    except CorruptFileError as e:
-        log(f"warning: {e}; measuring the rates again")
-        return {}
+    return load_json_if_intact(cache, lambda e: log(f"warning: {e}; measuring the rates again")) or {}
 
 
 def calibrate(names: list[str], shape: tuple[int, int, int], device: torch.device, precision: str, *,

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from ..config import notebook_cells
 from ..config.resolution import resolve
 from ..core import progress
-from ..core.files import ROOT, CorruptFileError, atomic_path, load_json, save_json
+from ..core.files import ROOT, atomic_path, load_json, load_json_if_intact, save_json
 from ..core.layout import RunLayout
 from ..core.plugins import plugin_sources
 from ..core.reuse import reuse_key
@@ -111,13 +111,7 @@ def _stage_key(nb_path: Path, nb_params: dict[str, Any], data_key: str, upstream
 
 def _read_record(path: Path) -> dict[str, Any]:
     """A stage's last record; a damaged one counts as none (the stage runs again), with a warning."""
-    if not path.exists():
-        return {}
-    try:
-        return load_json(path)
-    except CorruptFileError as e:
-        warnings.warn(f"{e}; the stage will run again", stacklevel=2)
-        return {}
+    return load_json_if_intact(path, lambda e: warnings.warn(f"{e}; the stage will run again", stacklevel=4)) or {}
 
 
 @dataclass
