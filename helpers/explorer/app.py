@@ -75,8 +75,8 @@ class Explorer:
         """The inspection of the current selection (also kept as `current`)."""
         run, v = self.run, self.run.variant(self.model.value, self.variant.value)
         model = run.load(v)
-        crafter, crafted_on = model, v.label
-        if not run.differentiable(model):  # an exported graph: craft on the fp32 model it came from
+        crafter, crafted_on, differentiable = model, v.label, run.differentiable(model)
+        if not differentiable:  # an exported graph: craft on the fp32 model it came from
             crafted_on = v.source or "dense"
             crafter = run.load(run.variant(v.model, crafted_on))
         x, label, name = self.image()
@@ -86,12 +86,13 @@ class Explorer:
         self.current = inspect(model, x, label, run.data.classes, build_attack(self.attack.value, run.params),
                                self.eps.value, variant=f"{v.model} {v.label}, {name}", target=target,
                                seed=run.params["seed"], attack_model=crafter, crafted_on=crafted_on,
-                               explain=run.differentiable(model))
+                               explain=differentiable)
         return self.current
 
     # --- callbacks --------------------------------------------------------------------------
     def _model_changed(self, _):
         self._refresh_choices()
+        self._show_table()  # the comparison depends on the model only
 
     def _class_changed(self, _):
         self.uploaded = None
@@ -125,7 +126,6 @@ class Explorer:
             display(fig)
             plt.close(fig)  # displayed once; left open, the inline backend would draw it again
         self.summary.value = html.escape(ins.summary())  # last: a new summary means the figure is there
-        self._show_table()
 
     def _show_table(self) -> None:
         self.table.clear_output(wait=True)
@@ -147,6 +147,7 @@ class Explorer:
     def show(self) -> None:
         display(self.widget())
         self._changed()
+        self._show_table()
 
     def show_static(self) -> None:
         """Display the default selection's figure and its one-line summary (what papermill keeps);

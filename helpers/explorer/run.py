@@ -66,12 +66,15 @@ class ExplorerRun:
         if not self.models:
             raise ExplorerError(f"the run {self.layout.root} of {param_file} has no trained model yet: run "
                                 f"`python -m helpers.run {param_file}` (at least A1 and A2) first")
-        self._data, self._loaded = None, {}
+        self._data, self._loaded, self._metrics = None, {}, {}
 
     def metrics(self, tag: str) -> dict[str, Any] | None:
-        """A stage's metrics ('C1', 'C2'), None when that stage has not run."""
-        path = self.layout.metrics(tag)
-        return load_json(path) if path.exists() else None
+        """A stage's metrics ('C1', 'C2'), None when that stage has not run (read once: every change
+        of a widget asks for the variants, and C1's file holds every point's per-image outcomes)."""
+        if tag not in self._metrics:
+            path = self.layout.metrics(tag)
+            self._metrics[tag] = load_json(path) if path.exists() else None
+        return self._metrics[tag]
 
     def variants(self, model: str) -> list[Variant]:
         """Dense first, then the adversarially fine-tuned model and C1's points, where present."""
