@@ -53,16 +53,16 @@ def _params(base: Path, name: str, **changes) -> Path:
     return path
 
 
-def _start(pfile: Path, log: Path, report: bool) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "helpers.run", str(pfile), *(["--report"] if report else [])]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=log.open("a"), stderr=subprocess.STDOUT)
+def _start(pfile: Path, log: Path, report: bool = True, stages: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`python -m helpers.run` on `pfile` in the background, its output appended to `log`."""
+    cmd = [sys.executable, "-m", "helpers.run", str(pfile), *stages, *(["--report"] if report else [])]
+    with log.open("a") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
 
 
 def _finish(pfile: Path, log: Path, report: bool = True, stages: tuple[str, ...] = ()) -> None:
-    cmd = [sys.executable, "-m", "helpers.run", str(pfile), *stages, *(["--report"] if report else [])]
-    with log.open("a") as out:
-        rc = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT).returncode
-    assert rc == 0, log.read_text()[-3000:]
+    """The same run to its end; it must succeed."""
+    assert _start(pfile, log, report, stages).wait() == 0, log.read_text()[-3000:]
 
 
 def _kill_when(proc: subprocess.Popen, ready, what: str, timeout: float = 900) -> float:
